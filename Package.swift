@@ -1,0 +1,53 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// The test script sets COVENANT_WARNINGS_AS_ERRORS=1: a warning in our own targets fails CI.
+let warningsAsErrors = Context.environment["COVENANT_WARNINGS_AS_ERRORS"] == "1"
+
+let strictSettings: [SwiftSetting] =
+    [
+        .enableUpcomingFeature("ExistentialAny"),
+        .enableUpcomingFeature("InternalImportsByDefault"),
+    ] + (warningsAsErrors ? [.treatAllWarnings(as: .error)] : [])
+
+let package = Package(
+    name: "Covenant",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "BillingDomain", targets: ["BillingDomain"]),
+        .executable(name: "covenant-demo", targets: ["CovenantDemo"]),
+    ],
+    targets: [
+        // rabbitmq-c 0.11 (Debian: librabbitmq-dev). `amqp_login` is variadic, so the shim
+        // header wraps it in fixed-argument functions Swift can call.
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        // The pure billing domain: money, calendar, catalog, contracts, pricing, invoice
+        // composition. No I/O, no clock reads, no globals, no binary floating point.
+        .target(
+            name: "BillingDomain",
+            swiftSettings: strictSettings
+        ),
+        // For now the README's main command: the spec's worked examples, computed by the
+        // domain. The cluster issue replaces it with the running workers.
+        .executableTarget(
+            name: "CovenantDemo",
+            dependencies: ["BillingDomain"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "BillingDomainTests",
+            dependencies: ["BillingDomain"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CRabbitMQTests",
+            dependencies: ["CRabbitMQ"],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,72 @@
+/// A cancellation the contract's rules accepted.
+public struct ContractCancellation: Sendable, Hashable {
+    /// The contract, now ending on the effective date.
+    public let contract: Contract
+    /// The early-termination penalty, `nil` when the contract has none or ends at its term end.
+    public let earlyTerminationFee: EarlyTerminationFee?
+}
+
+/// An early-termination penalty, billed as one line on the next invoice.
+public struct EarlyTerminationFee: Sendable, Hashable {
+    public let contractId: String
+    /// The service the line is charged to (`charge_to_service_id`, or the contract's service).
+    public let serviceId: String
+    /// `[effective date, term end)`: the part of the term given up.
+    public let period: BillingPeriod
+    public let amount: Money
+    /// Day the fee arises: the cancellation's effective date.
+    public var date: CalendarDate { period.start }
+}
+
+extension Contract {
+    /// Cancels the contract with effect on `effective` (the first day not billed).
+    ///
+    /// Rejected with `cancellation_blocked` (and the earliest allowed date) before the
+    /// cancellation deadline. On or after the term end nothing is given up: the contract ends
+    /// at its term end and does not renew. `commitmentsRemaining` prices
+    /// `percent_of_remaining_commitments`: the exact committed amount still to come from
+    /// `effective` to the term end (supplied by commitment evaluation).
+    public func cancelled(
+        effective: CalendarDate, commitmentsRemaining: Rational = .zero
+    ) -> Result<ContractCancellation, Rejection> {
+        if let closing {
+            return .failure(
+                Rejection(.invalidMessage, "contract \(id) has already ended (\(closing))"))
+        }
+        guard effective >= earliestCancellationDate else {
+            let earliest = earliestCancellationDate
+            return .failure(
+                Rejection(
+                    .cancellationBlocked,
+                    "contract \(id) cannot be cancelled before \(earliest)",
+                    details: ["earliest_allowed_date": earliest.description]))
+        }
+        guard effective >= start else {
+            return .failure(
+                Rejection(.invalidMessage, "effective_date \(effective) is before the contract start \(start)"))
+        }
+        var ended = self
+        let endDate = CalendarDate.min(effective, termEnd)
+        ended.close(at: endDate, as: .cancelled(effective: endDate))
+        let fee = earlyTerminationFee(from: endDate, commitmentsRemaining: commitmentsRemaining)
+        return .success(ContractCancellation(contract: ended, earlyTerminationFee: fee))
+    }
+
+    /// The penalty for ending on `date`, or `nil` when there is none to charge.
+    func earlyTerminationFee(from date: CalendarDate, commitmentsRemaining: Rational) -> EarlyTerminationFee? {
+        guard let policy = terms.earlyTermination, date < termEnd else { return nil }
+        let given = BillingPeriod(start: date, end: termEnd)
+        let exact: Rational
+        switch policy {
+        case .remainder:
+            exact = given.monthlyPieces.map { recurringCharge(for: $0).net }.sum()
+        case .flatFee(let amount):
+            exact = amount
+        case .percentOfRemainingCommitments(let percent):
+            exact = percent.percent(of: commitmentsRemaining)
+        }
+        return EarlyTerminationFee(
+            contractId: id, serviceId: chargeToServiceId, period: given,
+            amount: Money.rounding(exact, in: currency))
+    }
+}

@@ -1,0 +1,29 @@
+extension Contract {
+    /// The contract that follows this one at its term end, or `nil` when it expires (its
+    /// policy is `expire`, or it was cancelled or replaced before the end).
+    ///
+    /// `auto_renew` keeps the term, fee, discount and every policy. `renew_to` signs the given
+    /// terms on `plan` (the service's plan at renewal): the fee is the terms' own, or the plan's
+    /// list fee less its term discount at that time.
+    public func renewal(plan: Plan, tenant: Tenant, newContractId: String) -> Result<Contract?, Rejection> {
+        guard closing == nil else { return .success(nil) }
+        switch terms.renewal {
+        case .expire:
+            return .success(nil)
+        case .autoRenew:
+            var terms = self.terms
+            terms.monthlyFee = monthlyFee.amount
+            return .success(
+                Contract(
+                    id: newContractId, customerId: customerId, serviceId: serviceId,
+                    planId: planId, planName: planName, monthlyFee: monthlyFee, terms: terms,
+                    start: termEnd))
+        case .renewTo(let next):
+            return Contract.signChecked(
+                id: newContractId, customerId: customerId, serviceId: serviceId, plan: plan,
+                tenant: tenant, start: termEnd, terms: next
+            ).map { Optional($0) }
+        }
+    }
+
+}

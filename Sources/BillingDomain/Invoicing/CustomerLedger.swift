@@ -1,0 +1,158 @@
+/// Everything invoicing knows of one customer, and what it has billed: the state machine a
+/// billing run advances. Given the same history it issues the same invoices; a run repeated
+/// issues nothing new, because every contract day and every usage quantity is marked billed
+/// the moment a line for it is composed.
+public struct CustomerLedger: Sendable, Hashable {
+    public let customerId: String
+    /// Contracts by id, with the first day not yet invoiced.
+    public private(set) var contracts: [String: ContractAccount] = [:]
+    public private(set) var usage: [UsageMonth.Key: UsageMonth] = [:]
+    /// Early-termination fees waiting for the next invoice.
+    public private(set) var pendingFees: [EarlyTerminationFee] = []
+    /// The end of the last month a billing run covered: usage of months before it is late.
+    public private(set) var coveredThrough: CalendarDate?
+    /// Invoices issued per currency and date, for the id of a second one that day.
+    private var issuedCount: [IssueKey: Int] = [:]
+
+    private struct IssueKey: Hashable {
+        let currency: Currency
+        let date: CalendarDate
+    }
+
+    public struct ContractAccount: Sendable, Hashable {
+        public internal(set) var contract: Contract
+        /// The first day of the contract not yet on an invoice.
+        public internal(set) var billedThrough: CalendarDate
+    }
+
+    public init(customerId: String) {
+        self.customerId = customerId
+    }
+
+    /// Adds a contract, or replaces one with its later state (ended early, say); what is
+    /// already billed of it stays billed.
+    public mutating func record(_ contract: Contract) {
+        precondition(contract.customerId == customerId, "contract of another customer")
+        if contracts[contract.id] != nil {
+            contracts[contract.id]!.contract = contract
+        } else {
+            contracts[contract.id] = ContractAccount(contract: contract, billedThrough: contract.start)
+        }
+    }
+
+    /// A rejection when a contract may no longer end on `date` because days from it on are
+    /// already invoiced (`period_already_invoiced`); `nil` when it may.
+    public func checkEnding(contractId: String, on date: CalendarDate) -> Rejection? {
+        guard let account = contracts[contractId], date < account.billedThrough else { return nil }
+        return Rejection(
+            .periodAlreadyInvoiced,
+            "contract \(contractId) is invoiced through \(account.billedThrough.adding(days: -1)); it cannot end on \(date)",
+            details: ["invoiced_through": account.billedThrough.description])
+    }
+
+    /// Adds rated usage of a PAYG service to its month.
+    public mutating func recordUsage(
+        serviceId: String, metric: String, quantity: Rational, on date: CalendarDate,
+        price: UsagePrice, currency: Currency
+    ) {
+        precondition(!quantity.isNegative, "negative usage")
+        let key = UsageMonth.Key(serviceId: serviceId, metric: metric, month: date)
+        usage[key, default: UsageMonth(price: price, currency: currency)].quantity += quantity
+    }
+
+    /// Queues an early-termination fee for the first run on or after the day it arises.
+    public mutating func add(_ fee: EarlyTerminationFee) {
+        guard !pendingFees.contains(fee) else { return }
+        pendingFees.append(fee)
+    }
+
+    /// The billing run as of `date`: one invoice per currency, dated `date`, covering every
+    /// calendar month that ended on or before `date` and is not yet invoiced, plus late usage
+    /// and the early-termination fees due by then. No lines, no invoice.
+    public mutating func runBilling(asOf date: CalendarDate) -> [Invoice] {
+        let cutoff = date.startOfMonth
+        var lines: [InvoiceLine] = []
+        for id in contractIdsInOrder {
+            lines += billContract(id, through: cutoff)
+        }
+        for key in usage.keys.sorted() where key.month.startOfNextMonth <= cutoff {
+            if let line = billUsage(key) { lines.append(line) }
+        }
+        let due = pendingFees.filter { $0.date <= date }
+        pendingFees.removeAll { $0.date <= date }
+        lines += due.map { fee in
+            InvoiceLine(
+                kind: .earlyTermination, serviceId: fee.serviceId, contractId: fee.contractId,
+                period: fee.period,
+                description: "Early termination, \(LineDescription.days(of: fee.period))",
+                grossAmount: fee.amount)
+        }
+        coveredThrough = CalendarDate.max(coveredThrough ?? cutoff, cutoff)
+        return issue(lines, on: date)
+    }
+
+    /// Records a plan change and issues at once the invoice dated the change date for the old
+    /// contract's days not yet invoiced, up to that date. The new contract's first month is
+    /// billed by the next regular run.
+    public mutating func invoicePlanChange(_ change: ContractPlanChange) -> [Invoice] {
+        record(change.endedContract)
+        record(change.newContract)
+        let lines = billContract(change.endedContract.id, through: change.effectiveDate)
+        return issue(lines, on: change.effectiveDate)
+    }
+
+    private var contractIdsInOrder: [String] {
+        contracts.values
+            .sorted {
+                ($0.contract.serviceId, $0.contract.start, $0.contract.id) < (
+                    $1.contract.serviceId, $1.contract.start, $1.contract.id
+                )
+            }
+            .map(\.contract.id)
+    }
+
+    /// Lines for a contract's days from its first unbilled day up to `cutoff`, marked billed.
+    private mutating func billContract(_ id: String, through cutoff: CalendarDate) -> [InvoiceLine] {
+        guard let account = contracts[id] else { return [] }
+        let end = CalendarDate.min(account.contract.end, cutoff)
+        guard account.billedThrough < end else { return [] }
+        contracts[id]!.billedThrough = end
+        return account.contract.recurringLines(within: BillingPeriod(start: account.billedThrough, end: end))
+    }
+
+    /// The line for a usage month: its whole price the first time, then (late usage) the price
+    /// of the new total less what was billed before. `nil` when nothing new was rated.
+    private mutating func billUsage(_ key: UsageMonth.Key) -> InvoiceLine? {
+        let month = usage[key]!
+        let billedQuantity = month.billedQuantity ?? .zero
+        guard month.billedQuantity == nil || month.quantity > billedQuantity else { return nil }
+        let period = BillingPeriod.month(of: key.month)
+        let late = month.billedQuantity != nil || (coveredThrough.map { period.end <= $0 } ?? false)
+        let due = month.amountDue
+        let amount = Money(
+            minorUnits: due.minorUnits - (month.billedAmount?.minorUnits ?? 0), currency: month.currency)
+        usage[key]!.billedQuantity = month.quantity
+        usage[key]!.billedAmount = due
+        let monthName = LineDescription.month(of: key.month)
+        return InvoiceLine(
+            kind: .usage, serviceId: key.serviceId, contractId: nil, period: period,
+            description: late ? "\(key.metric) late usage, \(monthName)" : "\(key.metric) usage, \(monthName)",
+            grossAmount: amount, metric: key.metric, quantity: month.quantity - billedQuantity,
+            late: late)
+    }
+
+    /// One invoice per currency, in currency-code order.
+    private mutating func issue(_ lines: [InvoiceLine], on date: CalendarDate) -> [Invoice] {
+        let byCurrency = Dictionary(grouping: lines, by: \.currency)
+        return byCurrency.keys.sorted { $0.code < $1.code }.map { currency in
+            let key = IssueKey(currency: currency, date: date)
+            issuedCount[key, default: 0] += 1
+            let id = Invoice.id(
+                customerId: customerId, currency: currency, issueDate: date, sequence: issuedCount[key]!)
+            // Every line was grouped under its own currency: no mismatch is possible.
+            return try! Invoice(
+                id: id, customerId: customerId, currency: currency, issueDate: date,
+                lines: byCurrency[currency]!)
+        }
+    }
+}

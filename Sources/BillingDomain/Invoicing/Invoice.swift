@@ -1,0 +1,47 @@
+/// A customer's invoice in one currency, dated the day it is issued. Final once issued:
+/// corrections come as lines on later invoices.
+public struct Invoice: Sendable, Hashable {
+    public let id: String
+    public let customerId: String
+    public let currency: Currency
+    public let issueDate: CalendarDate
+    public let lines: [InvoiceLine]
+
+    /// An invoice of lines all in `currency`; a line of another currency is an error.
+    public init(
+        id: String, customerId: String, currency: Currency, issueDate: CalendarDate,
+        lines: [InvoiceLine]
+    ) throws(CurrencyMismatch) {
+        for line in lines where line.currency != currency {
+            throw CurrencyMismatch(expected: currency, found: line.currency)
+        }
+        self.id = id
+        self.customerId = customerId
+        self.currency = currency
+        self.issueDate = issueDate
+        self.lines = lines
+    }
+
+    /// Σ gross amounts.
+    public var subtotal: Money { sum(\.grossAmount) }
+    /// Σ discount amounts.
+    public var discountTotal: Money { sum(\.discountAmount) }
+    /// Σ amounts: what the customer owes.
+    public var total: Money { sum(\.amount) }
+
+    private func sum(_ value: (InvoiceLine) -> Money) -> Money {
+        Money(minorUnits: lines.reduce(0) { $0 + value($1).minorUnits }, currency: currency)
+    }
+
+    /// The id of the invoice of a customer, currency and issue date:
+    /// `INV-<customer>-<YYYYMMDD>-<CUR>`, with `-<n>` when a second invoice is issued the same
+    /// day (a plan change and a billing run on one date). The fixed-width tail keeps ids of
+    /// different customers distinct.
+    public static func id(
+        customerId: String, currency: Currency, issueDate: CalendarDate, sequence: Int = 1
+    ) -> String {
+        let date = String(issueDate.description.filter { $0 != "-" })
+        let base = "INV-\(customerId)-\(date)-\(currency.code)"
+        return sequence == 1 ? base : "\(base)-\(sequence)"
+    }
+}

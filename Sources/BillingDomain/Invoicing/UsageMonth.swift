@@ -1,0 +1,37 @@
+/// A service's usage of one metric in one calendar month, and what of it is already billed.
+public struct UsageMonth: Sendable, Hashable {
+    public struct Key: Sendable, Hashable, Comparable {
+        public let serviceId: String
+        public let metric: String
+        /// The first day of the month.
+        public let month: CalendarDate
+
+        public init(serviceId: String, metric: String, month: CalendarDate) {
+            self.serviceId = serviceId
+            self.metric = metric
+            self.month = month.startOfMonth
+        }
+
+        public static func < (lhs: Key, rhs: Key) -> Bool {
+            (lhs.serviceId, lhs.metric, lhs.month) < (rhs.serviceId, rhs.metric, rhs.month)
+        }
+    }
+
+    /// The price of the month: the service plan's when the month's first usage was rated.
+    public let price: UsagePrice
+    public let currency: Currency
+    /// Σ quantities rated for the month so far.
+    public internal(set) var quantity: Rational
+    /// What earlier invoices billed for the month (`nil`: not billed yet).
+    public internal(set) var billedQuantity: Rational?
+    public internal(set) var billedAmount: Money?
+
+    public init(price: UsagePrice, currency: Currency) {
+        self.price = price
+        self.currency = currency
+        self.quantity = .zero
+    }
+
+    /// The month's whole price so far, rounded once.
+    var amountDue: Money { Money.rounding(price.price(of: quantity), in: currency) }
+}

@@ -1,0 +1,77 @@
+/// Decimal text, the form every amount, quantity and percentage takes on the wire.
+extension Rational {
+    /// The most digits accepted before and after the decimal point.
+    public static let maximumIntegerDigits = 18
+    public static let maximumFractionDigits = 12
+
+    /// Parses plain decimal text: an optional `-`, digits, and optionally `.` and digits
+    /// (`"548.39"`, `"10"`, `"-0.5"`). No exponent, no `+`, no spaces, no leading or trailing
+    /// `.`, at most 18 integer and 12 fraction digits. Returns `nil` for anything else.
+    public init?(decimal text: some StringProtocol) {
+        var utf8 = Substring(text).utf8[...]
+        var negative = false
+        if utf8.first == UInt8(ascii: "-") {
+            negative = true
+            utf8 = utf8.dropFirst()
+        }
+        var integerDigits = 0
+        var fractionDigits = 0
+        var seenPoint = false
+        var value: Int128 = 0
+        for byte in utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard !seenPoint, integerDigits > 0 else { return nil }
+                seenPoint = true
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int128(byte - UInt8(ascii: "0"))
+            if seenPoint {
+                fractionDigits += 1
+            } else {
+                integerDigits += 1
+            }
+        }
+        guard integerDigits > 0, integerDigits <= Rational.maximumIntegerDigits,
+            fractionDigits <= Rational.maximumFractionDigits, !(seenPoint && fractionDigits == 0)
+        else { return nil }
+        self.init(negative ? -value : value, Rational.powerOfTen(fractionDigits))
+    }
+
+    /// The value as decimal text with exactly `scale` fraction digits, rounded half up.
+    public func decimalText(scale: Int) -> String {
+        Rational.decimalText(units: roundedHalfUp(scale: scale), scale: scale)
+    }
+
+    /// The value as the shortest exact decimal text (`"12.5"`, `"100"`), or `nil` when it has
+    /// no finite decimal expansion (one third).
+    public var exactDecimalText: String? {
+        var scale = 0
+        while scale <= 38 {
+            if Rational.powerOfTen(scale) % denominator == 0 {
+                return Rational.decimalText(
+                    units: numerator * (Rational.powerOfTen(scale) / denominator), scale: scale)
+            }
+            scale += 1
+        }
+        return nil
+    }
+
+    static func decimalText(units: Int128, scale: Int) -> String {
+        let magnitude = units.magnitude
+        var digits = String(magnitude)
+        if scale > 0 {
+            if digits.count <= scale {
+                digits = String(repeating: "0", count: scale - digits.count + 1) + digits
+            }
+            digits.insert(".", at: digits.index(digits.endIndex, offsetBy: -scale))
+        }
+        return units < 0 ? "-" + digits : digits
+    }
+}
+
+extension Rational: CustomStringConvertible {
+    public var description: String {
+        exactDecimalText ?? "\(numerator)/\(denominator)"
+    }
+}

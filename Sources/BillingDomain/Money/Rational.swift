@@ -1,0 +1,158 @@
+/// An exact rational number: the value every amount is computed in before it is rounded.
+///
+/// Amounts, quantities, prices and percentages arrive as decimal strings and are exact
+/// rationals with a power-of-ten denominator; proration (`days / days_in_month`) and averages
+/// add other denominators. Nothing here is ever approximated: rounding happens once, in
+/// ``Money/rounding(_:in:)``, on the exact value.
+///
+/// The numerator and denominator are `Int128`, kept reduced with a positive denominator.
+/// Inputs are bounded by validation (at most 18 integer and 12 fraction digits), so billing
+/// arithmetic stays far inside that range; an overflow traps rather than returning a wrong sum.
+public struct Rational: Sendable, Hashable {
+    public let numerator: Int128
+    public let denominator: Int128
+
+    /// Builds `numerator / denominator` in lowest terms. `denominator` must not be zero.
+    public init(_ numerator: Int128, _ denominator: Int128 = 1) {
+        precondition(denominator != 0, "Rational with a zero denominator")
+        var n = numerator
+        var d = denominator
+        if d < 0 {
+            n = -n
+            d = -d
+        }
+        if d == 1 || n == 0 {
+            self.numerator = n
+            self.denominator = n == 0 ? 1 : d
+            return
+        }
+        let g = Rational.gcd(n.magnitude, d.magnitude)
+        self.numerator = n / Int128(g)
+        self.denominator = d / Int128(g)
+    }
+
+    /// Builds `numerator / denominator` whose terms are already lowest, skipping the gcd.
+    init(reduced numerator: Int128, _ denominator: Int128) {
+        self.numerator = numerator
+        self.denominator = denominator
+    }
+
+    public init(_ integer: Int) {
+        self.init(reduced: Int128(integer), 1)
+    }
+
+    public static let zero = Rational(reduced: 0, 1)
+    public static let one = Rational(reduced: 1, 1)
+    public static let hundred = Rational(reduced: 100, 1)
+
+    public var isZero: Bool { numerator == 0 }
+    public var isNegative: Bool { numerator < 0 }
+    public var isInteger: Bool { denominator == 1 }
+
+    static func gcd(_ a: UInt128, _ b: UInt128) -> UInt128 {
+        var a = a
+        var b = b
+        while b != 0 {
+            (a, b) = (b, a % b)
+        }
+        return a
+    }
+
+    /// The largest integer not greater than the value.
+    public var floor: Int128 {
+        let (q, r) = numerator.quotientAndRemainder(dividingBy: denominator)
+        return r < 0 ? q - 1 : q
+    }
+
+    /// The smallest integer not less than the value.
+    public var ceiling: Int128 {
+        let (q, r) = numerator.quotientAndRemainder(dividingBy: denominator)
+        return r > 0 ? q + 1 : q
+    }
+
+    /// The value in units of `10^-scale`, rounded half up (away from zero on a tie).
+    public func roundedHalfUp(scale: Int) -> Int128 {
+        let scaled = numerator * Rational.powerOfTen(scale)
+        let (q, r) = scaled.quotientAndRemainder(dividingBy: denominator)
+        // |r| / d >= 1/2  <=>  2|r| >= d
+        if 2 * r.magnitude >= denominator.magnitude {
+            return scaled < 0 ? q - 1 : q + 1
+        }
+        return q
+    }
+
+    static func powerOfTen(_ exponent: Int) -> Int128 {
+        precondition(exponent >= 0 && exponent <= 38, "10^\(exponent) is out of range")
+        var result: Int128 = 1
+        for _ in 0..<exponent {
+            result *= 10
+        }
+        return result
+    }
+
+    public static func min(_ a: Rational, _ b: Rational) -> Rational { a < b ? a : b }
+    public static func max(_ a: Rational, _ b: Rational) -> Rational { a < b ? b : a }
+}
+
+extension Rational: Comparable {
+    public static func < (lhs: Rational, rhs: Rational) -> Bool {
+        if lhs.denominator == rhs.denominator {
+            return lhs.numerator < rhs.numerator
+        }
+        return lhs.numerator * rhs.denominator < rhs.numerator * lhs.denominator
+    }
+}
+
+extension Rational: AdditiveArithmetic {
+    public static func + (lhs: Rational, rhs: Rational) -> Rational {
+        if lhs.denominator == rhs.denominator {
+            return Rational(lhs.numerator + rhs.numerator, lhs.denominator)
+        }
+        return Rational(
+            lhs.numerator * rhs.denominator + rhs.numerator * lhs.denominator,
+            lhs.denominator * rhs.denominator
+        )
+    }
+
+    public static func - (lhs: Rational, rhs: Rational) -> Rational {
+        lhs + (-rhs)
+    }
+
+    public static prefix func - (value: Rational) -> Rational {
+        Rational(reduced: -value.numerator, value.denominator)
+    }
+}
+
+extension Rational {
+    public static func * (lhs: Rational, rhs: Rational) -> Rational {
+        Rational(lhs.numerator * rhs.numerator, lhs.denominator * rhs.denominator)
+    }
+
+    public static func * (lhs: Rational, rhs: Int) -> Rational {
+        Rational(lhs.numerator * Int128(rhs), lhs.denominator)
+    }
+
+    /// Division; `rhs` must not be zero.
+    public static func / (lhs: Rational, rhs: Rational) -> Rational {
+        Rational(lhs.numerator * rhs.denominator, lhs.denominator * rhs.numerator)
+    }
+
+    public static func / (lhs: Rational, rhs: Int) -> Rational {
+        Rational(lhs.numerator, lhs.denominator * Int128(rhs))
+    }
+
+    public static func += (lhs: inout Rational, rhs: Rational) { lhs = lhs + rhs }
+    public static func -= (lhs: inout Rational, rhs: Rational) { lhs = lhs - rhs }
+
+    /// `self` percent of `value`: `value × self / 100`.
+    public func percent(of value: Rational) -> Rational {
+        value * self / Rational.hundred
+    }
+}
+
+extension Sequence where Element == Rational {
+    /// The exact sum.
+    public func sum() -> Rational {
+        reduce(Rational.zero, +)
+    }
+}

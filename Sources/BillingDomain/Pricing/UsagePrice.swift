@@ -1,0 +1,107 @@
+/// How one metered metric of a plan is priced over a month's total quantity.
+public struct UsagePrice: Sendable, Hashable {
+    public let metric: String
+    public let model: PricingModel
+
+    /// A price whose values are checked; anything unusable is an `invalid_message` rejection.
+    public static func validated(metric: String, model: PricingModel) -> Result<UsagePrice, Rejection> {
+        guard !metric.isEmpty else {
+            return .failure(Rejection(.invalidMessage, "a usage price has an empty metric"))
+        }
+        if let problem = model.problem {
+            return .failure(Rejection(.invalidMessage, "usage price of \(metric): \(problem)"))
+        }
+        return .success(UsagePrice(metric: metric, model: model))
+    }
+
+    private init(metric: String, model: PricingModel) {
+        self.metric = metric
+        self.model = model
+    }
+
+    /// The exact price of `quantity` units (not rounded: the line rounds once).
+    public func price(of quantity: Rational) -> Rational {
+        model.price(of: quantity)
+    }
+}
+
+/// One band of a tiered price. `upTo` is inclusive (a tier ending at 100 prices the 100th
+/// unit); the last tier has no bound. `flatAmount` is charged once when the quantity reaches
+/// the tier.
+public struct PriceTier: Sendable, Hashable {
+    public let upTo: Rational?
+    public let unitPrice: Rational
+    public let flatAmount: Rational
+
+    public init(upTo: Rational?, unitPrice: Rational, flatAmount: Rational = .zero) {
+        self.upTo = upTo
+        self.unitPrice = unitPrice
+        self.flatAmount = flatAmount
+    }
+}
+
+public enum PricingModel: Sendable, Hashable {
+    /// Every unit at one price.
+    case perUnit(unitPrice: Rational)
+    /// Each unit priced by the tier it falls in; each tier reached adds its flat amount.
+    case graduated(tiers: [PriceTier])
+    /// Every unit at the price of the tier the total reaches, plus that tier's flat amount.
+    case volume(tiers: [PriceTier])
+    /// A price per started block of `packageSize` units.
+    case package(packageSize: Rational, unitPrice: Rational)
+
+    var problem: String? {
+        switch self {
+        case .perUnit(let unitPrice):
+            return unitPrice.isNegative ? "unit_price must not be negative" : nil
+        case .graduated(let tiers), .volume(let tiers):
+            return PricingModel.problem(in: tiers)
+        case .package(let size, let unitPrice):
+            if size <= .zero { return "package_size must be greater than zero" }
+            return unitPrice.isNegative ? "unit_price must not be negative" : nil
+        }
+    }
+
+    private static func problem(in tiers: [PriceTier]) -> String? {
+        guard let last = tiers.last else { return "tiers are empty" }
+        guard last.upTo == nil else { return "the last tier must have up_to null" }
+        var previous = Rational.zero
+        for (index, tier) in tiers.enumerated() {
+            if tier.unitPrice.isNegative || tier.flatAmount.isNegative {
+                return "tier \(index + 1) has a negative price"
+            }
+            guard index < tiers.count - 1 else { break }
+            guard let upTo = tier.upTo else { return "only the last tier may have up_to null" }
+            guard upTo > previous || (index == 0 && upTo >= previous) else {
+                return "tier bounds must increase"
+            }
+            previous = upTo
+        }
+        return nil
+    }
+
+    func price(of quantity: Rational) -> Rational {
+        switch self {
+        case .perUnit(let unitPrice):
+            return unitPrice * quantity
+        case .package(let size, let unitPrice):
+            return unitPrice * Rational((quantity / size).ceiling)
+        case .graduated(let tiers):
+            var total = Rational.zero
+            var lowerBound = Rational.zero
+            for (index, tier) in tiers.enumerated() {
+                // The first tier is reached by any quantity (zero included); a later one once
+                // the quantity passes the bound of the tier before it.
+                guard index == 0 || quantity > lowerBound else { break }
+                let upper = tier.upTo.map { Rational.min($0, quantity) } ?? quantity
+                total += tier.unitPrice * Rational.max(upper - lowerBound, .zero) + tier.flatAmount
+                guard let upTo = tier.upTo else { break }
+                lowerBound = upTo
+            }
+            return total
+        case .volume(let tiers):
+            let tier = tiers.first { tier in tier.upTo.map { quantity <= $0 } ?? true } ?? tiers[tiers.count - 1]
+            return tier.unitPrice * quantity + tier.flatAmount
+        }
+    }
+}

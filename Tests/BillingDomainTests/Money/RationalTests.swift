@@ -1,0 +1,74 @@
+import BillingDomain
+import Testing
+
+@Suite("Exact rationals and decimal text")
+struct RationalTests {
+    struct ParseCase: Sendable, CustomTestStringConvertible {
+        let text: String
+        let expected: String?
+        var testDescription: String { "\"\(text)\"" }
+    }
+
+    @Test(
+        "Plain decimal text parses exactly; anything else is refused",
+        arguments: [
+            ParseCase(text: "548.39", expected: "548.39"),
+            ParseCase(text: "0", expected: "0"),
+            ParseCase(text: "-0.50", expected: "-0.5"),
+            ParseCase(text: "1000", expected: "1000"),
+            ParseCase(text: "0.000000000001", expected: "0.000000000001"),
+            ParseCase(text: "999999999999999999", expected: "999999999999999999"),
+            ParseCase(text: "", expected: nil),
+            ParseCase(text: "-", expected: nil),
+            ParseCase(text: "1.", expected: nil),
+            ParseCase(text: ".5", expected: nil),
+            ParseCase(text: "1e5", expected: nil),
+            ParseCase(text: "+1", expected: nil),
+            ParseCase(text: " 1", expected: nil),
+            ParseCase(text: "1.2.3", expected: nil),
+            ParseCase(text: "1,5", expected: nil),
+            ParseCase(text: "NaN", expected: nil),
+            ParseCase(text: "0.0000000000001", expected: nil),  // 13 fraction digits
+            ParseCase(text: "1000000000000000000", expected: nil),  // 19 integer digits
+        ])
+    func parsing(_ example: ParseCase) {
+        #expect(Rational(decimal: example.text)?.exactDecimalText == example.expected)
+    }
+
+    struct RoundCase: Sendable {
+        let value: Rational
+        let scale: Int
+        let expected: String
+    }
+
+    @Test(
+        "Half up rounds ties away from zero",
+        arguments: [
+            RoundCase(value: Rational(17_000, 31), scale: 2, expected: "548.39"),  // 548.387…
+            RoundCase(value: Rational(1_700, 31), scale: 2, expected: "54.84"),  // 54.838…
+            RoundCase(value: Rational(5, 1000), scale: 2, expected: "0.01"),  // 0.005 tie
+            RoundCase(value: Rational(-5, 1000), scale: 2, expected: "-0.01"),  // tie, negative
+            RoundCase(value: Rational(4999, 1_000_000), scale: 2, expected: "0.00"),
+            RoundCase(value: Rational(25, 10), scale: 0, expected: "3"),
+            RoundCase(value: Rational(-25, 10), scale: 0, expected: "-3"),
+            RoundCase(value: Rational(1, 3), scale: 3, expected: "0.333"),
+            RoundCase(value: Rational(2, 3), scale: 3, expected: "0.667"),
+        ])
+    func rounding(_ example: RoundCase) {
+        #expect(example.value.decimalText(scale: example.scale) == example.expected)
+    }
+
+    @Test("Arithmetic stays exact where binary floating point does not")
+    func exactness() {
+        // 0.1 + 0.2 is exactly 0.3 here, unlike in Double.
+        #expect(dec("0.1") + dec("0.2") == dec("0.3"))
+        // A third, three times, is exactly one.
+        #expect(Rational(1, 3) * 3 == .one)
+        #expect(Rational(6, 4) == Rational(3, 2))
+        #expect(Rational(3, -4) == Rational(-3, 4))
+        #expect(Rational(1, 3).exactDecimalText == nil)
+        #expect((Rational(7, 2)).floor == 3 && Rational(7, 2).ceiling == 4)
+        #expect((Rational(-7, 2)).floor == -4 && Rational(-7, 2).ceiling == -3)
+        #expect(dec("10").percent(of: dec("548.39")) == dec("54.839"))
+    }
+}
