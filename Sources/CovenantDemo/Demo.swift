@@ -10,6 +10,7 @@ struct Demo {
             ("Plan change on 2025-02-15 to a INR 2000.00 plan", examples.planChange),
             ("PAYG SIM with graduated SMS pricing and late January usage", examples.payg),
             ("Cancellation effective 2025-08-10 with a remainder penalty", examples.cancellation),
+            ("Contract with a INR 1500/month invoice-amount commitment and PAYG spend", examples.commitment),
         ]
         for (title, invoices) in sections {
             print("== \(title)\n")

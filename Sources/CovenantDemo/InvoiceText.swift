@@ -7,7 +7,11 @@ enum InvoiceText {
         for line in invoice.lines {
             let late = line.late ? " (late)" : ""
             let quantity = line.quantity.map { "  qty \($0)" } ?? ""
-            text += "  \(line.kind.rawValue)\(late)  \(line.serviceId)  \(line.description)\(quantity)\n"
+            let outcome =
+                line.commitment.map {
+                    "  committed \($0.committed.decimalText(scale: 2)) actual \($0.actual.decimalText(scale: 2))"
+                } ?? ""
+            text += "  \(line.kind.rawValue)\(late)  \(line.serviceId)  \(line.description)\(quantity)\(outcome)\n"
             text += "      gross \(line.grossAmount.decimalText)  discount \(line.discountAmount.decimalText)"
             text += "  amount \(line.amount.decimalText)\n"
         }

@@ -83,6 +83,37 @@ struct WorkedExamples {
         return ledger.runBilling(asOf: CalendarDate(year: 2025, month: 9, day: 1)!)
     }
 
+    /// A contract whose customer committed to INR 1500 of invoices a month (a true-up
+    /// `charge` penalty); a PAYG service of the same customer adds metered spend.
+    func commitment() throws -> [Invoice] {
+        let spend = try Commitment.validated(
+            id: "spend", measure: .invoiceAmount, frequencyMonths: 1,
+            ramp: [Commitment.RampStep(fromWindow: 1, amount: Rational(1500))], penalty: .charge
+        ).get()
+        let terms = ContractTerms(
+            termMonths: 12, monthlyFee: Rational(decimal: "1000.00")!, discountPercent: Rational(10),
+            commitments: [spend])
+        let signed = try contract(
+            id: "ctr-5", customer: "cust-5", service: "vm-5", plan: plan("vm-std", "VM Standard", fee: "1000.00"),
+            terms: terms)
+        var invoicing = CustomerLedger(customerId: "cust-5")
+        var commitments = CommitmentLedger(customerId: "cust-5")
+        invoicing.record(signed)
+        commitments.record(signed)
+        let gb = try UsagePrice.validated(metric: "gb", model: .perUnit(unitPrice: Rational(decimal: "2.50")!)).get()
+        for (day, quantity) in [
+            (CalendarDate(year: 2025, month: 2, day: 10)!, 240), (CalendarDate(year: 2025, month: 3, day: 3)!, 100),
+        ] {
+            invoicing.recordUsage(
+                serviceId: "sim-5", metric: "gb", quantity: Rational(quantity), on: day, price: gb, currency: inr)
+            commitments.recordUsage(serviceId: "sim-5", metric: "gb", quantity: Rational(quantity), on: day)
+        }
+        return (0..<3).flatMap {
+            invoicing.runBilling(
+                asOf: CalendarDate(year: 2025, month: 2, day: 1)!.adding(months: $0), evaluating: &commitments)
+        }
+    }
+
     private func contract(
         id: String, customer: String, service: String, plan: Plan,
         terms: ContractTerms = ContractTerms(

@@ -23,12 +23,8 @@ extension Contract {
     ///
     /// Rejected with `cancellation_blocked` (and the earliest allowed date) before the
     /// cancellation deadline. On or after the term end nothing is given up: the contract ends
-    /// at its term end and does not renew. `commitmentsRemaining` prices
-    /// `percent_of_remaining_commitments`: the exact committed amount still to come from
-    /// `effective` to the term end (supplied by commitment evaluation).
-    public func cancelled(
-        effective: CalendarDate, commitmentsRemaining: Rational = .zero
-    ) -> Result<ContractCancellation, Rejection> {
+    /// at its term end and does not renew.
+    public func cancelled(effective: CalendarDate) -> Result<ContractCancellation, Rejection> {
         if let closing {
             return .failure(
                 Rejection(.invalidMessage, "contract \(id) has already ended (\(closing))"))
@@ -48,12 +44,12 @@ extension Contract {
         var ended = self
         let endDate = CalendarDate.min(effective, termEnd)
         ended.close(at: endDate, as: .cancelled(effective: endDate))
-        let fee = earlyTerminationFee(from: endDate, commitmentsRemaining: commitmentsRemaining)
+        let fee = earlyTerminationFee(from: endDate)
         return .success(ContractCancellation(contract: ended, earlyTerminationFee: fee))
     }
 
     /// The penalty for ending on `date`, or `nil` when there is none to charge.
-    func earlyTerminationFee(from date: CalendarDate, commitmentsRemaining: Rational) -> EarlyTerminationFee? {
+    func earlyTerminationFee(from date: CalendarDate) -> EarlyTerminationFee? {
         guard let policy = terms.earlyTermination, date < termEnd else { return nil }
         let given = BillingPeriod(start: date, end: termEnd)
         let exact: Rational
@@ -63,7 +59,7 @@ extension Contract {
         case .flatFee(let amount):
             exact = amount
         case .percentOfRemainingCommitments(let percent):
-            exact = percent.percent(of: commitmentsRemaining)
+            exact = percent.percent(of: remainingCommittedAmount(from: date))
         }
         return EarlyTerminationFee(
             contractId: id, serviceId: chargeToServiceId, period: given,

@@ -13,7 +13,7 @@ public struct Contract: Sendable, Hashable {
     public let term: BillingPeriod
     /// The day the contract stops billing (exclusive): the term end, or earlier when it was
     /// cancelled or its plan changed.
-    public private(set) var end: CalendarDate
+    public internal(set) var end: CalendarDate
     public private(set) var closing: Closing?
 
     public var currency: Currency { monthlyFee.currency }

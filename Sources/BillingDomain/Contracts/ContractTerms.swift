@@ -13,11 +13,13 @@ public struct ContractTerms: Sendable, Hashable {
     public var earlyTermination: EarlyTerminationPolicy?
     /// Where penalty lines go; `nil` is the contract's own service.
     public var chargeToServiceId: String?
+    public var commitments: [Commitment]
 
     public init(
         termMonths: Int, monthlyFee: Rational? = nil, discountPercent: Rational = .zero,
         cancellationDeadlineMonths: Int = 0, renewal: RenewalPolicy = .expire,
-        earlyTermination: EarlyTerminationPolicy? = nil, chargeToServiceId: String? = nil
+        earlyTermination: EarlyTerminationPolicy? = nil, chargeToServiceId: String? = nil,
+        commitments: [Commitment] = []
     ) {
         self.termMonths = termMonths
         self.monthlyFee = monthlyFee
@@ -26,6 +28,7 @@ public struct ContractTerms: Sendable, Hashable {
         self.renewal = renewal
         self.earlyTermination = earlyTermination
         self.chargeToServiceId = chargeToServiceId
+        self.commitments = commitments
     }
 
     /// The first problem with these terms for `tenant`, checked recursively through a
@@ -53,6 +56,17 @@ public struct ContractTerms: Sendable, Hashable {
         }
         if let service = chargeToServiceId, service.isEmpty {
             return Rejection(.invalidMessage, "charge_to_service_id is empty")
+        }
+        var commitmentIds: Set<String> = []
+        for commitment in commitments {
+            guard commitmentIds.insert(commitment.id).inserted else {
+                return Rejection(.invalidCommitment, "commitment id \(commitment.id) is used twice")
+            }
+            if let months = commitment.periodMonths, months > termMonths {
+                return Rejection(
+                    .invalidCommitment,
+                    "commitment \(commitment.id): period_months \(months) is longer than the term (\(termMonths))")
+            }
         }
         if case .renewTo(let next) = renewal {
             return next.problem(for: tenant)
@@ -99,11 +113,13 @@ public struct ContractTermsOverrides: Sendable, Hashable {
     public var renewal: RenewalPolicy?
     public var earlyTermination: EarlyTerminationPolicy?
     public var chargeToServiceId: String?
+    public var commitments: [Commitment]?
 
     public init(
         termMonths: Int? = nil, monthlyFee: Rational? = nil, discountPercent: Rational? = nil,
         cancellationDeadlineMonths: Int? = nil, renewal: RenewalPolicy? = nil,
-        earlyTermination: EarlyTerminationPolicy? = nil, chargeToServiceId: String? = nil
+        earlyTermination: EarlyTerminationPolicy? = nil, chargeToServiceId: String? = nil,
+        commitments: [Commitment]? = nil
     ) {
         self.termMonths = termMonths
         self.monthlyFee = monthlyFee
@@ -112,6 +128,7 @@ public struct ContractTermsOverrides: Sendable, Hashable {
         self.renewal = renewal
         self.earlyTermination = earlyTermination
         self.chargeToServiceId = chargeToServiceId
+        self.commitments = commitments
     }
 
     /// `terms` with these overrides applied. The monthly fee is never carried over: the new
@@ -124,6 +141,7 @@ public struct ContractTermsOverrides: Sendable, Hashable {
             cancellationDeadlineMonths: cancellationDeadlineMonths ?? terms.cancellationDeadlineMonths,
             renewal: renewal ?? terms.renewal,
             earlyTermination: earlyTermination ?? terms.earlyTermination,
-            chargeToServiceId: chargeToServiceId ?? terms.chargeToServiceId)
+            chargeToServiceId: chargeToServiceId ?? terms.chargeToServiceId,
+            commitments: commitments ?? terms.commitments)
     }
 }

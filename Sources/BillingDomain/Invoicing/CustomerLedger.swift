@@ -70,6 +70,12 @@ public struct CustomerLedger: Sendable, Hashable {
     /// calendar month that ended on or before `date` and is not yet invoiced, plus late usage
     /// and the early-termination fees due by then. No lines, no invoice.
     public mutating func runBilling(asOf date: CalendarDate) -> [Invoice] {
+        issue(draftRun(asOf: date))
+    }
+
+    /// The lines of the billing run as of `date`, marked billed, before commitment evaluation
+    /// adds its penalty lines and ``issue(_:adding:)`` makes them invoices.
+    public mutating func draftRun(asOf date: CalendarDate) -> InvoiceDraft {
         let cutoff = date.startOfMonth
         var lines: [InvoiceLine] = []
         for id in contractIdsInOrder {
@@ -88,7 +94,13 @@ public struct CustomerLedger: Sendable, Hashable {
                 grossAmount: fee.amount)
         }
         coveredThrough = CalendarDate.max(coveredThrough ?? cutoff, cutoff)
-        return issue(lines, on: date)
+        return InvoiceDraft(issueDate: date, cutoff: cutoff, lines: lines)
+    }
+
+    /// Issues a draft, with any further lines (commitment shortfalls), as one invoice per
+    /// currency in currency-code order.
+    public mutating func issue(_ draft: InvoiceDraft, adding extra: [InvoiceLine] = []) -> [Invoice] {
+        issue(draft.lines + extra, on: draft.issueDate)
     }
 
     /// Records a plan change and issues at once the invoice dated the change date for the old
@@ -141,7 +153,6 @@ public struct CustomerLedger: Sendable, Hashable {
             late: late)
     }
 
-    /// One invoice per currency, in currency-code order.
     private mutating func issue(_ lines: [InvoiceLine], on date: CalendarDate) -> [Invoice] {
         let byCurrency = Dictionary(grouping: lines, by: \.currency)
         return byCurrency.keys.sorted { $0.code < $1.code }.map { currency in
@@ -155,4 +166,12 @@ public struct CustomerLedger: Sendable, Hashable {
                 lines: byCurrency[currency]!)
         }
     }
+}
+
+/// The lines of a billing run before they become invoices.
+public struct InvoiceDraft: Sendable, Hashable {
+    public let issueDate: CalendarDate
+    /// The first day the run does not cover: the first of the issue date's month.
+    public let cutoff: CalendarDate
+    public let lines: [InvoiceLine]
 }

@@ -19,6 +19,8 @@ public struct InvoiceLine: Sendable, Hashable {
     public let quantity: Rational?
     /// Usage of a month that an earlier invoice already covered.
     public let late: Bool
+    /// Commitment shortfall lines: what was committed, measured and missed.
+    public let commitment: CommitmentOutcome?
 
     public var amount: Money {
         Money(minorUnits: grossAmount.minorUnits - discountAmount.minorUnits, currency: currency)
@@ -29,7 +31,8 @@ public struct InvoiceLine: Sendable, Hashable {
     public init(
         kind: Kind, serviceId: String, contractId: String?, period: BillingPeriod,
         description: String, grossAmount: Money, discountAmount: Money? = nil,
-        metric: String? = nil, quantity: Rational? = nil, late: Bool = false
+        metric: String? = nil, quantity: Rational? = nil, late: Bool = false,
+        commitment: CommitmentOutcome? = nil
     ) {
         precondition(discountAmount.map { $0.currency == grossAmount.currency } ?? true, "line of two currencies")
         self.kind = kind
@@ -42,5 +45,11 @@ public struct InvoiceLine: Sendable, Hashable {
         self.metric = metric
         self.quantity = quantity
         self.late = late
+        self.commitment = commitment
+    }
+
+    /// Whether the line counts toward an `invoice_amount` commitment: penalty lines do not.
+    public var countsTowardCommitments: Bool {
+        kind == .recurring || kind == .usage
     }
 }
