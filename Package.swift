@@ -31,6 +31,12 @@ let package = Package(
             name: "BillingDomain",
             swiftSettings: strictSettings
         ),
+        // A Swift client over rabbitmq-c: one thread owns each connection (see docs/architecture.md).
+        .target(
+            name: "AMQPClient",
+            dependencies: ["CRabbitMQ"],
+            swiftSettings: strictSettings
+        ),
         // For now the README's main command: the spec's worked examples, computed by the
         // domain. The cluster issue replaces it with the running workers.
         .executableTarget(
@@ -41,6 +47,11 @@ let package = Package(
         .testTarget(
             name: "BillingDomainTests",
             dependencies: ["BillingDomain"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AMQPClientTests",
+            dependencies: ["AMQPClient"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,182 @@
+import Synchronization
+
+/// Consumes one queue over its own connection with manual acknowledgements.
+///
+/// Deliveries arrive on ``deliveries`` in order. Acknowledge each one once its effects are
+/// committed: ``acknowledge(_:multiple:)``, ``reject(_:)`` (to the dead-letter exchange) or
+/// ``requeue(_:)``. After a lost connection the consumer reconnects, declares, and consumes
+/// again; an acknowledgement of a delivery from the lost connection is dropped (the broker
+/// redelivers that message, with `redelivered` set).
+public final class AMQPConsumer: Sendable {
+    public let deliveries: AsyncStream<AMQPDelivery>
+    private let loop: ConnectionLoop
+    private let driver: ConsumerDriver
+
+    public init(
+        configuration: AMQPConfiguration, queue: String, topology: AMQPTopology = .empty, prefetch: UInt16 = 100,
+        consumerTag: String = "covenant", onConnectionEvent: @escaping @Sendable (AMQPConnectionEvent) -> Void = { _ in }
+    ) {
+        let (stream, continuation) = AsyncStream.makeStream(of: AMQPDelivery.self)
+        deliveries = stream
+        driver = ConsumerDriver(
+            queue: queue, topology: topology, prefetch: prefetch, consumerTag: consumerTag, deliveries: continuation,
+            onEvent: onConnectionEvent)
+        loop = ConnectionLoop(configuration: configuration, driver: driver, name: "amqp-consumer-\(queue)")
+        loop.start()
+    }
+
+    /// Acknowledges the delivery (and, with `multiple`, every earlier one of its connection).
+    public func acknowledge(_ delivery: AMQPDelivery, multiple: Bool = false) {
+        send(.ack(tag: delivery.deliveryTag, multiple: multiple, epoch: delivery.connectionEpoch))
+    }
+
+    /// Rejects the delivery without requeueing: the broker dead-letters it.
+    public func reject(_ delivery: AMQPDelivery) {
+        send(.reject(tag: delivery.deliveryTag, requeue: false, epoch: delivery.connectionEpoch))
+    }
+
+    /// Returns the delivery to the queue for another try (a quorum queue counts the delivery).
+    public func requeue(_ delivery: AMQPDelivery) {
+        send(.nack(tag: delivery.deliveryTag, requeue: true, epoch: delivery.connectionEpoch))
+    }
+
+    private func send(_ command: ConsumerDriver.Command) {
+        driver.enqueue(command)
+        loop.wake()
+    }
+
+    /// Stops consuming: sends the acknowledgements still queued, cancels the subscription and
+    /// closes the connection. Deliveries not acknowledged go back to the queue. Returns when
+    /// the connection is closed and ``deliveries`` has finished.
+    public func stop() async {
+        driver.beginStopping()
+        loop.wake()
+        while !driver.hasEnded {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+}
+
+final class ConsumerDriver: ConnectionDriver {
+    enum Command {
+        case ack(tag: UInt64, multiple: Bool, epoch: Int)
+        case nack(tag: UInt64, requeue: Bool, epoch: Int)
+        case reject(tag: UInt64, requeue: Bool, epoch: Int)
+
+        var epoch: Int {
+            switch self {
+            case .ack(_, _, let epoch), .nack(_, _, let epoch), .reject(_, _, let epoch): epoch
+            }
+        }
+    }
+
+    private struct State {
+        var commands: [Command] = []
+        var epoch = 0
+        var connected = false
+        var stopping = false
+        var cancelled = false
+        var ended = false
+    }
+
+    private let queue: String
+    private let topology: AMQPTopology
+    private let prefetch: UInt16
+    private let consumerTag: String
+    private let deliveries: AsyncStream<AMQPDelivery>.Continuation
+    private let onEvent: @Sendable (AMQPConnectionEvent) -> Void
+    private let state = Mutex(State())
+
+    init(
+        queue: String, topology: AMQPTopology, prefetch: UInt16, consumerTag: String,
+        deliveries: AsyncStream<AMQPDelivery>.Continuation, onEvent: @escaping @Sendable (AMQPConnectionEvent) -> Void
+    ) {
+        self.queue = queue
+        self.topology = topology
+        self.prefetch = prefetch
+        self.consumerTag = consumerTag
+        self.deliveries = deliveries
+        self.onEvent = onEvent
+    }
+
+    func enqueue(_ command: Command) {
+        state.withLock { $0.commands.append(command) }
+    }
+
+    func beginStopping() { state.withLock { $0.stopping = true } }
+
+    var hasEnded: Bool { state.withLock { $0.ended } }
+
+    var isFinished: Bool {
+        state.withLock { state in
+            // Stopping with no connection: nothing can be acknowledged any more.
+            state.stopping && state.commands.isEmpty && (state.cancelled || !state.connected)
+        }
+    }
+
+    func connected(_ connection: RabbitConnection, epoch: Int) throws(AMQPError) {
+        try connection.declare(topology)
+        try connection.setPrefetch(prefetch)
+        try connection.consume(queue: queue, consumerTag: consumerTag)
+        state.withLock { state in
+            state.epoch = epoch
+            state.connected = true
+            state.cancelled = false
+            // Acknowledgements of the lost connection's deliveries cannot be sent any more.
+            state.commands.removeAll { $0.epoch != epoch }
+        }
+        onEvent(.connected(epoch: epoch))
+    }
+
+    func disconnected(_ error: AMQPError) {
+        state.withLock { state in
+            state.connected = false
+            state.commands.removeAll()
+        }
+        onEvent(.disconnected(error))
+    }
+
+    func runCommands(on connection: RabbitConnection) throws(AMQPError) {
+        let (commands, epoch, cancel) = state.withLock { state in
+            let commands = state.commands
+            state.commands.removeAll(keepingCapacity: true)
+            let cancel = state.stopping && !state.cancelled
+            return (commands, state.epoch, cancel)
+        }
+        for command in commands where command.epoch == epoch {
+            switch command {
+            case .ack(let tag, let multiple, _): try connection.ack(tag, multiple: multiple)
+            case .nack(let tag, let requeue, _): try connection.nack(tag, multiple: false, requeue: requeue)
+            case .reject(let tag, let requeue, _): try connection.reject(tag, requeue: requeue)
+            }
+        }
+        if cancel {
+            try connection.cancel(consumerTag: consumerTag)
+            state.withLock { $0.cancelled = true }
+        }
+    }
+
+    func handle(_ event: RabbitConnection.Event, on connection: RabbitConnection) throws(AMQPError) {
+        switch event {
+        case .delivery(let tag, let redelivered, let exchange, let routingKey, let message):
+            let (epoch, cancelled) = state.withLock { ($0.epoch, $0.cancelled) }
+            // After a cancel the broker may still deliver what was in flight: leave it unacked;
+            // closing the channel returns it to the queue.
+            guard !cancelled else { return }
+            deliveries.yield(
+                AMQPDelivery(
+                    message: message, deliveryTag: tag, redelivered: redelivered, exchange: exchange,
+                    routingKey: routingKey, connectionEpoch: epoch))
+        case .consumerCancelled:
+            // The broker cancelled the subscription (queue deleted, node gone): start over.
+            throw AMQPError(.channelClosed, "the broker cancelled the consumer of \(queue)")
+        case .ack, .nack, .returned, .other:
+            break
+        }
+    }
+
+    func loopEnded() {
+        state.withLock { $0.ended = true }
+        deliveries.finish()
+    }
+}

@@ -1,0 +1,158 @@
+internal import CRabbitMQ
+import Foundation
+import Glibc
+import Synchronization
+
+/// What a ``ConnectionLoop`` drives: the publisher's or the consumer's protocol work. Every
+/// method is called on the loop's thread, the only thread that touches the connection.
+protocol ConnectionDriver: AnyObject, Sendable {
+    /// After each (re)connection: declare, subscribe, resend.
+    func connected(_ connection: RabbitConnection, epoch: Int) throws(AMQPError)
+    /// Something the broker sent.
+    func handle(_ event: RabbitConnection.Event, on connection: RabbitConnection) throws(AMQPError)
+    /// Work callers queued (publishes, acknowledgements, a cancel).
+    func runCommands(on connection: RabbitConnection) throws(AMQPError)
+    /// The connection broke (or could not be made).
+    func disconnected(_ error: AMQPError)
+    /// No work is left: close and end the loop.
+    var isFinished: Bool { get }
+    /// The loop has ended; the connection is closed.
+    func loopEnded()
+}
+
+/// The thread that owns one connection.
+///
+/// rabbitmq-c connections must not be shared between threads, so each publisher and each
+/// consumer runs one dedicated thread. The thread connects, lets its driver declare and
+/// subscribe, then loops: run queued commands, read every frame already received, and sleep in
+/// `poll(2)` on the socket and an `eventfd` that callers write to when they queue work. The poll
+/// timeout is half the heartbeat interval, so heartbeats go out while handlers run elsewhere.
+/// When the connection breaks it reconnects with doubling back-off.
+final class ConnectionLoop: Sendable {
+    let configuration: AMQPConfiguration
+    private let driver: any ConnectionDriver
+    private let wakeDescriptor: Int32
+    private let name: String
+
+    init(configuration: AMQPConfiguration, driver: any ConnectionDriver, name: String) {
+        self.configuration = configuration
+        self.driver = driver
+        self.name = name
+        self.wakeDescriptor = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+    }
+
+    deinit {
+        close(wakeDescriptor)
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Wakes the thread to run newly queued commands.
+    func wake() {
+        var one: UInt64 = 1
+        _ = write(wakeDescriptor, &one, 8)
+    }
+
+    private func run() {
+        var connection: RabbitConnection?
+        var epoch = 0
+        var delay = configuration.reconnectDelay.lowerBound
+        while true {
+            guard let open = connection else {
+                if driver.isFinished { break }
+                do throws(AMQPError) {
+                    let fresh = try RabbitConnection(configuration)
+                    epoch += 1
+                    do throws(AMQPError) {
+                        try driver.connected(fresh, epoch: epoch)
+                    } catch {
+                        fresh.close(politely: false)
+                        throw error
+                    }
+                    connection = fresh
+                    delay = configuration.reconnectDelay.lowerBound
+                } catch {
+                    driver.disconnected(error)
+                    sleep(for: delay)
+                    delay = min(delay * 2, configuration.reconnectDelay.upperBound)
+                }
+                continue
+            }
+            do throws(AMQPError) {
+                try driver.runCommands(on: open)
+                if driver.isFinished {
+                    open.close(politely: true)
+                    connection = nil
+                    break
+                }
+                var handled = 0
+                while handled < 512, let event = try open.nextEvent() {
+                    try driver.handle(event, on: open)
+                    handled += 1
+                }
+                open.releaseBuffers()
+                if handled == 0 && !open.hasBufferedInput {
+                    waitForActivity(socket: open.socketDescriptor)
+                }
+            } catch {
+                open.close(politely: false)
+                connection = nil
+                driver.disconnected(error)
+            }
+        }
+        driver.loopEnded()
+    }
+
+    /// Sleeps until the socket is readable, a caller wakes the loop, or half a heartbeat passes.
+    private func waitForActivity(socket: Int32) {
+        var descriptors = [
+            pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0),
+        ]
+        let heartbeat = configuration.heartbeatSeconds
+        let timeout = Int32(heartbeat > 0 ? min(heartbeat * 500, 1000) : 1000)
+        _ = poll(&descriptors, 2, timeout)
+        drainWakeups()
+    }
+
+    /// Sleeps for a back-off delay, or until a caller wakes the loop (to stop, say).
+    private func sleep(for delay: Duration) {
+        var descriptor = pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0)
+        let milliseconds = delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000
+        _ = poll(&descriptor, 1, Int32(milliseconds))
+        drainWakeups()
+    }
+
+    private func drainWakeups() {
+        var count: UInt64 = 0
+        _ = read(wakeDescriptor, &count, 8)
+    }
+}
+
+extension AMQPTopology {
+    /// Declares the topology once over a short-lived connection (what the ops CLI does).
+    public func declare(using configuration: AMQPConfiguration) throws(AMQPError) {
+        let connection = try RabbitConnection(configuration)
+        defer { connection.close(politely: true) }
+        try connection.declare(self)
+    }
+}
+
+/// Queue depths for operators: messages ready and consumers attached.
+public func inspectQueues(_ names: [String], using configuration: AMQPConfiguration) throws(AMQPError) -> [(
+    queue: String, messages: Int, consumers: Int
+)] {
+    var result: [(String, Int, Int)] = []
+    for name in names {
+        // A passive declare of a missing queue closes the channel: one connection per queue.
+        let connection = try RabbitConnection(configuration)
+        defer { connection.close(politely: true) }
+        let (messages, consumers) = try connection.inspect(queue: name)
+        result.append((name, messages, consumers))
+    }
+    return result
+}
