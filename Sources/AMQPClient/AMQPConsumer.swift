@@ -14,7 +14,8 @@ public final class AMQPConsumer: Sendable {
 
     public init(
         configuration: AMQPConfiguration, queue: String, topology: AMQPTopology = .empty, prefetch: UInt16 = 100,
-        consumerTag: String = "covenant", onConnectionEvent: @escaping @Sendable (AMQPConnectionEvent) -> Void = { _ in }
+        consumerTag: String = "covenant",
+        onConnectionEvent: @escaping @Sendable (AMQPConnectionEvent) -> Void = { _ in }
     ) {
         let (stream, continuation) = AsyncStream.makeStream(of: AMQPDelivery.self)
         deliveries = stream

@@ -143,7 +143,9 @@ extension AMQPTopology {
 }
 
 /// Queue depths for operators: messages ready and consumers attached.
-public func inspectQueues(_ names: [String], using configuration: AMQPConfiguration) throws(AMQPError) -> [(
+public func inspectQueues(
+    _ names: [String], using configuration: AMQPConfiguration
+) throws(AMQPError) -> [(
     queue: String, messages: Int, consumers: Int
 )] {
     var result: [(String, Int, Int)] = []

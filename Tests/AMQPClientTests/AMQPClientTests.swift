@@ -75,7 +75,9 @@ struct AMQPClientTests {
             configuration: configuration,
             topology: AMQPTopology(
                 exchanges: [.init(name: exchange)], queues: [.init(name: bound, bindings: [(exchange, "listened")])]))
-        #expect(try await withQueue.publish(AMQPMessage(body: [2]), exchange: exchange, routingKey: "listened") == .confirmed)
+        #expect(
+            try await withQueue.publish(AMQPMessage(body: [2]), exchange: exchange, routingKey: "listened")
+                == .confirmed)
         await publisher.close()
         await withQueue.close()
     }
@@ -90,7 +92,9 @@ struct AMQPClientTests {
         let consumer = AMQPConsumer(configuration: configuration, queue: queue, topology: topology)
         let collector = DeliveryCollector(consumer, acknowledge: false)
         _ = try await publisher.publish(
-            AMQPMessage(body: Array("bad".utf8), messageId: "poison", headers: ["x-covenant-reason": .string("invalid_message")]),
+            AMQPMessage(
+                body: Array("bad".utf8), messageId: "poison", headers: ["x-covenant-reason": .string("invalid_message")]
+            ),
             exchange: exchange, routingKey: "usage.record")
         let delivery = try #require(await collector.wait(for: 1).first)
         consumer.reject(delivery)
@@ -140,7 +144,10 @@ struct AMQPClientTests {
         let queue = Broker.uniqueName("limit.q")
         let topology = AMQPTopology(
             exchanges: [.init(name: exchange), .init(name: "\(exchange).dead")],
-            queues: [.init(name: queue, bindings: [(exchange, "#")], deadLetterExchange: "\(exchange).dead", deliveryLimit: 2)])
+            queues: [
+                .init(
+                    name: queue, bindings: [(exchange, "#")], deadLetterExchange: "\(exchange).dead", deliveryLimit: 2)
+            ])
         let publisher = AMQPPublisher(configuration: configuration, topology: topology)
         _ = try await publisher.publish(AMQPMessage(body: [1], messageId: "flaky"), exchange: exchange, routingKey: "k")
         let consumer = AMQPConsumer(configuration: configuration, queue: queue, topology: topology)

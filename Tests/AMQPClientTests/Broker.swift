@@ -1,5 +1,6 @@
 import AMQPClient
 import Foundation
+import Glibc
 import Synchronization
 import Testing
 
@@ -18,18 +19,40 @@ enum Broker {
         "\(prefix).\(UUID().uuidString.prefix(8))"
     }
 
-    /// Runs `scripts/rabbitmq` on the test broker (`restart`, `stop`, `start`).
-    static func control(_ command: String) throws {
+    /// Runs `scripts/rabbitmq COMMAND` on the test broker (`restart`) and waits for it.
+    ///
+    /// The script leaves a daemon behind, so it runs through `posix_spawn` and `waitpid` on a
+    /// thread of its own rather than Foundation's `Process`, whose exit notification the
+    /// daemon's inherited descriptors can hold up.
+    static func control(_ command: String) async throws {
         let environment = ProcessInfo.processInfo.environment
         let folder = try #require(environment["RABBITMQ_DIR"], "RABBITMQ_DIR is not set")
         let script = try #require(environment["COVENANT_SCRIPTS"], "COVENANT_SCRIPTS is not set") + "/rabbitmq"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: script)
-        process.arguments = [command, folder]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "scripts/rabbitmq \(command) failed")
+        let status: Int32 = await withCheckedContinuation { continuation in
+            let thread = Thread {
+                var pid: pid_t = 0
+                let arguments: [UnsafeMutablePointer<CChar>?] = [strdup(script), strdup(command), strdup(folder), nil]
+                defer { arguments.forEach { free($0) } }
+                guard posix_spawn(&pid, script, nil, nil, arguments, environ) == 0 else {
+                    continuation.resume(returning: -1)
+                    return
+                }
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+                continuation.resume(returning: status)
+            }
+            thread.start()
+        }
+        #expect(status == 0, "scripts/rabbitmq \(command) failed with \(status)")
+    }
+
+    /// The TLS listener's URL and the test certificates' folder.
+    static func tls() throws -> (url: String, certificates: String) {
+        let environment = ProcessInfo.processInfo.environment
+        return (
+            try #require(environment["AMQPS_URL"], "AMQPS_URL is not set: run the tests through scripts/test"),
+            try #require(environment["COVENANT_TEST_CERTS"], "COVENANT_TEST_CERTS is not set")
+        )
     }
 
     /// A topic exchange and a quorum queue bound to it with `#`, with a dead-letter queue.
@@ -78,4 +101,15 @@ final class DeliveryCollector: Sendable {
     func finished() async {
         await task.value
     }
+}
+
+/// A value tests share between tasks.
+final class Shared<Value: Sendable>: Sendable {
+    private let value: Mutex<Value>
+
+    init(_ value: Value) { self.value = Mutex(value) }
+
+    func update<Result>(_ body: (inout Value) -> Result) -> Result { value.withLock { body(&$0) } }
+
+    var current: Value { value.withLock { $0 } }
 }
