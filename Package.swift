@@ -44,6 +44,13 @@ let package = Package(
             dependencies: ["BillingDomain"],
             swiftSettings: strictSettings
         ),
+        // Benchmarks (Benchmarks/run builds them in release mode).
+        .executableTarget(
+            name: "AMQPThroughput",
+            dependencies: ["AMQPClient"],
+            path: "Benchmarks/AMQPThroughput",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "BillingDomainTests",
             dependencies: ["BillingDomain"],

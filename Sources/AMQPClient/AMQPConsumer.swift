@@ -73,6 +73,7 @@ final class ConsumerDriver: ConnectionDriver {
 
     private struct State {
         var commands: [Command] = []
+        var settlement = AckCoalescer()
         var epoch = 0
         var connected = false
         var stopping = false
@@ -87,6 +88,9 @@ final class ConsumerDriver: ConnectionDriver {
     private let deliveries: AsyncStream<AMQPDelivery>.Continuation
     private let onEvent: @Sendable (AMQPConnectionEvent) -> Void
     private let state = Mutex(State())
+    /// The current connection's number, read per delivery: touched only on the loop thread.
+    private nonisolated(unsafe) var loopEpoch = 0
+    private nonisolated(unsafe) var loopCancelled = false
 
     init(
         queue: String, topology: AMQPTopology, prefetch: UInt16, consumerTag: String,
@@ -108,6 +112,10 @@ final class ConsumerDriver: ConnectionDriver {
 
     var hasEnded: Bool { state.withLock { $0.ended } }
 
+    var hasPendingCommands: Bool {
+        state.withLock { !$0.commands.isEmpty || ($0.stopping && !$0.cancelled) }
+    }
+
     var isFinished: Bool {
         state.withLock { state in
             // Stopping with no connection: nothing can be acknowledged any more.
@@ -119,8 +127,11 @@ final class ConsumerDriver: ConnectionDriver {
         try connection.declare(topology)
         try connection.setPrefetch(prefetch)
         try connection.consume(queue: queue, consumerTag: consumerTag)
+        loopEpoch = epoch
+        loopCancelled = false
         state.withLock { state in
             state.epoch = epoch
+            state.settlement = AckCoalescer()
             state.connected = true
             state.cancelled = false
             // Acknowledgements of the lost connection's deliveries cannot be sent any more.
@@ -144,30 +155,47 @@ final class ConsumerDriver: ConnectionDriver {
             let cancel = state.stopping && !state.cancelled
             return (commands, state.epoch, cancel)
         }
+        // Requeues, rejects and explicit multiple acks go out as they are; single acks are
+        // coalesced into as few frames as the tags allow.
+        var acks: [UInt64] = []
+        var settledOtherwise: [UInt64] = []
         for command in commands where command.epoch == epoch {
             switch command {
-            case .ack(let tag, let multiple, _): try connection.ack(tag, multiple: multiple)
-            case .nack(let tag, let requeue, _): try connection.nack(tag, multiple: false, requeue: requeue)
-            case .reject(let tag, let requeue, _): try connection.reject(tag, requeue: requeue)
+            case .ack(let tag, true, _):
+                try connection.ack(tag, multiple: true)
+                state.withLock { $0.settlement.settleAll(upTo: tag) }
+            case .ack(let tag, false, _):
+                acks.append(tag)
+            case .nack(let tag, let requeue, _):
+                try connection.nack(tag, multiple: false, requeue: requeue)
+                settledOtherwise.append(tag)
+            case .reject(let tag, let requeue, _):
+                try connection.reject(tag, requeue: requeue)
+                settledOtherwise.append(tag)
             }
+        }
+        if !acks.isEmpty || !settledOtherwise.isEmpty {
+            let plan = state.withLock { $0.settlement.plan(acks: acks, settledOtherwise: settledOtherwise) }
+            if let upTo = plan.multipleUpTo { try connection.ack(upTo, multiple: true) }
+            for tag in plan.single { try connection.ack(tag, multiple: false) }
         }
         if cancel {
             try connection.cancel(consumerTag: consumerTag)
             state.withLock { $0.cancelled = true }
+            loopCancelled = true
         }
     }
 
     func handle(_ event: RabbitConnection.Event, on connection: RabbitConnection) throws(AMQPError) {
         switch event {
         case .delivery(let tag, let redelivered, let exchange, let routingKey, let message):
-            let (epoch, cancelled) = state.withLock { ($0.epoch, $0.cancelled) }
             // After a cancel the broker may still deliver what was in flight: leave it unacked;
             // closing the channel returns it to the queue.
-            guard !cancelled else { return }
+            guard !loopCancelled else { return }
             deliveries.yield(
                 AMQPDelivery(
                     message: message, deliveryTag: tag, redelivered: redelivered, exchange: exchange,
-                    routingKey: routingKey, connectionEpoch: epoch))
+                    routingKey: routingKey, connectionEpoch: loopEpoch))
         case .consumerCancelled:
             // The broker cancelled the subscription (queue deleted, node gone): start over.
             throw AMQPError(.channelClosed, "the broker cancelled the consumer of \(queue)")
@@ -179,5 +207,52 @@ final class ConsumerDriver: ConnectionDriver {
     func loopEnded() {
         state.withLock { $0.ended = true }
         deliveries.finish()
+    }
+}
+
+/// Turns a batch of single acknowledgements into as few frames as possible.
+///
+/// Delivery tags on a channel are 1, 2, 3…; `nextUnsettled` is the lowest not yet acknowledged,
+/// rejected or requeued. When a batch settles a run of tags from there, one `basic.ack` with
+/// `multiple` covers the run (a multiple ack only settles deliveries still outstanding, so
+/// tags rejected earlier are untouched); acknowledgements past a gap go out one by one.
+struct AckCoalescer {
+    private var nextUnsettled: UInt64 = 1
+    /// Tags above `nextUnsettled` already settled by a frame of their own.
+    private var settledAhead: Set<UInt64> = []
+
+    struct Plan {
+        var multipleUpTo: UInt64?
+        var single: [UInt64]
+    }
+
+    /// A multiple ack up to `tag` was sent.
+    mutating func settleAll(upTo tag: UInt64) {
+        guard tag >= nextUnsettled else { return }
+        nextUnsettled = tag + 1
+        settledAhead = settledAhead.filter { $0 > tag }
+        advance(through: [])
+    }
+
+    @discardableResult
+    private mutating func advance(through pending: Set<UInt64>) -> Bool {
+        var coveredAny = false
+        while true {
+            if pending.contains(nextUnsettled) {
+                coveredAny = true
+            } else if !settledAhead.contains(nextUnsettled) {
+                return coveredAny
+            }
+            settledAhead.remove(nextUnsettled)
+            nextUnsettled += 1
+        }
+    }
+
+    mutating func plan(acks: [UInt64], settledOtherwise: [UInt64]) -> Plan {
+        settledAhead.formUnion(settledOtherwise)
+        let coveredAny = advance(through: Set(acks))
+        let single = acks.filter { $0 >= nextUnsettled }.sorted()
+        settledAhead.formUnion(single)
+        return Plan(multipleUpTo: coveredAny ? nextUnsettled - 1 : nil, single: single)
     }
 }

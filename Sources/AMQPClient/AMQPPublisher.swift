@@ -24,14 +24,26 @@ public final class AMQPPublisher: Sendable {
     public func publish(
         _ message: AMQPMessage, exchange: String, routingKey: String, mandatory: Bool = true
     ) async throws -> PublishConfirmation {
-        try await withCheckedThrowingContinuation { continuation in
-            let outgoing = PublisherDriver.Outgoing(
-                exchange: exchange, routingKey: routingKey, mandatory: mandatory, message: message,
-                continuation: continuation)
+        try await publish([OutgoingMessage(message, exchange: exchange, routingKey: routingKey, mandatory: mandatory)])[
+            0]
+    }
+
+    /// Publishes messages in order and waits until the broker confirmed every one of them:
+    /// one wait for the batch (what an outbox relay sends), the same guarantees as one by one.
+    /// Throws the first failure; messages confirmed before it stay published.
+    public func publish(_ batch: [OutgoingMessage]) async throws -> [PublishConfirmation] {
+        guard !batch.isEmpty else { return [] }
+        return try await withCheckedThrowingContinuation { continuation in
+            let receipt = PublishReceipt(count: batch.count, continuation: continuation)
+            let outgoing = batch.enumerated().map { index, item in
+                PublisherDriver.Outgoing(
+                    exchange: item.exchange, routingKey: item.routingKey, mandatory: item.mandatory,
+                    message: item.message, receipt: receipt, index: index)
+            }
             if driver.enqueue(outgoing) {
                 loop.wake()
             } else {
-                continuation.resume(throwing: AMQPError(.shutdown, "the publisher is closed"))
+                receipt.fail(AMQPError(.shutdown, "the publisher is closed"))
             }
         }
     }
@@ -52,6 +64,58 @@ public final class AMQPPublisher: Sendable {
     }
 }
 
+/// A message and where to publish it.
+public struct OutgoingMessage: Sendable {
+    public var message: AMQPMessage
+    public var exchange: String
+    public var routingKey: String
+    public var mandatory: Bool
+
+    public init(_ message: AMQPMessage, exchange: String, routingKey: String, mandatory: Bool = true) {
+        self.message = message
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.mandatory = mandatory
+    }
+}
+
+/// Collects the confirms of one `publish` call and resumes its caller once all arrived (or
+/// at the first failure).
+final class PublishReceipt: Sendable {
+    private struct State {
+        var results: [PublishConfirmation?]
+        var remaining: Int
+        var continuation: CheckedContinuation<[PublishConfirmation], any Error>?
+    }
+
+    private let state: Mutex<State>
+
+    init(count: Int, continuation: CheckedContinuation<[PublishConfirmation], any Error>) {
+        state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count, continuation: continuation))
+    }
+
+    func confirm(_ index: Int, _ confirmation: PublishConfirmation) {
+        let finished: (CheckedContinuation<[PublishConfirmation], any Error>, [PublishConfirmation])? =
+            state.withLock { state in
+                guard state.results[index] == nil else { return nil }
+                state.results[index] = confirmation
+                state.remaining -= 1
+                guard state.remaining == 0, let continuation = state.continuation else { return nil }
+                state.continuation = nil
+                return (continuation, state.results.map { $0! })
+            }
+        if let (continuation, results) = finished { continuation.resume(returning: results) }
+    }
+
+    func fail(_ error: AMQPError) {
+        let continuation = state.withLock { state in
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(throwing: error)
+    }
+}
+
 /// Connection state changes, for logs and metrics.
 public enum AMQPConnectionEvent: Sendable {
     case connected(epoch: Int)
@@ -64,15 +128,17 @@ final class PublisherDriver: ConnectionDriver {
         let routingKey: String
         let mandatory: Bool
         let message: AMQPMessage
-        let continuation: CheckedContinuation<PublishConfirmation, any Error>
+        let receipt: PublishReceipt
+        let index: Int
         var returned: PublishConfirmation?
         var nacks = 0
     }
 
     private struct State {
         var queued = FIFO<Outgoing>()
-        var unconfirmed: [UInt64: Outgoing] = [:]
-        var nextTag: UInt64 = 1
+        /// Sent and not yet confirmed, by delivery tag: tags on a channel are consecutive from 1,
+        /// so entry `i` has tag `firstTag + i` (settled entries are `nil` until the front moves).
+        var unconfirmed = UnconfirmedWindow()
         var closing = false
         var abandoned = false
         var ended = false
@@ -89,10 +155,10 @@ final class PublisherDriver: ConnectionDriver {
         self.onEvent = onEvent
     }
 
-    func enqueue(_ outgoing: Outgoing) -> Bool {
+    func enqueue(_ batch: [Outgoing]) -> Bool {
         state.withLock { state in
             guard !state.closing else { return false }
-            state.queued.append(outgoing)
+            for outgoing in batch { state.queued.append(outgoing) }
             return true
         }
     }
@@ -105,47 +171,53 @@ final class PublisherDriver: ConnectionDriver {
     func abandon() {
         let waiting = state.withLock { state in
             state.abandoned = true
-            return state.queued.removeAll() + state.unconfirmed.values
+            return state.queued.removeAll() + state.unconfirmed.removeAll()
         }
         for outgoing in waiting {
-            outgoing.continuation.resume(throwing: AMQPError(.shutdown, "closed before the broker confirmed"))
+            outgoing.receipt.fail(AMQPError(.shutdown, "closed before the broker confirmed"))
         }
     }
 
+    var hasPendingCommands: Bool {
+        state.withLock { (!$0.queued.isEmpty && $0.unconfirmed.count < window) || $0.abandoned }
+    }
+
     var isFinished: Bool {
-        state.withLock { $0.abandoned || ($0.closing && $0.queued.isEmpty && $0.unconfirmed.isEmpty) }
+        state.withLock { $0.abandoned || ($0.closing && $0.queued.isEmpty && $0.unconfirmed.count == 0) }
     }
 
     func connected(_ connection: RabbitConnection, epoch: Int) throws(AMQPError) {
         try connection.declare(topology)
         try connection.enableConfirms()
-        state.withLock { $0.nextTag = 1 }
+        state.withLock { $0.unconfirmed = UnconfirmedWindow() }
         onEvent(.connected(epoch: epoch))
     }
 
     func disconnected(_ error: AMQPError) {
         // Whatever was sent and not confirmed goes out again, first, in its order.
         state.withLock { state in
-            let resend = state.unconfirmed.sorted { $0.key < $1.key }.map(\.value)
-            state.unconfirmed = [:]
-            state.queued.prepend(resend)
+            state.queued.prepend(state.unconfirmed.removeAll())
         }
         onEvent(.disconnected(error))
     }
 
     func runCommands(on connection: RabbitConnection) throws(AMQPError) {
         while true {
-            let next: (UInt64, Outgoing)? = state.withLock { state in
-                guard state.unconfirmed.count < window, let outgoing = state.queued.popFirst() else { return nil }
-                let tag = state.nextTag
-                state.nextTag += 1
-                state.unconfirmed[tag] = outgoing
-                return (tag, outgoing)
+            // Take as many as the window allows in one go, then send them without the lock.
+            let batch: [Outgoing] = state.withLock { state in
+                var batch: [Outgoing] = []
+                while state.unconfirmed.count < window, let outgoing = state.queued.popFirst() {
+                    state.unconfirmed.append(outgoing)
+                    batch.append(outgoing)
+                }
+                return batch
             }
-            guard let (_, outgoing) = next else { return }
-            try connection.publish(
-                outgoing.message, exchange: outgoing.exchange, routingKey: outgoing.routingKey,
-                mandatory: outgoing.mandatory)
+            guard !batch.isEmpty else { return }
+            for outgoing in batch {
+                try connection.publish(
+                    outgoing.message, exchange: outgoing.exchange, routingKey: outgoing.routingKey,
+                    mandatory: outgoing.mandatory)
+            }
         }
     }
 
@@ -153,7 +225,7 @@ final class PublisherDriver: ConnectionDriver {
         switch event {
         case .ack(let tag, let multiple):
             for outgoing in settle(tag: tag, multiple: multiple) {
-                outgoing.continuation.resume(returning: outgoing.returned ?? .confirmed)
+                outgoing.receipt.confirm(outgoing.index, outgoing.returned ?? .confirmed)
             }
         case .nack(let tag, let multiple):
             // The broker could not store them: send again, a few times, then give up.
@@ -164,7 +236,7 @@ final class PublisherDriver: ConnectionDriver {
                 if outgoing.nacks < 5 {
                     retry.append(outgoing)
                 } else {
-                    outgoing.continuation.resume(throwing: AMQPError(.publishNacked, "the broker refused the message"))
+                    outgoing.receipt.fail(AMQPError(.publishNacked, "the broker refused the message"))
                 }
             }
             if !retry.isEmpty { state.withLock { $0.queued.prepend(retry) } }
@@ -172,11 +244,10 @@ final class PublisherDriver: ConnectionDriver {
             // A return comes just before the confirm of its message: mark the earliest
             // unconfirmed one it matches.
             state.withLock { state in
-                let match = state.unconfirmed.filter {
-                    $0.value.returned == nil && $0.value.exchange == exchange && $0.value.routingKey == routingKey
-                        && $0.value.message.messageId == message.messageId
-                }.keys.min()
-                if let match { state.unconfirmed[match]?.returned = .unroutable(replyCode: code, replyText: text) }
+                state.unconfirmed.markFirst(as: .unroutable(replyCode: code, replyText: text)) {
+                    $0.returned == nil && $0.exchange == exchange && $0.routingKey == routingKey
+                        && $0.message.messageId == message.messageId
+                }
             }
         case .delivery, .consumerCancelled, .other:
             break
@@ -184,14 +255,69 @@ final class PublisherDriver: ConnectionDriver {
     }
 
     private func settle(tag: UInt64, multiple: Bool) -> [Outgoing] {
-        state.withLock { state in
-            let tags = multiple ? state.unconfirmed.keys.filter { $0 <= tag }.sorted() : [tag]
-            return tags.compactMap { state.unconfirmed.removeValue(forKey: $0) }
-        }
+        state.withLock { $0.unconfirmed.settle(tag: tag, multiple: multiple) }
     }
 
     func loopEnded() {
         abandon()
         state.withLock { $0.ended = true }
+    }
+}
+
+/// Messages sent on a channel and not yet confirmed, indexed by delivery tag.
+///
+/// A channel numbers its publishes 1, 2, 3…, so the entry for tag `t` sits at `t − firstTag`:
+/// settling one tag or every tag up to one is direct, whatever the window's size.
+struct UnconfirmedWindow {
+    private var entries: [PublisherDriver.Outgoing?] = []
+    private var head = 0
+    private var firstTag: UInt64 = 1
+    private(set) var count = 0
+
+    mutating func append(_ outgoing: PublisherDriver.Outgoing) {
+        entries.append(outgoing)
+        count += 1
+    }
+
+    /// Removes and returns the entry of `tag`, or of every tag up to it.
+    mutating func settle(tag: UInt64, multiple: Bool) -> [PublisherDriver.Outgoing] {
+        guard tag >= firstTag else { return [] }
+        let index = head + Int(tag - firstTag)
+        guard index < entries.count else { return [] }
+        var settled: [PublisherDriver.Outgoing] = []
+        for position in (multiple ? head : index)...index {
+            if let outgoing = entries[position] {
+                settled.append(outgoing)
+                entries[position] = nil
+            }
+        }
+        count -= settled.count
+        // Move the front past settled entries.
+        while head < entries.count, entries[head] == nil {
+            head += 1
+            firstTag += 1
+        }
+        if head > 1024 && head * 2 > entries.count {
+            entries.removeFirst(head)
+            head = 0
+        }
+        return settled
+    }
+
+    /// Marks the earliest entry matching `predicate`.
+    mutating func markFirst(as confirmation: PublishConfirmation, where predicate: (PublisherDriver.Outgoing) -> Bool) {
+        for position in head..<entries.count {
+            if let outgoing = entries[position], predicate(outgoing) {
+                entries[position]?.returned = confirmation
+                return
+            }
+        }
+    }
+
+    /// Everything unsettled, in tag order; the window starts again at tag 1.
+    mutating func removeAll() -> [PublisherDriver.Outgoing] {
+        let all = entries[head...].compactMap { $0 }
+        self = UnconfirmedWindow()
+        return all
     }
 }

@@ -1,17 +1,42 @@
 internal import CRabbitMQ
 import Glibc
 
-/// Memory for the C structures of one call (strings, tables): freed all at once.
+/// Memory for the C structures of one call (strings, tables), handed out from 16 KiB chunks
+/// that never move: freed all at once, or kept and reused after ``reset()`` (a publisher reuses
+/// one arena for every message instead of allocating each string).
 final class CArena {
-    private var allocations: [UnsafeMutableRawPointer] = []
+    private static let chunkSize = 16 * 1024
+    private var chunks: [UnsafeMutableRawPointer] = []
+    private var large: [UnsafeMutableRawPointer] = []
+    private var current = 0
+    private var used = 0
 
     deinit {
-        for pointer in allocations { free(pointer) }
+        for pointer in chunks + large { free(pointer) }
+    }
+
+    /// Makes every earlier allocation invalid and the memory available again.
+    func reset() {
+        for pointer in large { free(pointer) }
+        large.removeAll(keepingCapacity: true)
+        current = 0
+        used = 0
     }
 
     private func allocate(_ size: Int) -> UnsafeMutableRawPointer {
-        let pointer = malloc(Swift.max(size, 1))!
-        allocations.append(pointer)
+        let size = (Swift.max(size, 1) + 15) & ~15
+        if size > Self.chunkSize / 4 {
+            let pointer = malloc(size)!
+            large.append(pointer)
+            return pointer
+        }
+        if chunks.isEmpty || used + size > Self.chunkSize {
+            if !chunks.isEmpty { current += 1 }
+            if current == chunks.count { chunks.append(malloc(Self.chunkSize)!) }
+            used = 0
+        }
+        let pointer = chunks[current] + used
+        used += size
         return pointer
     }
 

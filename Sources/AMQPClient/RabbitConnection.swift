@@ -9,6 +9,8 @@ final class RabbitConnection {
     static let channel: amqp_channel_t = 1
     private let state: amqp_connection_state_t
     private var isOpen = false
+    /// Reused for every publish's strings and headers.
+    private let publishArena = CArena()
 
     init(_ configuration: AMQPConfiguration) throws(AMQPError) {
         guard let state = amqp_new_connection() else {
@@ -165,7 +167,8 @@ final class RabbitConnection {
     }
 
     func publish(_ message: AMQPMessage, exchange: String, routingKey: String, mandatory: Bool) throws(AMQPError) {
-        let arena = CArena()
+        let arena = publishArena
+        arena.reset()
         var properties = amqp_basic_properties_t()
         var flags: amqp_flags_t = covenant_flag_delivery_mode
         properties.delivery_mode = message.persistent ? 2 : 1
@@ -198,9 +201,12 @@ final class RabbitConnection {
             flags |= covenant_flag_headers
         }
         properties._flags = flags
-        let status = amqp_basic_publish(
-            state, Self.channel, arena.bytes(exchange), arena.bytes(routingKey), mandatory ? 1 : 0, 0, &properties,
-            arena.bytes(message.body))
+        // The body is passed in place: rabbitmq-c copies it into its frame buffer.
+        let status = message.body.withUnsafeBytes { body in
+            amqp_basic_publish(
+                state, Self.channel, arena.bytes(exchange), arena.bytes(routingKey), mandatory ? 1 : 0, 0, &properties,
+                amqp_bytes_t(len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress)))
+        }
         guard status == AMQP_STATUS_OK.rawValue else {
             throw AMQPError(.connectionClosed, "basic.publish: \(Self.statusText(status))")
         }
