@@ -35,7 +35,7 @@ struct WorkedExamples {
             effective: CalendarDate(year: 2025, month: 2, day: 15)!,
             tenant: tenant, newContractId: "ctr-3"
         ).get()
-        invoices += ledger.invoicePlanChange(change)
+        invoices += try ledger.invoicePlanChange(change).get()
         invoices += ledger.runBilling(asOf: CalendarDate(year: 2025, month: 3, day: 1)!)
         return invoices
     }
@@ -77,7 +77,8 @@ struct WorkedExamples {
             terms: terms)
         ledger.record(signed)
         _ = ledger.runBilling(asOf: CalendarDate(year: 2025, month: 8, day: 1)!)
-        let cancellation = try signed.cancelled(effective: CalendarDate(year: 2025, month: 8, day: 10)!).get()
+        let cancellation = try signed.cancelled(effective: CalendarDate(year: 2025, month: 8, day: 10)!, tenant: tenant)
+            .get()
         ledger.record(cancellation.contract)
         if let fee = cancellation.earlyTerminationFee { ledger.add(fee) }
         return ledger.runBilling(asOf: CalendarDate(year: 2025, month: 9, day: 1)!)

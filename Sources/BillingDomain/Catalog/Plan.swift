@@ -25,14 +25,14 @@ public struct Plan: Sendable, Hashable {
         guard monthlyFee.currency == currency else {
             return .failure(Rejection(.invalidMessage, "monthly_fee is not in \(currency)"))
         }
-        guard !monthlyFee.isNegative else {
-            return .failure(Rejection(.invalidMessage, "monthly_fee must not be negative"))
+        guard !monthlyFee.isNegative, InputLimits.amount.admits(monthlyFee.amount) else {
+            return .failure(Rejection(.invalidMessage, "monthly_fee must be between 0 and 10^12"))
         }
         for (term, percent) in termDiscounts {
             guard term > 0 else {
                 return .failure(Rejection(.invalidMessage, "term_discounts has a term of \(term) months"))
             }
-            guard percent >= .zero, percent <= .hundred else {
+            guard percent >= .zero, InputLimits.percent.admits(percent) else {
                 return .failure(
                     Rejection(.invalidMessage, "term discount for \(term) months must be 0–100 %"))
             }

@@ -89,14 +89,16 @@ public struct Commitment: Sendable, Hashable {
         for (previous, step) in zip(ramp, ramp.dropFirst()) where step.fromWindow <= previous.fromWindow {
             return invalid("ramp windows must increase")
         }
-        if ramp.contains(where: { $0.amount.isNegative }) { return invalid("a committed amount is negative") }
+        if ramp.contains(where: { $0.amount.isNegative || !InputLimits.amount.admits($0.amount) }) {
+            return invalid("a committed amount must be between 0 and 10^12, with at most 4 decimals")
+        }
         switch penalty {
         case .charge where !measure.isMonetary:
             return invalid("a charge penalty needs a monetary (invoice_amount) commitment, not \(measure.typeName)")
-        case .count(let price) where price.isNegative:
-            return invalid("the penalty unit_price is negative")
-        case .flat(let amount) where amount.isNegative:
-            return invalid("the penalty amount is negative")
+        case .count(let price) where price.isNegative || !InputLimits.price.admits(price):
+            return invalid("the penalty unit_price must be between 0 and 10^9, with at most 9 decimals")
+        case .flat(let amount) where amount.isNegative || !InputLimits.amount.admits(amount):
+            return invalid("the penalty amount must be between 0 and 10^12")
         case .tiered(let tiers):
             if tiers.contains(where: { !$0.flatAmount.isZero }) { return invalid("penalty tiers have no flat_amount") }
             if let problem = PricingModel.graduated(tiers: tiers).problem {

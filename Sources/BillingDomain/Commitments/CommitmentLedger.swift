@@ -58,15 +58,30 @@ public struct CommitmentLedger: Sendable, Hashable {
         services[serviceId] = spans.sorted { $0.period.start < $1.period.start }
     }
 
-    public mutating func recordUsage(serviceId: String, metric: String, quantity: Rational, on date: CalendarDate) {
-        usage[UsageDay(serviceId: serviceId, metric: metric, date: date), default: .zero] += quantity
+    /// Adds usage of a day; the same `invalid_quantity` rules as invoicing.
+    @discardableResult
+    public mutating func recordUsage(
+        serviceId: String, metric: String, quantity: Rational, on date: CalendarDate
+    )
+        -> Rejection?
+    {
+        let key = UsageDay(serviceId: serviceId, metric: metric, date: date)
+        let total = (usage[key] ?? .zero) + quantity
+        if let rejection = UsageMonth.checkQuantity(quantity, total: total) { return rejection }
+        usage[key] = total
+        return nil
+    }
+
+    /// Takes lines issued outside a billing run (a plan change's invoice) into the history.
+    public mutating func recordComposed(_ issued: [InvoiceLine]) {
+        lines += issued.filter(\.countsTowardCommitments).map { CountedLine(period: $0.period, amount: $0.amount) }
     }
 
     /// Takes the draft lines of a billing run with `cutoff` (the first day not covered) into
     /// the history and evaluates every window that the run closes and that was not evaluated
     /// before. Returns a `commitment_shortfall` line for each window missed.
     public mutating func evaluate(draft: [InvoiceLine], cutoff: CalendarDate) -> [InvoiceLine] {
-        lines += draft.filter(\.countsTowardCommitments).map { CountedLine(period: $0.period, amount: $0.amount) }
+        recordComposed(draft)
         var shortfallLines: [InvoiceLine] = []
         for contract in contracts.values.sorted(by: { ($0.start, $0.id) < ($1.start, $1.id) }) {
             for commitment in contract.terms.commitments {
@@ -116,7 +131,7 @@ public struct CommitmentLedger: Sendable, Hashable {
         case .invoiceAmount:
             let minorUnits = lines.lazy
                 .filter { $0.amount.currency == currency && $0.period.intersection(days) != nil }
-                .reduce(Int64(0)) { $0 + $1.amount.minorUnits }
+                .reduce(Int128(0)) { $0 + $1.amount.minorUnits }
             return Money(minorUnits: minorUnits, currency: currency).amount
         case .averageUsage(let metric, let serviceIds):
             let members = Set(serviceIds)
@@ -165,5 +180,19 @@ extension CustomerLedger {
     {
         let draft = draftRun(asOf: date)
         return issue(draft, adding: commitments.evaluate(draft: draft.lines, cutoff: draft.cutoff))
+    }
+
+    /// A plan change's immediate invoice, its lines counted toward the customer's commitments.
+    public mutating func invoicePlanChange(
+        _ change: ContractPlanChange, evaluating commitments: inout CommitmentLedger
+    )
+        -> Result<[Invoice], Rejection>
+    {
+        invoicePlanChange(change).map { invoices in
+            commitments.record(change.endedContract)
+            commitments.record(change.newContract)
+            commitments.recordComposed(invoices.flatMap(\.lines))
+            return invoices
+        }
     }
 }

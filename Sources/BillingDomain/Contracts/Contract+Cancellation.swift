@@ -24,10 +24,17 @@ extension Contract {
     /// Rejected with `cancellation_blocked` (and the earliest allowed date) before the
     /// cancellation deadline. On or after the term end nothing is given up: the contract ends
     /// at its term end and does not renew.
-    public func cancelled(effective: CalendarDate) -> Result<ContractCancellation, Rejection> {
+    public func cancelled(effective: CalendarDate, tenant: Tenant) -> Result<ContractCancellation, Rejection> {
+        guard tenant.serviceContractsEnabled else {
+            return .failure(Rejection(.contractsDisabled, "service contracts are disabled for tenant \(tenant.id)"))
+        }
         if let closing {
             return .failure(
                 Rejection(.invalidMessage, "contract \(id) has already ended (\(closing))"))
+        }
+        guard effective >= start else {
+            return .failure(
+                Rejection(.invalidMessage, "effective_date \(effective) is before the contract start \(start)"))
         }
         guard effective >= earliestCancellationDate else {
             let earliest = earliestCancellationDate
@@ -36,10 +43,6 @@ extension Contract {
                     .cancellationBlocked,
                     "contract \(id) cannot be cancelled before \(earliest)",
                     details: ["earliest_allowed_date": earliest.description]))
-        }
-        guard effective >= start else {
-            return .failure(
-                Rejection(.invalidMessage, "effective_date \(effective) is before the contract start \(start)"))
         }
         var ended = self
         let endDate = CalendarDate.min(effective, termEnd)

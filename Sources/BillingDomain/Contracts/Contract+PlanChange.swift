@@ -18,9 +18,8 @@ extension Contract {
         to plan: Plan, effective: CalendarDate, tenant: Tenant,
         overrides: ContractTermsOverrides = ContractTermsOverrides(), newContractId: String
     ) -> Result<ContractPlanChange, Rejection> {
-        guard tenant.serviceContractsEnabled else {
-            return .failure(Rejection(.contractsDisabled, "service contracts are disabled for tenant \(tenant.id)"))
-        }
+        // The payment mode was accepted at provisioning; the tenant's switches are checked anew.
+        if let rejection = tenant.checkMayContract(paymentMode: .postpaid) { return .failure(rejection) }
         if let closing {
             return .failure(Rejection(.invalidMessage, "contract \(id) has already ended (\(closing))"))
         }

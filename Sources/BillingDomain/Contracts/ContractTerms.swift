@@ -35,10 +35,10 @@ public struct ContractTerms: Sendable, Hashable {
     /// `renew_to` policy.
     public func problem(for tenant: Tenant) -> Rejection? {
         if let rejection = tenant.checkTerm(termMonths) { return rejection }
-        if let fee = monthlyFee, fee.isNegative {
-            return Rejection(.invalidMessage, "contract monthly_fee must not be negative")
+        if let fee = monthlyFee, fee.isNegative || !InputLimits.amount.admits(fee) {
+            return Rejection(.invalidMessage, "contract monthly_fee must be between 0 and 10^12")
         }
-        guard discountPercent >= .zero, discountPercent <= .hundred else {
+        guard discountPercent >= .zero, InputLimits.percent.admits(discountPercent) else {
             return Rejection(.invalidMessage, "discount_percent must be between 0 and 100")
         }
         guard (0...termMonths).contains(cancellationDeadlineMonths) else {
@@ -47,9 +47,9 @@ public struct ContractTerms: Sendable, Hashable {
                 "cancellation_deadline_months must be between 0 and the term (\(termMonths))")
         }
         switch earlyTermination {
-        case .flatFee(let amount) where amount.isNegative:
-            return Rejection(.invalidMessage, "early_termination amount must not be negative")
-        case .percentOfRemainingCommitments(let percent) where percent < .zero || percent > .hundred:
+        case .flatFee(let amount) where amount.isNegative || !InputLimits.amount.admits(amount):
+            return Rejection(.invalidMessage, "early_termination amount must be between 0 and 10^12")
+        case .percentOfRemainingCommitments(let percent) where percent < .zero || !InputLimits.percent.admits(percent):
             return Rejection(.invalidMessage, "early_termination percent must be between 0 and 100")
         default:
             break

@@ -50,14 +50,19 @@ public struct CustomerLedger: Sendable, Hashable {
             details: ["invoiced_through": account.billedThrough.description])
     }
 
-    /// Adds rated usage of a PAYG service to its month.
+    /// Adds rated usage of a PAYG service to its month; an `invalid_quantity` rejection (and
+    /// no change) when the quantity is negative, finer than 6 decimals, or would take the
+    /// month's total past 10^12.
+    @discardableResult
     public mutating func recordUsage(
         serviceId: String, metric: String, quantity: Rational, on date: CalendarDate,
         price: UsagePrice, currency: Currency
-    ) {
-        precondition(!quantity.isNegative, "negative usage")
+    ) -> Rejection? {
         let key = UsageMonth.Key(serviceId: serviceId, metric: metric, month: date)
-        usage[key, default: UsageMonth(price: price, currency: currency)].quantity += quantity
+        let total = (usage[key]?.quantity ?? .zero) + quantity
+        if let rejection = UsageMonth.checkQuantity(quantity, total: total) { return rejection }
+        usage[key, default: UsageMonth(price: price, currency: currency)].quantity = total
+        return nil
     }
 
     /// Queues an early-termination fee for the first run on or after the day it arises.
@@ -105,12 +110,16 @@ public struct CustomerLedger: Sendable, Hashable {
 
     /// Records a plan change and issues at once the invoice dated the change date for the old
     /// contract's days not yet invoiced, up to that date. The new contract's first month is
-    /// billed by the next regular run.
-    public mutating func invoicePlanChange(_ change: ContractPlanChange) -> [Invoice] {
+    /// billed by the next regular run. A change dated inside days already invoiced is
+    /// `period_already_invoiced` (those invoices are final) and changes nothing.
+    public mutating func invoicePlanChange(_ change: ContractPlanChange) -> Result<[Invoice], Rejection> {
+        if let rejection = checkEnding(contractId: change.endedContract.id, on: change.effectiveDate) {
+            return .failure(rejection)
+        }
         record(change.endedContract)
         record(change.newContract)
         let lines = billContract(change.endedContract.id, through: change.effectiveDate)
-        return issue(lines, on: change.effectiveDate)
+        return .success(issue(lines, on: change.effectiveDate))
     }
 
     private var contractIdsInOrder: [String] {

@@ -32,6 +32,20 @@ public struct UsageMonth: Sendable, Hashable {
         self.quantity = .zero
     }
 
+    /// Why a quantity cannot be added to a month's total, or `nil` when it can.
+    public static func checkQuantity(_ quantity: Rational, total: Rational) -> Rejection? {
+        guard !quantity.isNegative else {
+            return Rejection(.invalidQuantity, "quantity \(quantity) is negative")
+        }
+        guard InputLimits.quantity.admits(quantity) else {
+            return Rejection(.invalidQuantity, "quantity \(quantity) is beyond 10^12 or has more than 6 decimals")
+        }
+        guard InputLimits.quantity.admits(total) else {
+            return Rejection(.invalidQuantity, "the month's total would pass 10^12")
+        }
+        return nil
+    }
+
     /// The month's whole price so far, rounded once.
     var amountDue: Money { Money.rounding(price.price(of: quantity), in: currency) }
 }

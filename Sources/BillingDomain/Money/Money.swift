@@ -4,10 +4,10 @@
 /// ``rounding(_:in:)`` turns one into money once per line, half up. Adding amounts of two
 /// currencies is an error (``CurrencyMismatch``), never a silent sum.
 public struct Money: Sendable, Hashable {
-    public let minorUnits: Int64
+    public let minorUnits: Int128
     public let currency: Currency
 
-    public init(minorUnits: Int64, currency: Currency) {
+    public init(minorUnits: Int128, currency: Currency) {
         self.minorUnits = minorUnits
         self.currency = currency
     }
@@ -18,7 +18,7 @@ public struct Money: Sendable, Hashable {
 
     /// The exact value rounded half up (away from zero on .5) to the currency's minor unit.
     public static func rounding(_ exact: Rational, in currency: Currency) -> Money {
-        Money(minorUnits: Int64(exact.roundedHalfUp(scale: currency.minorUnit)), currency: currency)
+        Money(minorUnits: exact.roundedHalfUp(scale: currency.minorUnit), currency: currency)
     }
 
     /// Parses decimal text that the currency can hold exactly (`"548.39"` in INR, `"1000"` in
@@ -27,13 +27,13 @@ public struct Money: Sendable, Hashable {
     public init?(decimal text: some StringProtocol, currency: Currency) {
         guard let exact = Rational(decimal: text) else { return nil }
         let units = exact * Rational(Rational.powerOfTen(currency.minorUnit))
-        guard units.isInteger, let minorUnits = Int64(exactly: units.numerator) else { return nil }
-        self.init(minorUnits: minorUnits, currency: currency)
+        guard units.isInteger else { return nil }
+        self.init(minorUnits: units.numerator, currency: currency)
     }
 
     /// The exact value in major units.
     public var amount: Rational {
-        Rational(Int128(minorUnits), Rational.powerOfTen(currency.minorUnit))
+        Rational(minorUnits, Rational.powerOfTen(currency.minorUnit))
     }
 
     public var isZero: Bool { minorUnits == 0 }
@@ -42,7 +42,7 @@ public struct Money: Sendable, Hashable {
     /// Decimal text with the currency's minor-unit digits: `"548.39"`, `"1000"` (JPY),
     /// `"1.000"` (BHD), `"-0.50"`.
     public var decimalText: String {
-        Rational.decimalText(units: Int128(minorUnits), scale: currency.minorUnit)
+        Rational.decimalText(units: minorUnits, scale: currency.minorUnit)
     }
 
     public func adding(_ other: Money) throws(CurrencyMismatch) -> Money {

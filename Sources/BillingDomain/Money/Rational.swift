@@ -6,8 +6,10 @@
 /// ``Money/rounding(_:in:)``, on the exact value.
 ///
 /// The numerator and denominator are `Int128`, kept reduced with a positive denominator.
-/// Inputs are bounded by validation (at most 18 integer and 12 fraction digits), so billing
-/// arithmetic stays far inside that range; an overflow traps rather than returning a wrong sum.
+/// Sums use the least common denominator, products cross-cancel and rounding cancels the power
+/// of ten first, so values stay as small as they can; with the input bounds of
+/// `docs/billing.md` billing arithmetic stays far inside `Int128`. An overflow beyond them traps
+/// rather than returning a wrong sum.
 public struct Rational: Sendable, Hashable {
     public let numerator: Int128
     public let denominator: Int128
@@ -72,10 +74,15 @@ public struct Rational: Sendable, Hashable {
 
     /// The value in units of `10^-scale`, rounded half up (away from zero on a tie).
     public func roundedHalfUp(scale: Int) -> Int128 {
-        let scaled = numerator * Rational.powerOfTen(scale)
-        let (q, r) = scaled.quotientAndRemainder(dividingBy: denominator)
+        // Cancel the power of ten against the denominator first: n × 10^s / d with both
+        // reduced, so a value with many decimals does not overflow on its way to two.
+        let power = Rational.powerOfTen(scale)
+        let common = Int128(Rational.gcd(power.magnitude, denominator.magnitude))
+        let scaled = numerator * (power / common)
+        let divisor = denominator / common
+        let (q, r) = scaled.quotientAndRemainder(dividingBy: divisor)
         // |r| / d >= 1/2  <=>  2|r| >= d
-        if 2 * r.magnitude >= denominator.magnitude {
+        if 2 * r.magnitude >= divisor.magnitude {
             return scaled < 0 ? q - 1 : q + 1
         }
         return q
@@ -108,10 +115,11 @@ extension Rational: AdditiveArithmetic {
         if lhs.denominator == rhs.denominator {
             return Rational(lhs.numerator + rhs.numerator, lhs.denominator)
         }
-        return Rational(
-            lhs.numerator * rhs.denominator + rhs.numerator * lhs.denominator,
-            lhs.denominator * rhs.denominator
-        )
+        // Over the least common denominator, not the product: sums of decimals stay decimal-sized.
+        let common = Int128(gcd(lhs.denominator.magnitude, rhs.denominator.magnitude))
+        let lhsFactor = rhs.denominator / common
+        let rhsFactor = lhs.denominator / common
+        return Rational(lhs.numerator * lhsFactor + rhs.numerator * rhsFactor, lhs.denominator * lhsFactor)
     }
 
     public static func - (lhs: Rational, rhs: Rational) -> Rational {
@@ -125,7 +133,12 @@ extension Rational: AdditiveArithmetic {
 
 extension Rational {
     public static func * (lhs: Rational, rhs: Rational) -> Rational {
-        Rational(lhs.numerator * rhs.numerator, lhs.denominator * rhs.denominator)
+        // Cross-cancel before multiplying, so the product's terms are already lowest.
+        let a = Int128(gcd(lhs.numerator.magnitude, rhs.denominator.magnitude))
+        let b = Int128(gcd(rhs.numerator.magnitude, lhs.denominator.magnitude))
+        guard a != 0, b != 0 else { return .zero }
+        return Rational(
+            reduced: (lhs.numerator / a) * (rhs.numerator / b), (lhs.denominator / b) * (rhs.denominator / a))
     }
 
     public static func * (lhs: Rational, rhs: Int) -> Rational {

@@ -51,6 +51,16 @@ public enum PricingModel: Sendable, Hashable {
     case package(packageSize: Rational, unitPrice: Rational)
 
     var problem: String? {
+        let prices: [Rational]
+        switch self {
+        case .perUnit(let unitPrice): prices = [unitPrice]
+        case .graduated(let tiers), .volume(let tiers):
+            prices = tiers.flatMap { [$0.unitPrice, $0.flatAmount] + ($0.upTo.map { [$0] } ?? []) }
+        case .package(let size, let unitPrice): prices = [size, unitPrice]
+        }
+        if let outOfBounds = prices.first(where: { !InputLimits.price.admits($0) }) {
+            return "\(outOfBounds) is beyond 10^9 or has more than 9 decimals"
+        }
         switch self {
         case .perUnit(let unitPrice):
             return unitPrice.isNegative ? "unit_price must not be negative" : nil

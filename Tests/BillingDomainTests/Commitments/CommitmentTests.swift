@@ -244,7 +244,7 @@ struct CommitmentTests {
             terms: ContractTerms(
                 termMonths: 12, earlyTermination: .percentOfRemainingCommitments(dec("50")), commitments: [quarterly]))
         _ = scenario.run("2025-05-01")
-        let cancellation = try scenario.contract.cancelled(effective: date("2025-05-16")).get()
+        let cancellation = try scenario.contract.cancelled(effective: date("2025-05-16"), tenant: tenant()).get()
         // Remaining: 10000 × 46/91 (16 May – 30 Jun) + 10000 (Q3) + 10000 (Q4) = 25054.945…;
         // 50 % = 12527.4725… → 12527.47.
         let fee = try #require(cancellation.earlyTerminationFee)

@@ -98,16 +98,18 @@ struct ContractCancellationTests {
     @Test("Before the deadline: cancellation_blocked, naming the earliest allowed date")
     func blocked() {
         let contract = workedExampleContract(terms: terms)
-        let rejection = contract.cancelled(effective: date("2025-07-14")).rejection
+        let rejection = contract.cancelled(effective: date("2025-07-14"), tenant: tenant()).rejection
         #expect(rejection?.code == .cancellationBlocked)
         // 2025-01-15 + 6 months.
         #expect(rejection?.details["earliest_allowed_date"] == "2025-07-15")
-        #expect(contract.cancelled(effective: date("2025-07-15")).rejection == nil)
+        #expect(contract.cancelled(effective: date("2025-07-15"), tenant: tenant()).rejection == nil)
     }
 
     @Test("remainder: what the contract would still have billed, discount included, rounded once")
     func remainder() throws {
-        let cancellation = try workedExampleContract(terms: terms).cancelled(effective: date("2025-08-10")).get()
+        let cancellation = try workedExampleContract(terms: terms).cancelled(
+            effective: date("2025-08-10"), tenant: tenant()
+        ).get()
         #expect(cancellation.contract.end == date("2025-08-10"))
         // Hand-checked: 22/31 × 1000 (10–31 Aug) + 4 × 1000 (Sep–Dec) + 14/31 × 1000 (1–14 Jan)
         // = 4000 + 36000/31 = 5161.2903…; less 10 % = 4645.16129… → 4645.16.
@@ -123,7 +125,8 @@ struct ContractCancellationTests {
         terms.earlyTermination = .flatFee(dec("500.00"))
         terms.chargeToServiceId = "vm-2"
         let fee = try #require(
-            try workedExampleContract(terms: terms).cancelled(effective: date("2025-09-01")).get().earlyTerminationFee)
+            try workedExampleContract(terms: terms).cancelled(effective: date("2025-09-01"), tenant: tenant()).get()
+                .earlyTerminationFee)
         #expect(fee.amount == money("500.00"))
         #expect(fee.serviceId == "vm-2")
     }
@@ -133,17 +136,20 @@ struct ContractCancellationTests {
         var plain = terms
         plain.earlyTermination = nil
         #expect(
-            try workedExampleContract(terms: plain).cancelled(effective: date("2025-09-01")).get().earlyTerminationFee
+            try workedExampleContract(terms: plain).cancelled(effective: date("2025-09-01"), tenant: tenant()).get()
+                .earlyTerminationFee
                 == nil)
-        let atEnd = try workedExampleContract(terms: terms).cancelled(effective: date("2026-03-01")).get()
+        let atEnd = try workedExampleContract(terms: terms).cancelled(effective: date("2026-03-01"), tenant: tenant())
+            .get()
         #expect(atEnd.earlyTerminationFee == nil)
         #expect(atEnd.contract.end == date("2026-01-15"))
     }
 
     @Test("An ended contract cannot be cancelled again")
     func twice() throws {
-        let ended = try workedExampleContract(terms: terms).cancelled(effective: date("2025-08-10")).get().contract
-        #expect(ended.cancelled(effective: date("2025-09-10")).rejection?.code == .invalidMessage)
+        let ended = try workedExampleContract(terms: terms).cancelled(effective: date("2025-08-10"), tenant: tenant())
+            .get().contract
+        #expect(ended.cancelled(effective: date("2025-09-10"), tenant: tenant()).rejection?.code == .invalidMessage)
     }
 }
 
@@ -250,7 +256,8 @@ struct ContractRenewalTests {
     @Test("A cancelled contract does not renew")
     func cancelledDoesNotRenew() throws {
         let terms = ContractTerms(termMonths: 12, renewal: .autoRenew)
-        let ended = try workedExampleContract(terms: terms).cancelled(effective: date("2025-06-01")).get().contract
+        let ended = try workedExampleContract(terms: terms).cancelled(effective: date("2025-06-01"), tenant: tenant())
+            .get().contract
         #expect(try ended.renewal(plan: plan(), tenant: tenant(), newContractId: "c-2").get() == nil)
     }
 }

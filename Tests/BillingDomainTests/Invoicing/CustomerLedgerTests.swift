@@ -55,7 +55,7 @@ struct CustomerLedgerTests {
             tenant: tenant(), newContractId: "c-2"
         ).get()
 
-        let immediate = ledger.invoicePlanChange(change)
+        let immediate = try ledger.invoicePlanChange(change).get()
         let invoice = try #require(immediate.first)
         #expect(immediate.count == 1)
         #expect(invoice.issueDate == date("2025-02-15"))
@@ -81,7 +81,7 @@ struct CustomerLedgerTests {
             to: plan("vm-premium", fee: "2000.00"), effective: date("2025-03-01"), tenant: tenant(),
             newContractId: "c-2"
         ).get()
-        #expect(ledger.invoicePlanChange(change) == [])
+        #expect(try ledger.invoicePlanChange(change).get() == [])
     }
 
     @Test("Cancellation: the last month pro rata up to E and the early-termination line on the next run")
@@ -94,7 +94,7 @@ struct CustomerLedgerTests {
         _ = monthlyRuns(&ledger, from: "2025-02-01", count: 7)  // through 2025-08-01
         #expect(ledger.checkEnding(contractId: contract.id, on: date("2025-07-20"))?.code == .periodAlreadyInvoiced)
         #expect(ledger.checkEnding(contractId: contract.id, on: date("2025-08-10")) == nil)
-        let cancellation = try contract.cancelled(effective: date("2025-08-10")).get()
+        let cancellation = try contract.cancelled(effective: date("2025-08-10"), tenant: tenant()).get()
         ledger.record(cancellation.contract)
         ledger.add(try #require(cancellation.earlyTerminationFee))
 

@@ -1,0 +1,27 @@
+/// How large and how fine the numbers Covenant accepts may be.
+///
+/// The limits keep every exact computation inside `Int128` (a price's terms stay below 10^18,
+/// a quantity's below 10^18, so their product stays below 10^36) while leaving room for any
+/// real bill: a trillion units, a price of a billionth, a fee of a trillion.
+public enum InputLimits {
+    /// Fees, flat amounts and committed money: at most 10^12, at most 4 decimals.
+    public static let amount = Bound(maximum: 1_000_000_000_000, fractionDigits: 4)
+    /// Unit prices, tier bounds and flat tier amounts: at most 10^9, at most 9 decimals.
+    public static let price = Bound(maximum: 1_000_000_000, fractionDigits: 9)
+    /// One usage record's quantity, and a month's total per service and metric: at most 10^12,
+    /// at most 6 decimals.
+    public static let quantity = Bound(maximum: 1_000_000_000_000, fractionDigits: 6)
+    /// Percentages: 0 to 100, at most 6 decimals.
+    public static let percent = Bound(maximum: 100, fractionDigits: 6)
+
+    public struct Bound: Sendable, Hashable {
+        public let maximum: Int128
+        public let fractionDigits: Int
+
+        /// Whether `value` is between −maximum and maximum with no more decimals than allowed.
+        public func admits(_ value: Rational) -> Bool {
+            value <= Rational(maximum) && value >= Rational(-maximum)
+                && Rational.powerOfTen(fractionDigits) % value.denominator == 0
+        }
+    }
+}
