@@ -17,6 +17,11 @@ let package = Package(
         .library(name: "BillingDomain", targets: ["BillingDomain"]),
         .executable(name: "covenant-demo", targets: ["CovenantDemo"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
     targets: [
         // rabbitmq-c 0.11 (Debian: librabbitmq-dev). `amqp_login` is variadic, so the shim
         // header wraps it in fixed-argument functions Swift can call.
@@ -35,6 +40,18 @@ let package = Package(
         .target(
             name: "AMQPClient",
             dependencies: ["CRabbitMQ"],
+            swiftSettings: strictSettings
+        ),
+        // Worker stores: an inbox, an outbox and each worker's data, on SQLite (GRDB) or
+        // PostgreSQL (postgres-nio), behind one protocol.
+        .target(
+            name: "WorkerStores",
+            dependencies: [
+                "BillingDomain",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         // For now the README's main command: the spec's worked examples, computed by the
@@ -59,6 +76,11 @@ let package = Package(
         .testTarget(
             name: "AMQPClientTests",
             dependencies: ["AMQPClient"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "WorkerStoresTests",
+            dependencies: ["WorkerStores", "BillingDomain", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -8,6 +8,18 @@ extension Rational {
     /// (`"548.39"`, `"10"`, `"-0.5"`). No exponent, no `+`, no spaces, no leading or trailing
     /// `.`, at most 18 integer and 12 fraction digits. Returns `nil` for anything else.
     public init?(decimal text: some StringProtocol) {
+        self.init(
+            parsing: text, maximumIntegerDigits: Rational.maximumIntegerDigits,
+            maximumFractionDigits: Rational.maximumFractionDigits)
+    }
+
+    /// Parses decimal text a database returns (PostgreSQL `NUMERIC` keeps trailing zeros and
+    /// may carry more digits than the wire accepts): the same form, up to 38 digits in all.
+    public init?(storedDecimal text: some StringProtocol) {
+        self.init(parsing: text, maximumIntegerDigits: 38, maximumFractionDigits: 38)
+    }
+
+    private init?(parsing text: some StringProtocol, maximumIntegerDigits: Int, maximumFractionDigits: Int) {
         var utf8 = Substring(text).utf8[...]
         var negative = false
         if utf8.first == UInt8(ascii: "-") {
@@ -32,8 +44,8 @@ extension Rational {
                 integerDigits += 1
             }
         }
-        guard integerDigits > 0, integerDigits <= Rational.maximumIntegerDigits,
-            fractionDigits <= Rational.maximumFractionDigits, !(seenPoint && fractionDigits == 0)
+        guard integerDigits > 0, integerDigits <= maximumIntegerDigits, fractionDigits <= maximumFractionDigits,
+            integerDigits + fractionDigits <= 38, !(seenPoint && fractionDigits == 0)
         else { return nil }
         self.init(negative ? -value : value, Rational.powerOfTen(fractionDigits))
     }

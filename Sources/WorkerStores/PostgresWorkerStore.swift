@@ -1,0 +1,308 @@
+public import BillingDomain
+import Foundation
+public import Logging
+import PostgresNIO
+
+/// The store at scale: PostgreSQL through postgres-nio, one schema per role, shared by every
+/// replica of the role. Outbox rows are claimed with `FOR UPDATE SKIP LOCKED`, so concurrent
+/// relays never take the same row; migrations run under a transaction-scoped advisory lock, so
+/// replicas starting together apply each migration once.
+public final class PostgresWorkerStore: WorkerStore {
+    public let role: StoreRole
+    private let client: PostgresClient
+    private let runTask: Task<Void, Never>
+    private let logger: Logger
+    private let schema: String
+
+    /// Connects to `url` (`postgres://user:password@host:port/database`); `schemaPrefix` lets
+    /// tests keep apart several sets of schemas in one database.
+    public init(url: String, role: StoreRole, schemaPrefix: String = "", logger: Logger) throws {
+        guard let components = URLComponents(string: url), components.scheme?.hasPrefix("postgres") == true,
+            let host = components.host
+        else { throw StoreError("the database URL must look like postgres://user@host:port/database") }
+        let database = String(components.path.dropFirst())
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
+            password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database,
+            tls: .disable)
+        configuration.options.maximumConnections = 10
+        self.role = role
+        self.logger = logger
+        self.schema = "\(schemaPrefix)\(role.rawValue)"
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        self.runTask = Task { await client.run() }
+    }
+
+    /// `schema.table`, for queries.
+    private func table(_ name: String) -> String { "\"\(schema)\".\(name)" }
+
+    /// A rolled-back unit's outcome, carried out of `withTransaction` by throwing.
+    private struct RolledBack: Error { let outcome: CommitOutcome }
+
+    public func migrate() async throws {
+        let migrations = Migrations.all(for: role)
+        let lockKey = Int64(truncatingIfNeeded: schema.utf8.reduce(UInt64(14_695_981_039_346_656_037)) {
+            ($0 ^ UInt64($1)) &* 1_099_511_628_211
+        })
+        let schema = self.schema
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
+            try await connection.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: "\"\(schema)\"")", logger: logger)
+            try await connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS \(unescaped: self.table("schema_migrations"))
+                (version INTEGER PRIMARY KEY, name TEXT NOT NULL)
+                """, logger: logger)
+            var applied: Set<Int> = []
+            for try await version in try await connection.query(
+                "SELECT version FROM \(unescaped: self.table("schema_migrations"))", logger: logger
+            ).decode(Int.self) {
+                applied.insert(version)
+            }
+            try await connection.query("SET LOCAL search_path TO \(unescaped: "\"\(schema)\"")", logger: logger)
+            for migration in migrations where !applied.contains(migration.version) {
+                for statement in migration.postgres {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query(
+                    "INSERT INTO \(unescaped: self.table("schema_migrations")) (version, name) VALUES (\(migration.version), \(migration.name))",
+                    logger: logger)
+            }
+        }
+    }
+
+    public func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome] {
+        if units.count == 1 {
+            // One unit: its own transaction, rolled back whole on a repeat or a conflict.
+            do {
+                try await client.withTransaction(logger: logger) { connection in
+                    if let outcome = try await self.apply(units[0], connection) { throw RolledBack(outcome: outcome) }
+                }
+                return [.committed]
+            } catch let error as PostgresTransactionError {
+                if let rolledBack = error.closureError as? RolledBack, error.rollbackError == nil {
+                    return [rolledBack.outcome]
+                }
+                throw error
+            }
+        }
+        return try await client.withTransaction(logger: logger) { connection in
+            var outcomes: [CommitOutcome] = []
+            for unit in units {
+                try await connection.query("SAVEPOINT unit", logger: self.logger)
+                if let outcome = try await self.apply(unit, connection) {
+                    try await connection.query("ROLLBACK TO SAVEPOINT unit", logger: self.logger)
+                    outcomes.append(outcome)
+                } else {
+                    outcomes.append(.committed)
+                }
+                try await connection.query("RELEASE SAVEPOINT unit", logger: self.logger)
+            }
+            return outcomes
+        }
+    }
+
+    /// Applies the unit; returns an outcome when it must be rolled back instead.
+    private func apply(_ unit: UnitOfWork, _ connection: PostgresConnection) async throws -> CommitOutcome? {
+        if let messageId = unit.messageId {
+            let inserted = try await count(
+                connection.query(
+                    "INSERT INTO \(unescaped: table("inbox")) (message_id) VALUES (\(messageId)) ON CONFLICT DO NOTHING RETURNING 1",
+                    logger: logger))
+            if inserted == 0 { return .alreadyHandled }
+        }
+        for write in unit.documents {
+            let body = Data(write.body)
+            let changed: Int
+            if write.expectedVersion == 0 {
+                changed = try await count(
+                    connection.query(
+                        """
+                        INSERT INTO \(unescaped: table("documents")) (kind, key, version, body)
+                        VALUES (\(write.kind), \(write.key), 1, \(body)) ON CONFLICT DO NOTHING RETURNING 1
+                        """, logger: logger))
+            } else {
+                changed = try await count(
+                    connection.query(
+                        """
+                        UPDATE \(unescaped: table("documents")) SET body = \(body), version = version + 1
+                        WHERE kind = \(write.kind) AND key = \(write.key) AND version = \(write.expectedVersion)
+                        RETURNING 1
+                        """, logger: logger))
+            }
+            if changed == 0 { return .versionConflict(kind: write.kind, key: write.key) }
+        }
+        for increment in unit.usage {
+            let quantity = try decimalText(increment.quantity)
+            try await connection.query(
+                """
+                INSERT INTO \(unescaped: table("usage_totals")) (tenant_id, service_id, metric, month, quantity)
+                VALUES (\(increment.tenantId), \(increment.serviceId), \(increment.metric),
+                        \(increment.month.description)::date, \(quantity)::numeric)
+                ON CONFLICT (tenant_id, service_id, metric, month)
+                DO UPDATE SET quantity = usage_totals.quantity + EXCLUDED.quantity
+                """, logger: logger)
+        }
+        for invoice in unit.invoices {
+            let (subtotal, discount, total) = (
+                try decimalText(invoice.subtotal), try decimalText(invoice.discountTotal),
+                try decimalText(invoice.total)
+            )
+            try await connection.query(
+                """
+                INSERT INTO \(unescaped: table("invoices")) (tenant_id, invoice_id, customer_id, currency, issue_date,
+                    subtotal, discount_total, total, body)
+                VALUES (\(invoice.tenantId), \(invoice.invoiceId), \(invoice.customerId), \(invoice.currency),
+                    \(invoice.issueDate.description)::date, \(subtotal)::numeric, \(discount)::numeric,
+                    \(total)::numeric, \(Data(invoice.body)))
+                """, logger: logger)
+        }
+        for delivery in unit.deliveries {
+            try await connection.query(
+                """
+                INSERT INTO \(unescaped: table("deliveries")) (event_id, target, attempt, status, response_code, at)
+                VALUES (\(delivery.eventId), \(delivery.target), \(delivery.attempt), \(delivery.status),
+                    \(delivery.responseCode), \(delivery.at))
+                """, logger: logger)
+        }
+        for message in unit.outbox {
+            try await connection.query(
+                """
+                INSERT INTO \(unescaped: table("outbox")) (exchange, routing_key, message_id, type, content_type, headers, body)
+                VALUES (\(message.exchange), \(message.routingKey), \(message.messageId), \(message.type),
+                    \(message.contentType), \(try HeaderCoding.encode(message.headers)), \(Data(message.body)))
+                """, logger: logger)
+        }
+        return nil
+    }
+
+    private func count(_ rows: PostgresRowSequence) async throws -> Int {
+        var count = 0
+        for try await _ in rows { count += 1 }
+        return count
+    }
+
+    public func hasHandled(messageId: String) async throws -> Bool {
+        try await count(
+            client.query("SELECT 1 FROM \(unescaped: table("inbox")) WHERE message_id = \(messageId)", logger: logger))
+            > 0
+    }
+
+    public func document(kind: String, key: String) async throws -> StoredDocument? {
+        try await documents(
+            client.query(
+                "SELECT kind, key, version, body FROM \(unescaped: table("documents")) WHERE kind = \(kind) AND key = \(key)",
+                logger: logger)
+        ).first
+    }
+
+    public func documents(kind: String, keyPrefix: String) async throws -> [StoredDocument] {
+        try await documents(
+            client.query(
+                """
+                SELECT kind, key, version, body FROM \(unescaped: table("documents"))
+                WHERE kind = \(kind) AND starts_with(key, \(keyPrefix)) ORDER BY key COLLATE "C"
+                """, logger: logger))
+    }
+
+    private func documents(_ rows: PostgresRowSequence) async throws -> [StoredDocument] {
+        var result: [StoredDocument] = []
+        for try await (kind, key, version, body) in rows.decode((String, String, Int64, Data).self) {
+            result.append(StoredDocument(kind: kind, key: key, body: [UInt8](body), version: version))
+        }
+        return result
+    }
+
+    public func usageTotal(tenantId: String, serviceId: String, metric: String, month: CalendarDate) async throws
+        -> Rational
+    {
+        let rows = try await client.query(
+            """
+            SELECT quantity::text FROM \(unescaped: table("usage_totals"))
+            WHERE tenant_id = \(tenantId) AND service_id = \(serviceId) AND metric = \(metric)
+              AND month = \(month.startOfMonth.description)::date
+            """, logger: logger)
+        for try await text in rows.decode(String.self) { return try parseDecimal(text) }
+        return .zero
+    }
+
+    public func invoice(tenantId: String, invoiceId: String) async throws -> StoredInvoice? {
+        let rows = try await client.query(
+            """
+            SELECT customer_id, currency, issue_date::text, subtotal::text, discount_total::text, total::text, body
+            FROM \(unescaped: table("invoices")) WHERE tenant_id = \(tenantId) AND invoice_id = \(invoiceId)
+            """, logger: logger)
+        for try await (customer, currency, issue, subtotal, discount, total, body) in rows.decode(
+            (String, String, String, String, String, String, Data).self)
+        {
+            guard let issueDate = CalendarDate(iso: issue) else {
+                throw StoreError("invoice \(invoiceId) has an unreadable issue date")
+            }
+            return StoredInvoice(
+                tenantId: tenantId, invoiceId: invoiceId, customerId: customer, currency: currency,
+                issueDate: issueDate, subtotal: try parseDecimal(subtotal), discountTotal: try parseDecimal(discount),
+                total: try parseDecimal(total), body: [UInt8](body))
+        }
+        return nil
+    }
+
+    public func deliveries(eventId: String) async throws -> [DeliveryRecord] {
+        let rows = try await client.query(
+            """
+            SELECT target, attempt, status, response_code, at FROM \(unescaped: table("deliveries"))
+            WHERE event_id = \(eventId) ORDER BY target, attempt
+            """, logger: logger)
+        var result: [DeliveryRecord] = []
+        for try await (target, attempt, status, code, at) in rows.decode((String, Int, String, Int?, Int64).self) {
+            result.append(
+                DeliveryRecord(
+                    eventId: eventId, target: target, attempt: attempt, status: status, responseCode: code, at: at))
+        }
+        return result
+    }
+
+    public func claimOutbox(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord] {
+        let seconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+        let rows = try await client.query(
+            """
+            UPDATE \(unescaped: table("outbox")) SET claimed_by = \(claimant),
+                claimed_until = now() + make_interval(secs => \(seconds))
+            WHERE id IN (
+                SELECT id FROM \(unescaped: table("outbox"))
+                WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+                ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            RETURNING id, exchange, routing_key, message_id, type, content_type, headers, body
+            """, logger: logger)
+        var records: [OutboxRecord] = []
+        for try await (id, exchange, routingKey, messageId, type, contentType, headers, body) in rows.decode(
+            (Int64, String, String, String, String?, String, String, Data).self)
+        {
+            records.append(
+                OutboxRecord(
+                    id: id,
+                    message: OutboxMessage(
+                        exchange: exchange, routingKey: routingKey, messageId: messageId, type: type,
+                        contentType: contentType, headers: try HeaderCoding.decode(headers), body: [UInt8](body))))
+        }
+        return records.sorted { $0.id < $1.id }
+    }
+
+    public func markSent(ids: [Int64]) async throws {
+        guard !ids.isEmpty else { return }
+        try await client.query(
+            "UPDATE \(unescaped: table("outbox")) SET sent_at = now() WHERE id = ANY(\(ids))", logger: logger)
+    }
+
+    public func outboxBacklog() async throws -> Int {
+        let rows = try await client.query(
+            "SELECT count(*)::bigint FROM \(unescaped: table("outbox")) WHERE sent_at IS NULL", logger: logger)
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+
+    public func close() async throws {
+        runTask.cancel()
+        await runTask.value
+    }
+}

@@ -1,0 +1,284 @@
+public import BillingDomain
+import Foundation
+import GRDB
+
+/// The embedded store: one SQLite file per role, in WAL mode, shared safely by several
+/// processes of the role on one machine (every write is a `BEGIN IMMEDIATE` transaction, so
+/// writers queue on SQLite's lock with a busy timeout instead of failing to upgrade).
+public final class SQLiteWorkerStore: WorkerStore {
+    public let role: StoreRole
+    private let pool: DatabasePool
+
+    /// Opens (creating if needed) `<directory>/<role>.sqlite`.
+    public init(directory: String, role: StoreRole, busyTimeout: Duration = .seconds(30)) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(TimeInterval(busyTimeout.components.seconds))
+        configuration.label = "covenant.\(role.rawValue)"
+        self.role = role
+        self.pool = try DatabasePool(path: "\(directory)/\(role.rawValue).sqlite", configuration: configuration)
+    }
+
+    public func migrate() async throws {
+        let migrations = Migrations.all(for: role)
+        try await pool.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                try db.execute(
+                    sql:
+                        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
+                )
+                let applied = Set(try Int.fetchAll(db, sql: "SELECT version FROM schema_migrations"))
+                for migration in migrations where !applied.contains(migration.version) {
+                    for statement in migration.sqlite { try db.execute(sql: statement) }
+                    try db.execute(
+                        sql: "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                        arguments: [migration.version, migration.name])
+                }
+                return .commit
+            }
+        }
+    }
+
+    public func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome] {
+        try await pool.writeWithoutTransaction { db in
+            var outcomes: [CommitOutcome] = []
+            try db.inTransaction(.immediate) {
+                for unit in units {
+                    var outcome = CommitOutcome.committed
+                    try db.inSavepoint {
+                        outcome = try Self.apply(unit, db)
+                        return outcome == .committed ? .commit : .rollback
+                    }
+                    outcomes.append(outcome)
+                }
+                return .commit
+            }
+            return outcomes
+        }
+    }
+
+    private static func apply(_ unit: UnitOfWork, _ db: Database) throws -> CommitOutcome {
+        let now = Int64(Date().timeIntervalSince1970)
+        if let messageId = unit.messageId {
+            try db.execute(
+                sql: "INSERT INTO inbox (message_id, handled_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                arguments: [messageId, now])
+            if db.changesCount == 0 { return .alreadyHandled }
+        }
+        for write in unit.documents {
+            if write.expectedVersion == 0 {
+                try db.execute(
+                    sql: "INSERT INTO documents (kind, key, version, body) VALUES (?, ?, 1, ?) ON CONFLICT DO NOTHING",
+                    arguments: [write.kind, write.key, Data(write.body)])
+            } else {
+                try db.execute(
+                    sql: "UPDATE documents SET body = ?, version = version + 1 WHERE kind = ? AND key = ? AND version = ?",
+                    arguments: [Data(write.body), write.kind, write.key, write.expectedVersion])
+            }
+            if db.changesCount == 0 { return .versionConflict(kind: write.kind, key: write.key) }
+        }
+        for increment in unit.usage {
+            // Exact decimal text, added in Swift inside the write lock.
+            let key: StatementArguments = [
+                increment.tenantId, increment.serviceId, increment.metric, increment.month.description,
+            ]
+            let current = try String.fetchOne(
+                db,
+                sql:
+                    "SELECT quantity FROM usage_totals WHERE tenant_id = ? AND service_id = ? AND metric = ? AND month = ?",
+                arguments: key)
+            let total = (current.flatMap { Rational(decimal: $0) } ?? .zero) + increment.quantity
+            try db.execute(
+                sql: """
+                    INSERT INTO usage_totals (tenant_id, service_id, metric, month, quantity) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (tenant_id, service_id, metric, month) DO UPDATE SET quantity = excluded.quantity
+                    """,
+                arguments: key + [try decimalText(total)])
+        }
+        for invoice in unit.invoices {
+            try db.execute(
+                sql: """
+                    INSERT INTO invoices (tenant_id, invoice_id, customer_id, currency, issue_date, subtotal,
+                        discount_total, total, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    invoice.tenantId, invoice.invoiceId, invoice.customerId, invoice.currency,
+                    invoice.issueDate.description, try decimalText(invoice.subtotal),
+                    try decimalText(invoice.discountTotal), try decimalText(invoice.total), Data(invoice.body),
+                ])
+        }
+        for delivery in unit.deliveries {
+            try db.execute(
+                sql: """
+                    INSERT INTO deliveries (event_id, target, attempt, status, response_code, at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    delivery.eventId, delivery.target, delivery.attempt, delivery.status, delivery.responseCode,
+                    delivery.at,
+                ])
+        }
+        for message in unit.outbox {
+            try db.execute(
+                sql: """
+                    INSERT INTO outbox (exchange, routing_key, message_id, type, content_type, headers, body, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    message.exchange, message.routingKey, message.messageId, message.type, message.contentType,
+                    try HeaderCoding.encode(message.headers), Data(message.body), now,
+                ])
+        }
+        return .committed
+    }
+
+    public func hasHandled(messageId: String) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM inbox WHERE message_id = ?", arguments: [messageId]) ?? false
+        }
+    }
+
+    public func document(kind: String, key: String) async throws -> StoredDocument? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT kind, key, version, body FROM documents WHERE kind = ? AND key = ?",
+                arguments: [kind, key]
+            ).map(Self.document)
+        }
+    }
+
+    public func documents(kind: String, keyPrefix: String) async throws -> [StoredDocument] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT kind, key, version, body FROM documents
+                    WHERE kind = ? AND substr(key, 1, ?) = ? ORDER BY key
+                    """,
+                arguments: [kind, keyPrefix.utf8.count, keyPrefix]
+            ).map(Self.document)
+        }
+    }
+
+    private static func document(_ row: Row) -> StoredDocument {
+        StoredDocument(kind: row["kind"], key: row["key"], body: [UInt8](row["body"] as Data), version: row["version"])
+    }
+
+    public func usageTotal(tenantId: String, serviceId: String, metric: String, month: CalendarDate) async throws
+        -> Rational
+    {
+        let text = try await pool.read { db in
+            try String.fetchOne(
+                db,
+                sql:
+                    "SELECT quantity FROM usage_totals WHERE tenant_id = ? AND service_id = ? AND metric = ? AND month = ?",
+                arguments: [tenantId, serviceId, metric, month.startOfMonth.description])
+        }
+        return try text.map(parseDecimal) ?? .zero
+    }
+
+    public func invoice(tenantId: String, invoiceId: String) async throws -> StoredInvoice? {
+        let row = try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM invoices WHERE tenant_id = ? AND invoice_id = ?",
+                arguments: [tenantId, invoiceId])
+        }
+        guard let row else { return nil }
+        guard let issueDate = CalendarDate(iso: row["issue_date"] as String) else {
+            throw StoreError("invoice \(invoiceId) has an unreadable issue date")
+        }
+        return StoredInvoice(
+            tenantId: row["tenant_id"], invoiceId: row["invoice_id"], customerId: row["customer_id"],
+            currency: row["currency"], issueDate: issueDate, subtotal: try parseDecimal(row["subtotal"]),
+            discountTotal: try parseDecimal(row["discount_total"]), total: try parseDecimal(row["total"]),
+            body: [UInt8](row["body"] as Data))
+    }
+
+    public func deliveries(eventId: String) async throws -> [DeliveryRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM deliveries WHERE event_id = ? ORDER BY target, attempt", arguments: [eventId]
+            ).map { row in
+                DeliveryRecord(
+                    eventId: row["event_id"], target: row["target"], attempt: row["attempt"], status: row["status"],
+                    responseCode: row["response_code"], at: row["at"])
+            }
+        }
+    }
+
+    public func claimOutbox(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord] {
+        let now = Date().timeIntervalSince1970
+        let until = now + Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+        return try await pool.writeWithoutTransaction { db in
+            var records: [OutboxRecord] = []
+            try db.inTransaction(.immediate) {
+                records = try Row.fetchAll(
+                    db,
+                    sql: """
+                        UPDATE outbox SET claimed_by = ?, claimed_until = ?
+                        WHERE id IN (
+                            SELECT id FROM outbox
+                            WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)
+                            ORDER BY id LIMIT ?)
+                        RETURNING id, exchange, routing_key, message_id, type, content_type, headers, body
+                        """,
+                    arguments: [claimant, until, now, limit]
+                ).map(Self.outboxRecord)
+                return .commit
+            }
+            return records.sorted { $0.id < $1.id }
+        }
+    }
+
+    private static func outboxRecord(_ row: Row) throws -> OutboxRecord {
+        OutboxRecord(
+            id: row["id"],
+            message: OutboxMessage(
+                exchange: row["exchange"], routingKey: row["routing_key"], messageId: row["message_id"],
+                type: row["type"], contentType: row["content_type"], headers: try HeaderCoding.decode(row["headers"]),
+                body: [UInt8](row["body"] as Data)))
+    }
+
+    public func markSent(ids: [Int64]) async throws {
+        guard !ids.isEmpty else { return }
+        let now = Int64(Date().timeIntervalSince1970)
+        try await pool.write { db in
+            let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+            try db.execute(
+                sql: "UPDATE outbox SET sent_at = ? WHERE id IN (\(placeholders))",
+                arguments: StatementArguments([now] + ids))
+        }
+    }
+
+    public func outboxBacklog() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE sent_at IS NULL") ?? 0 }
+    }
+
+    public func close() async throws {
+        try pool.close()
+    }
+}
+
+/// Exact decimal text for storage; a value with no finite decimal form is a programming error
+/// the store refuses rather than rounds.
+func decimalText(_ value: Rational) throws -> String {
+    guard let text = value.exactDecimalText else { throw StoreError("\(value) has no exact decimal form") }
+    return text
+}
+
+func parseDecimal(_ text: String) throws -> Rational {
+    // NUMERIC text may carry more digits than input limits allow; parse without them.
+    guard let value = Rational(storedDecimal: text) else { throw StoreError("unreadable decimal \(text)") }
+    return value
+}
+
+/// Outbox headers as JSON text.
+enum HeaderCoding {
+    static func encode(_ headers: [String: String]) throws -> String {
+        String(decoding: try JSONEncoder().encode(headers), as: UTF8.self)
+    }
+
+    static func decode(_ text: String) throws -> [String: String] {
+        try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+    }
+}

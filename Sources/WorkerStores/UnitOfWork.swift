@@ -1,0 +1,176 @@
+public import BillingDomain
+public import Foundation
+
+/// Which worker a store belongs to: each role has its own SQLite file or PostgreSQL schema.
+public enum StoreRole: String, CaseIterable, Sendable {
+    case provisioning
+    case rating
+    case invoicing
+    case commitments
+    case notification
+}
+
+/// Everything one handled message changes, written in one database transaction: the message
+/// id into the inbox, the worker's data, and the messages to publish into the outbox. Either all
+/// of it is stored or none of it.
+public struct UnitOfWork: Sendable {
+    /// The handled message's id. If the inbox already holds it, nothing is written
+    /// (``CommitOutcome/alreadyHandled``). `nil` for work no message caused (a clock tick).
+    public var messageId: String?
+    public var documents: [DocumentWrite]
+    public var usage: [UsageIncrement]
+    public var invoices: [StoredInvoice]
+    public var deliveries: [DeliveryRecord]
+    public var outbox: [OutboxMessage]
+
+    public init(
+        messageId: String?, documents: [DocumentWrite] = [], usage: [UsageIncrement] = [],
+        invoices: [StoredInvoice] = [], deliveries: [DeliveryRecord] = [], outbox: [OutboxMessage] = []
+    ) {
+        self.messageId = messageId
+        self.documents = documents
+        self.usage = usage
+        self.invoices = invoices
+        self.deliveries = deliveries
+        self.outbox = outbox
+    }
+}
+
+public enum CommitOutcome: Sendable, Hashable {
+    case committed
+    /// The inbox already held the message id: a repeat delivery, nothing changed.
+    case alreadyHandled
+    /// A document changed since it was read (another replica won): nothing changed; read
+    /// again and retry.
+    case versionConflict(kind: String, key: String)
+}
+
+/// A worker's state for one entity (a tenant, a contract, a customer's ledger) as JSON, with
+/// a version for optimistic concurrency between replicas.
+public struct StoredDocument: Sendable, Hashable {
+    public let kind: String
+    public let key: String
+    public let body: [UInt8]
+    /// 1 for the first write, then one more per write.
+    public let version: Int64
+}
+
+/// Writes a document if it is still at `expectedVersion` (0: it must not exist yet).
+public struct DocumentWrite: Sendable, Hashable {
+    public var kind: String
+    public var key: String
+    public var body: [UInt8]
+    public var expectedVersion: Int64
+
+    public init(kind: String, key: String, body: [UInt8], expectedVersion: Int64) {
+        self.kind = kind
+        self.key = key
+        self.body = body
+        self.expectedVersion = expectedVersion
+    }
+}
+
+/// Usage to add to a service's total for a metric and month (rating).
+public struct UsageIncrement: Sendable, Hashable {
+    public var tenantId: String
+    public var serviceId: String
+    public var metric: String
+    /// The first day of the month.
+    public var month: CalendarDate
+    public var quantity: Rational
+
+    public init(tenantId: String, serviceId: String, metric: String, month: CalendarDate, quantity: Rational) {
+        self.tenantId = tenantId
+        self.serviceId = serviceId
+        self.metric = metric
+        self.month = month.startOfMonth
+        self.quantity = quantity
+    }
+}
+
+/// A final invoice (invoicing): its totals as exact decimals and the whole invoice as JSON.
+public struct StoredInvoice: Sendable, Hashable {
+    public var tenantId: String
+    public var invoiceId: String
+    public var customerId: String
+    public var currency: String
+    public var issueDate: CalendarDate
+    public var subtotal: Rational
+    public var discountTotal: Rational
+    public var total: Rational
+    public var body: [UInt8]
+
+    public init(
+        tenantId: String, invoiceId: String, customerId: String, currency: String, issueDate: CalendarDate,
+        subtotal: Rational, discountTotal: Rational, total: Rational, body: [UInt8]
+    ) {
+        self.tenantId = tenantId
+        self.invoiceId = invoiceId
+        self.customerId = customerId
+        self.currency = currency
+        self.issueDate = issueDate
+        self.subtotal = subtotal
+        self.discountTotal = discountTotal
+        self.total = total
+        self.body = body
+    }
+}
+
+/// One webhook delivery attempt (notification).
+public struct DeliveryRecord: Sendable, Hashable {
+    public var eventId: String
+    public var target: String
+    public var attempt: Int
+    public var status: String
+    public var responseCode: Int?
+    /// Seconds since 1970.
+    public var at: Int64
+
+    public init(eventId: String, target: String, attempt: Int, status: String, responseCode: Int?, at: Int64) {
+        self.eventId = eventId
+        self.target = target
+        self.attempt = attempt
+        self.status = status
+        self.responseCode = responseCode
+        self.at = at
+    }
+}
+
+/// A message to publish once the transaction that wrote it commits.
+public struct OutboxMessage: Sendable, Hashable {
+    public var exchange: String
+    public var routingKey: String
+    public var messageId: String
+    public var type: String?
+    public var contentType: String
+    public var headers: [String: String]
+    public var body: [UInt8]
+
+    public init(
+        exchange: String, routingKey: String, messageId: String, type: String? = nil,
+        contentType: String = "application/cloudevents+json", headers: [String: String] = [:], body: [UInt8]
+    ) {
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.messageId = messageId
+        self.type = type
+        self.contentType = contentType
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// An outbox row a relay claimed: publish it, then mark it sent.
+public struct OutboxRecord: Sendable, Hashable {
+    public let id: Int64
+    public let message: OutboxMessage
+}
+
+/// A fault of the database (not a rejection of the message): retry later.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+
+    public init(_ message: String) { self.message = message }
+
+    public var description: String { "store: \(message)" }
+}

@@ -1,0 +1,64 @@
+public import BillingDomain
+
+/// What every worker's store has: an inbox and an outbox written with the worker's changes
+/// in one transaction, and the relay's view of the outbox.
+public protocol MessageStore: Sendable {
+    var role: StoreRole { get }
+
+    /// Brings the schema to the latest version; safe when replicas run it at the same time.
+    func migrate() async throws
+    /// Applies units of work in one transaction, each all-or-nothing on its own (a savepoint
+    /// each): a repeated message or a conflict skips that unit only. One outcome per unit.
+    func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome]
+    func hasHandled(messageId: String) async throws -> Bool
+
+    /// Claims up to `limit` unsent outbox rows, oldest first, for `lease`: no other relay gets
+    /// them until the lease runs out (a relay that dies has its rows published by another).
+    func claimOutbox(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord]
+    /// Marks rows published (after the broker confirmed them).
+    func markSent(ids: [Int64]) async throws
+    /// Rows not yet published.
+    func outboxBacklog() async throws -> Int
+
+    func close() async throws
+}
+
+/// Entities kept as versioned JSON documents (tenants, plans, services, contracts, ledgers).
+public protocol DocumentStore: MessageStore {
+    func document(kind: String, key: String) async throws -> StoredDocument?
+    /// Every document of a kind whose key starts with `keyPrefix`, in key order.
+    func documents(kind: String, keyPrefix: String) async throws -> [StoredDocument]
+}
+
+/// Provisioning: tenants, catalog, services and contracts, as documents.
+public protocol ProvisioningStore: DocumentStore {}
+
+/// Rating: rated usage per service, metric and month, summed exactly.
+public protocol RatingStore: MessageStore {
+    /// A service's total of a metric for a month (zero when nothing was recorded).
+    func usageTotal(tenantId: String, serviceId: String, metric: String, month: CalendarDate) async throws -> Rational
+}
+
+/// Invoicing: customers' ledgers as documents, and final invoices with exact totals.
+public protocol InvoicingStore: DocumentStore {
+    func invoice(tenantId: String, invoiceId: String) async throws -> StoredInvoice?
+}
+
+/// Commitments: customers' commitment ledgers, as documents.
+public protocol CommitmentsStore: DocumentStore {}
+
+/// Notification: the delivery log of webhooks.
+public protocol NotificationStore: MessageStore {
+    /// The attempts of an event's deliveries, in order.
+    func deliveries(eventId: String) async throws -> [DeliveryRecord]
+}
+
+/// A backend that can serve any role (both backends do): what the conformance suite checks.
+public typealias WorkerStore = ProvisioningStore & RatingStore & InvoicingStore & CommitmentsStore & NotificationStore
+
+extension MessageStore {
+    /// Applies one unit of work atomically (see ``UnitOfWork``).
+    public func commit(_ unit: UnitOfWork) async throws -> CommitOutcome {
+        try await commit(batch: [unit])[0]
+    }
+}

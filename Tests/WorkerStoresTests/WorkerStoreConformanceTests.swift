@@ -1,0 +1,207 @@
+import BillingDomain
+import Foundation
+import Testing
+import WorkerStores
+
+@Suite("Worker store conformance: SQLite and PostgreSQL")
+struct WorkerStoreConformanceTests {
+    @Test("Migrations run twice change nothing, and all five roles migrate", arguments: Backend.allCases)
+    func migrateTwice(backend: Backend) async throws {
+        for role in StoreRole.allCases {
+            let (store, _) = try await backend.freshStore(role)
+            try await store.migrate()
+            #expect(try await store.commit(UnitOfWork(messageId: "m-1", outbox: [message("e-1")])) == .committed)
+            try await store.close()
+        }
+    }
+
+    @Test("Replicas starting together migrate once", arguments: Backend.allCases)
+    func concurrentMigrations(backend: Backend) async throws {
+        let location = backend.newLocation()
+        let replicas = try (0..<4).map { _ in try backend.store(.rating, at: location) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for replica in replicas { group.addTask { try await replica.migrate() } }
+            try await group.waitForAll()
+        }
+        #expect(try await replicas[0].commit(UnitOfWork(messageId: "m", usage: [])) == .committed)
+        for replica in replicas { try await replica.close() }
+    }
+
+    @Test("A repeated message id changes nothing: the whole unit is rolled back", arguments: Backend.allCases)
+    func repeatedMessage(backend: Backend) async throws {
+        let (store, _) = try await backend.freshStore()
+        let first = UnitOfWork(
+            messageId: "cmd-1", documents: [DocumentWrite(kind: "ledger", key: "acme/cust-1", body: Array("v1".utf8), expectedVersion: 0)],
+            outbox: [message("evt-1")])
+        #expect(try await store.commit(first) == .committed)
+        #expect(try await store.hasHandled(messageId: "cmd-1"))
+        let repeatWithOtherEffects = UnitOfWork(
+            messageId: "cmd-1", documents: [DocumentWrite(kind: "ledger", key: "acme/cust-2", body: Array("x".utf8), expectedVersion: 0)],
+            outbox: [message("evt-2")])
+        #expect(try await store.commit(repeatWithOtherEffects) == .alreadyHandled)
+        #expect(try await store.document(kind: "ledger", key: "acme/cust-2") == nil)
+        #expect(try await store.outboxBacklog() == 1)
+        try await store.close()
+    }
+
+    @Test("Documents are versioned: a stale write is a conflict and rolls back the unit", arguments: Backend.allCases)
+    func versions(backend: Backend) async throws {
+        let (store, _) = try await backend.freshStore()
+        func write(_ body: String, expecting version: Int64, message id: String) async throws -> CommitOutcome {
+            try await store.commit(
+                UnitOfWork(
+                    messageId: id, documents: [DocumentWrite(kind: "contract", key: "acme/c-1", body: Array(body.utf8), expectedVersion: version)],
+                    outbox: [message("evt-\(id)")]))
+        }
+        #expect(try await write("first", expecting: 0, message: "a") == .committed)
+        #expect(try await write("again new", expecting: 0, message: "b") == .versionConflict(kind: "contract", key: "acme/c-1"))
+        #expect(try await write("second", expecting: 1, message: "c") == .committed)
+        #expect(try await write("stale", expecting: 1, message: "d") == .versionConflict(kind: "contract", key: "acme/c-1"))
+        let stored = try #require(try await store.document(kind: "contract", key: "acme/c-1"))
+        #expect(stored.version == 2 && stored.body == Array("second".utf8))
+        // The conflicting units left no trace: not in the inbox, nothing in the outbox.
+        #expect(try await store.hasHandled(messageId: "b") == false)
+        #expect(try await store.hasHandled(messageId: "d") == false)
+        #expect(try await store.outboxBacklog() == 2)
+        try await store.close()
+    }
+
+    @Test("Documents list by kind and key prefix, in key order", arguments: Backend.allCases)
+    func documentPrefix(backend: Backend) async throws {
+        let (store, _) = try await backend.freshStore(.provisioning)
+        let keys = ["acme/c-2", "acme/c-10", "acme/c-1", "beta/c-1"]
+        _ = try await store.commit(
+            UnitOfWork(
+                messageId: nil,
+                documents: keys.map { DocumentWrite(kind: "contract", key: $0, body: Array($0.utf8), expectedVersion: 0) }
+                    + [DocumentWrite(kind: "tenant", key: "acme/x", body: [1], expectedVersion: 0)]))
+        let acme = try await store.documents(kind: "contract", keyPrefix: "acme/")
+        #expect(acme.map(\.key) == ["acme/c-1", "acme/c-10", "acme/c-2"])
+        try await store.close()
+    }
+
+    @Test("Usage totals add up exactly and read back equal", arguments: Backend.allCases)
+    func usageTotals(backend: Backend) async throws {
+        let (store, _) = try await backend.freshStore(.rating)
+        let month = CalendarDate(year: 2025, month: 1, day: 17)!
+        for index in 0..<10 {
+            let unit = UnitOfWork(
+                messageId: "u-\(index)",
+                usage: [UsageIncrement(tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month, quantity: dec("0.1"))])
+            #expect(try await store.commit(unit) == .committed)
+        }
+        _ = try await store.commit(
+            UnitOfWork(
+                messageId: "u-big",
+                usage: [UsageIncrement(tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month, quantity: dec("999999999998.123456"))]))
+        // 10 × 0.1 = 1 exactly (a binary float would not), plus the big one.
+        #expect(
+            try await store.usageTotal(tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month)
+                == dec("999999999999.123456"))
+        #expect(try await store.usageTotal(tenantId: "acme", serviceId: "sim-1", metric: "sms", month: month) == .zero)
+        // A repeat of a usage message is not counted twice.
+        _ = try await store.commit(
+            UnitOfWork(
+                messageId: "u-3",
+                usage: [UsageIncrement(tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month, quantity: dec("0.1"))]))
+        #expect(
+            try await store.usageTotal(tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month)
+                == dec("999999999999.123456"))
+        try await store.close()
+    }
+
+    @Test("Invoices keep their exact totals", arguments: Backend.allCases)
+    func invoices(backend: Backend) async throws {
+        let (store, _) = try await backend.freshStore(.invoicing)
+        let invoice = StoredInvoice(
+            tenantId: "acme", invoiceId: "INV-cust-1-20250201-BHD", customerId: "cust-1", currency: "BHD",
+            issueDate: CalendarDate(year: 2025, month: 2, day: 1)!, subtotal: dec("999999999999.999"),
+            discountTotal: dec("54.839"), total: dec("999999999945.16"), body: Array(#"{"lines":[]}"#.utf8))
+        #expect(try await store.commit(UnitOfWork(messageId: "run-1", invoices: [invoice])) == .committed)
+        #expect(try await store.invoice(tenantId: "acme", invoiceId: invoice.invoiceId) == invoice)
+        #expect(try await store.invoice(tenantId: "other", invoiceId: invoice.invoiceId) == nil)
+        try await store.close()
+    }
+
+    @Test("The delivery log keeps every attempt in order", arguments: Backend.allCases)
+    func deliveries(backend: Backend) async throws {
+        let (store, _) = try await backend.freshStore(.notification)
+        let attempts = [
+            DeliveryRecord(eventId: "e-1", target: "https://hooks.example/a", attempt: 1, status: "failed", responseCode: 503, at: 1_736_000_000),
+            DeliveryRecord(eventId: "e-1", target: "https://hooks.example/a", attempt: 2, status: "delivered", responseCode: 200, at: 1_736_000_030),
+            DeliveryRecord(eventId: "e-1", target: "https://hooks.example/b", attempt: 1, status: "failed", responseCode: nil, at: 1_736_000_001),
+        ]
+        for (index, attempt) in attempts.enumerated() {
+            _ = try await store.commit(UnitOfWork(messageId: "d-\(index)", deliveries: [attempt]))
+        }
+        #expect(try await store.deliveries(eventId: "e-1") == attempts.sorted { ($0.target, $0.attempt) < ($1.target, $1.attempt) })
+        try await store.close()
+    }
+
+    @Test("Outbox rows are claimed oldest first, leased, and published once", arguments: Backend.allCases)
+    func outboxClaims(backend: Backend) async throws {
+        let (store, _) = try await backend.freshStore()
+        _ = try await store.commit(
+            UnitOfWork(messageId: "m", outbox: [message("e-1", body: "one"), message("e-2"), message("e-3")]))
+        let first = try await store.claimOutbox(limit: 2, claimant: "relay-a", lease: .seconds(60))
+        #expect(first.map(\.message.messageId) == ["e-1", "e-2"])
+        #expect(first[0].message.body == Array("one".utf8) && first[0].message.routingKey == "invoice.ready")
+        // Leased rows are not handed to another relay.
+        let second = try await store.claimOutbox(limit: 10, claimant: "relay-b", lease: .seconds(60))
+        #expect(second.map(\.message.messageId) == ["e-3"])
+        try await store.markSent(ids: first.map(\.id) + second.map(\.id))
+        #expect(try await store.outboxBacklog() == 0)
+        #expect(try await store.claimOutbox(limit: 10, claimant: "relay-a", lease: .seconds(60)).isEmpty)
+        try await store.close()
+    }
+
+    @Test("Rows committed but never published (the relay died) are published after the lease, once", arguments: Backend.allCases)
+    func crashBetweenCommitAndPublish(backend: Backend) async throws {
+        let (store, location) = try await backend.freshStore()
+        _ = try await store.commit(UnitOfWork(messageId: "m", outbox: [message("e-1"), message("e-2")]))
+        // A relay claims the rows and dies before publishing: it never marks them sent.
+        let lost = try await store.claimOutbox(limit: 10, claimant: "relay-dead", lease: .milliseconds(300))
+        #expect(lost.count == 2)
+        try await store.close()
+        // Another process opens the store after the lease ran out and publishes them.
+        try await Task.sleep(for: .milliseconds(1200))
+        let survivor = try backend.store(.invoicing, at: location)
+        let reclaimed = try await survivor.claimOutbox(limit: 10, claimant: "relay-b", lease: .seconds(60))
+        #expect(reclaimed.map(\.message.messageId) == ["e-1", "e-2"])
+        try await survivor.markSent(ids: reclaimed.map(\.id))
+        #expect(try await survivor.claimOutbox(limit: 10, claimant: "relay-c", lease: .seconds(60)).isEmpty)
+        try await survivor.close()
+    }
+
+    @Test("Concurrent relays on separate connections never claim a row twice", arguments: Backend.allCases)
+    func concurrentRelays(backend: Backend) async throws {
+        let (store, location) = try await backend.freshStore()
+        let total = 600
+        for batch in 0..<(total / 100) {
+            _ = try await store.commit(
+                UnitOfWork(messageId: "b-\(batch)", outbox: (0..<100).map { message("e-\(batch)-\($0)") }))
+        }
+        let relays = try (0..<4).map { _ in try backend.store(.invoicing, at: location) }
+        let claimed = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for (index, relay) in relays.enumerated() {
+                group.addTask {
+                    var mine: [Int64] = []
+                    while true {
+                        let batch = try await relay.claimOutbox(limit: 17, claimant: "relay-\(index)", lease: .seconds(60))
+                        if batch.isEmpty { return mine }
+                        mine += batch.map(\.id)
+                        try await relay.markSent(ids: batch.map(\.id))
+                    }
+                }
+            }
+            var all: [Int64] = []
+            for try await ids in group { all += ids }
+            return all
+        }
+        #expect(claimed.count == total)
+        #expect(Set(claimed).count == total)
+        #expect(try await store.outboxBacklog() == 0)
+        for relay in relays { try await relay.close() }
+        try await store.close()
+    }
+}
