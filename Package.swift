@@ -68,6 +68,12 @@ let package = Package(
             path: "Benchmarks/AMQPThroughput",
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "StoreThroughput",
+            dependencies: ["WorkerStores", "BillingDomain", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/StoreThroughput",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "BillingDomainTests",
             dependencies: ["BillingDomain"],

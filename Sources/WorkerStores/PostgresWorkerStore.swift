@@ -42,9 +42,10 @@ public final class PostgresWorkerStore: WorkerStore {
 
     public func migrate() async throws {
         let migrations = Migrations.all(for: role)
-        let lockKey = Int64(truncatingIfNeeded: schema.utf8.reduce(UInt64(14_695_981_039_346_656_037)) {
-            ($0 ^ UInt64($1)) &* 1_099_511_628_211
-        })
+        let lockKey = Int64(
+            truncatingIfNeeded: schema.utf8.reduce(UInt64(14_695_981_039_346_656_037)) {
+                ($0 ^ UInt64($1)) &* 1_099_511_628_211
+            })
         let schema = self.schema
         try await client.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
@@ -214,7 +215,9 @@ public final class PostgresWorkerStore: WorkerStore {
         return result
     }
 
-    public func usageTotal(tenantId: String, serviceId: String, metric: String, month: CalendarDate) async throws
+    public func usageTotal(
+        tenantId: String, serviceId: String, metric: String, month: CalendarDate
+    ) async throws
         -> Rational
     {
         let rows = try await client.query(

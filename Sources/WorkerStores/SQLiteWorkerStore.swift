@@ -72,7 +72,8 @@ public final class SQLiteWorkerStore: WorkerStore {
                     arguments: [write.kind, write.key, Data(write.body)])
             } else {
                 try db.execute(
-                    sql: "UPDATE documents SET body = ?, version = version + 1 WHERE kind = ? AND key = ? AND version = ?",
+                    sql:
+                        "UPDATE documents SET body = ?, version = version + 1 WHERE kind = ? AND key = ? AND version = ?",
                     arguments: [Data(write.body), write.kind, write.key, write.expectedVersion])
             }
             if db.changesCount == 0 { return .versionConflict(kind: write.kind, key: write.key) }
@@ -164,7 +165,9 @@ public final class SQLiteWorkerStore: WorkerStore {
         StoredDocument(kind: row["kind"], key: row["key"], body: [UInt8](row["body"] as Data), version: row["version"])
     }
 
-    public func usageTotal(tenantId: String, serviceId: String, metric: String, month: CalendarDate) async throws
+    public func usageTotal(
+        tenantId: String, serviceId: String, metric: String, month: CalendarDate
+    ) async throws
         -> Rational
     {
         let text = try await pool.read { db in
@@ -178,20 +181,21 @@ public final class SQLiteWorkerStore: WorkerStore {
     }
 
     public func invoice(tenantId: String, invoiceId: String) async throws -> StoredInvoice? {
-        let row = try await pool.read { db in
-            try Row.fetchOne(
-                db, sql: "SELECT * FROM invoices WHERE tenant_id = ? AND invoice_id = ?",
-                arguments: [tenantId, invoiceId])
+        try await pool.read { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT * FROM invoices WHERE tenant_id = ? AND invoice_id = ?",
+                    arguments: [tenantId, invoiceId])
+            else { return nil }
+            guard let issueDate = CalendarDate(iso: row["issue_date"] as String) else {
+                throw StoreError("invoice \(invoiceId) has an unreadable issue date")
+            }
+            return StoredInvoice(
+                tenantId: row["tenant_id"], invoiceId: row["invoice_id"], customerId: row["customer_id"],
+                currency: row["currency"], issueDate: issueDate, subtotal: try parseDecimal(row["subtotal"]),
+                discountTotal: try parseDecimal(row["discount_total"]), total: try parseDecimal(row["total"]),
+                body: [UInt8](row["body"] as Data))
         }
-        guard let row else { return nil }
-        guard let issueDate = CalendarDate(iso: row["issue_date"] as String) else {
-            throw StoreError("invoice \(invoiceId) has an unreadable issue date")
-        }
-        return StoredInvoice(
-            tenantId: row["tenant_id"], invoiceId: row["invoice_id"], customerId: row["customer_id"],
-            currency: row["currency"], issueDate: issueDate, subtotal: try parseDecimal(row["subtotal"]),
-            discountTotal: try parseDecimal(row["discount_total"]), total: try parseDecimal(row["total"]),
-            body: [UInt8](row["body"] as Data))
     }
 
     public func deliveries(eventId: String) async throws -> [DeliveryRecord] {
@@ -251,7 +255,8 @@ public final class SQLiteWorkerStore: WorkerStore {
     }
 
     public func outboxBacklog() async throws -> Int {
-        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE sent_at IS NULL") ?? 0 }
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE sent_at IS NULL") ?? 0
+        }
     }
 
     public func close() async throws {

@@ -1,5 +1,4 @@
 public import BillingDomain
-public import Foundation
 
 /// Which worker a store belongs to: each role has its own SQLite file or PostgreSQL schema.
 public enum StoreRole: String, CaseIterable, Sendable {

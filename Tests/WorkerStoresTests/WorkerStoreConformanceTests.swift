@@ -31,12 +31,14 @@ struct WorkerStoreConformanceTests {
     func repeatedMessage(backend: Backend) async throws {
         let (store, _) = try await backend.freshStore()
         let first = UnitOfWork(
-            messageId: "cmd-1", documents: [DocumentWrite(kind: "ledger", key: "acme/cust-1", body: Array("v1".utf8), expectedVersion: 0)],
+            messageId: "cmd-1",
+            documents: [DocumentWrite(kind: "ledger", key: "acme/cust-1", body: Array("v1".utf8), expectedVersion: 0)],
             outbox: [message("evt-1")])
         #expect(try await store.commit(first) == .committed)
         #expect(try await store.hasHandled(messageId: "cmd-1"))
         let repeatWithOtherEffects = UnitOfWork(
-            messageId: "cmd-1", documents: [DocumentWrite(kind: "ledger", key: "acme/cust-2", body: Array("x".utf8), expectedVersion: 0)],
+            messageId: "cmd-1",
+            documents: [DocumentWrite(kind: "ledger", key: "acme/cust-2", body: Array("x".utf8), expectedVersion: 0)],
             outbox: [message("evt-2")])
         #expect(try await store.commit(repeatWithOtherEffects) == .alreadyHandled)
         #expect(try await store.document(kind: "ledger", key: "acme/cust-2") == nil)
@@ -50,13 +52,20 @@ struct WorkerStoreConformanceTests {
         func write(_ body: String, expecting version: Int64, message id: String) async throws -> CommitOutcome {
             try await store.commit(
                 UnitOfWork(
-                    messageId: id, documents: [DocumentWrite(kind: "contract", key: "acme/c-1", body: Array(body.utf8), expectedVersion: version)],
+                    messageId: id,
+                    documents: [
+                        DocumentWrite(
+                            kind: "contract", key: "acme/c-1", body: Array(body.utf8), expectedVersion: version)
+                    ],
                     outbox: [message("evt-\(id)")]))
         }
         #expect(try await write("first", expecting: 0, message: "a") == .committed)
-        #expect(try await write("again new", expecting: 0, message: "b") == .versionConflict(kind: "contract", key: "acme/c-1"))
+        #expect(
+            try await write("again new", expecting: 0, message: "b")
+                == .versionConflict(kind: "contract", key: "acme/c-1"))
         #expect(try await write("second", expecting: 1, message: "c") == .committed)
-        #expect(try await write("stale", expecting: 1, message: "d") == .versionConflict(kind: "contract", key: "acme/c-1"))
+        #expect(
+            try await write("stale", expecting: 1, message: "d") == .versionConflict(kind: "contract", key: "acme/c-1"))
         let stored = try #require(try await store.document(kind: "contract", key: "acme/c-1"))
         #expect(stored.version == 2 && stored.body == Array("second".utf8))
         // The conflicting units left no trace: not in the inbox, nothing in the outbox.
@@ -73,7 +82,9 @@ struct WorkerStoreConformanceTests {
         _ = try await store.commit(
             UnitOfWork(
                 messageId: nil,
-                documents: keys.map { DocumentWrite(kind: "contract", key: $0, body: Array($0.utf8), expectedVersion: 0) }
+                documents: keys.map {
+                    DocumentWrite(kind: "contract", key: $0, body: Array($0.utf8), expectedVersion: 0)
+                }
                     + [DocumentWrite(kind: "tenant", key: "acme/x", body: [1], expectedVersion: 0)]))
         let acme = try await store.documents(kind: "contract", keyPrefix: "acme/")
         #expect(acme.map(\.key) == ["acme/c-1", "acme/c-10", "acme/c-2"])
@@ -87,13 +98,20 @@ struct WorkerStoreConformanceTests {
         for index in 0..<10 {
             let unit = UnitOfWork(
                 messageId: "u-\(index)",
-                usage: [UsageIncrement(tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month, quantity: dec("0.1"))])
+                usage: [
+                    UsageIncrement(
+                        tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month, quantity: dec("0.1"))
+                ])
             #expect(try await store.commit(unit) == .committed)
         }
         _ = try await store.commit(
             UnitOfWork(
                 messageId: "u-big",
-                usage: [UsageIncrement(tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month, quantity: dec("999999999998.123456"))]))
+                usage: [
+                    UsageIncrement(
+                        tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month,
+                        quantity: dec("999999999998.123456"))
+                ]))
         // 10 × 0.1 = 1 exactly (a binary float would not), plus the big one.
         #expect(
             try await store.usageTotal(tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month)
@@ -103,7 +121,10 @@ struct WorkerStoreConformanceTests {
         _ = try await store.commit(
             UnitOfWork(
                 messageId: "u-3",
-                usage: [UsageIncrement(tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month, quantity: dec("0.1"))]))
+                usage: [
+                    UsageIncrement(
+                        tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month, quantity: dec("0.1"))
+                ]))
         #expect(
             try await store.usageTotal(tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month)
                 == dec("999999999999.123456"))
@@ -127,14 +148,22 @@ struct WorkerStoreConformanceTests {
     func deliveries(backend: Backend) async throws {
         let (store, _) = try await backend.freshStore(.notification)
         let attempts = [
-            DeliveryRecord(eventId: "e-1", target: "https://hooks.example/a", attempt: 1, status: "failed", responseCode: 503, at: 1_736_000_000),
-            DeliveryRecord(eventId: "e-1", target: "https://hooks.example/a", attempt: 2, status: "delivered", responseCode: 200, at: 1_736_000_030),
-            DeliveryRecord(eventId: "e-1", target: "https://hooks.example/b", attempt: 1, status: "failed", responseCode: nil, at: 1_736_000_001),
+            DeliveryRecord(
+                eventId: "e-1", target: "https://hooks.example/a", attempt: 1, status: "failed", responseCode: 503,
+                at: 1_736_000_000),
+            DeliveryRecord(
+                eventId: "e-1", target: "https://hooks.example/a", attempt: 2, status: "delivered", responseCode: 200,
+                at: 1_736_000_030),
+            DeliveryRecord(
+                eventId: "e-1", target: "https://hooks.example/b", attempt: 1, status: "failed", responseCode: nil,
+                at: 1_736_000_001),
         ]
         for (index, attempt) in attempts.enumerated() {
             _ = try await store.commit(UnitOfWork(messageId: "d-\(index)", deliveries: [attempt]))
         }
-        #expect(try await store.deliveries(eventId: "e-1") == attempts.sorted { ($0.target, $0.attempt) < ($1.target, $1.attempt) })
+        #expect(
+            try await store.deliveries(eventId: "e-1")
+                == attempts.sorted { ($0.target, $0.attempt) < ($1.target, $1.attempt) })
         try await store.close()
     }
 
@@ -155,7 +184,9 @@ struct WorkerStoreConformanceTests {
         try await store.close()
     }
 
-    @Test("Rows committed but never published (the relay died) are published after the lease, once", arguments: Backend.allCases)
+    @Test(
+        "Rows committed but never published (the relay died) are published after the lease, once",
+        arguments: Backend.allCases)
     func crashBetweenCommitAndPublish(backend: Backend) async throws {
         let (store, location) = try await backend.freshStore()
         _ = try await store.commit(UnitOfWork(messageId: "m", outbox: [message("e-1"), message("e-2")]))
@@ -187,7 +218,8 @@ struct WorkerStoreConformanceTests {
                 group.addTask {
                     var mine: [Int64] = []
                     while true {
-                        let batch = try await relay.claimOutbox(limit: 17, claimant: "relay-\(index)", lease: .seconds(60))
+                        let batch = try await relay.claimOutbox(
+                            limit: 17, claimant: "relay-\(index)", lease: .seconds(60))
                         if batch.isEmpty { return mine }
                         mine += batch.map(\.id)
                         try await relay.markSent(ids: batch.map(\.id))
