@@ -42,6 +42,12 @@ let package = Package(
             dependencies: ["CRabbitMQ"],
             swiftSettings: strictSettings
         ),
+        // The AMQP interface's messages: CloudEvents envelope, commands, events, validation.
+        .target(
+            name: "CovenantMessages",
+            dependencies: ["BillingDomain"],
+            swiftSettings: strictSettings
+        ),
         // Worker stores: an inbox, an outbox and each worker's data, on SQLite (GRDB) or
         // PostgreSQL (postgres-nio), behind one protocol.
         .target(
@@ -87,6 +93,11 @@ let package = Package(
         .testTarget(
             name: "WorkerStoresTests",
             dependencies: ["WorkerStores", "BillingDomain", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CovenantMessagesTests",
+            dependencies: ["CovenantMessages", "BillingDomain"],
             swiftSettings: strictSettings
         ),
         .testTarget(

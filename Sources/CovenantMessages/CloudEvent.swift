@@ -1,0 +1,150 @@
+public import BillingDomain
+import Foundation
+
+/// A CloudEvents 1.0 envelope in structured JSON mode: what every command and event travels in.
+public struct CloudEvent: Sendable, Hashable {
+    public var id: String
+    public var source: String
+    public var type: String
+    /// RFC 3339 text, as sent.
+    public var time: String
+    public var tenantId: String
+    /// The command an event follows from (extension attribute `causationid`).
+    public var causationId: String?
+    /// The `data` member, as JSON.
+    public var data: JSONValue
+
+    public init(
+        id: String, source: String, type: String, time: String, tenantId: String, causationId: String? = nil,
+        data: JSONValue
+    ) {
+        self.id = id
+        self.source = source
+        self.type = type
+        self.time = time
+        self.tenantId = tenantId
+        self.causationId = causationId
+        self.data = data
+    }
+
+    public static let contentType = "application/cloudevents+json"
+
+    /// Reads an envelope. Every rule of the interface broken is an `invalid_message` rejection
+    /// naming the attribute; a body that is not JSON at all says so.
+    public static func decode(_ body: [UInt8]) -> Result<CloudEvent, Rejection> {
+        guard let json = JSONValue.parse(body) else {
+            return .failure(Rejection(.invalidMessage, "the body is not JSON"))
+        }
+        guard case .object(let envelope) = json else {
+            return .failure(Rejection(.invalidMessage, "the envelope is not a JSON object"))
+        }
+        func string(_ name: String) -> Result<String, Rejection> {
+            guard let value = envelope[name] else {
+                return .failure(Rejection(.invalidMessage, "the envelope has no \(name)"))
+            }
+            guard case .string(let text) = value, !text.isEmpty else {
+                return .failure(Rejection(.invalidMessage, "the envelope's \(name) must be a non-empty string"))
+            }
+            return .success(text)
+        }
+        do {
+            let version = try string("specversion").get()
+            guard version == "1.0" else {
+                return .failure(Rejection(.invalidMessage, "specversion must be 1.0, not \(version)"))
+            }
+            let id = try string("id").get()
+            let source = try string("source").get()
+            let type = try string("type").get()
+            let time = try string("time").get()
+            guard RFC3339.isValid(time) else {
+                return .failure(Rejection(.invalidMessage, "time is not an RFC 3339 timestamp"))
+            }
+            let tenant = try string("tenantid").get()
+            if let contentType = envelope["datacontenttype"] {
+                guard contentType == .string("application/json") else {
+                    return .failure(Rejection(.invalidMessage, "datacontenttype must be application/json"))
+                }
+            }
+            var causation: String?
+            if let value = envelope["causationid"] {
+                guard case .string(let text) = value else {
+                    return .failure(Rejection(.invalidMessage, "causationid must be a string"))
+                }
+                causation = text
+            }
+            guard let data = envelope["data"], case .object = data else {
+                return .failure(Rejection(.invalidMessage, "the envelope has no data object"))
+            }
+            return .success(
+                CloudEvent(
+                    id: id, source: source, type: type, time: time, tenantId: tenant, causationId: causation,
+                    data: data))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The envelope as JSON bytes.
+    public func encoded() -> [UInt8] {
+        var envelope: [String: JSONValue] = [
+            "specversion": .string("1.0"), "id": .string(id), "source": .string(source), "type": .string(type),
+            "time": .string(time), "tenantid": .string(tenantId), "datacontenttype": .string("application/json"),
+            "data": data,
+        ]
+        if let causationId { envelope["causationid"] = .string(causationId) }
+        return JSONValue.object(envelope).serialized()
+    }
+}
+
+/// RFC 3339 timestamps: `2025-01-15T09:30:00Z`, with optional fraction and a `Z` or ±hh:mm offset.
+enum RFC3339 {
+    static func isValid(_ text: String) -> Bool {
+        instant(text) != nil
+    }
+
+    /// The instant, or `nil` when the text is not RFC 3339.
+    static func instant(_ text: String) -> Date? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 20, let date = CalendarDate(iso: String(decoding: bytes[0..<10], as: UTF8.self)),
+            bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: "t"), bytes[13] == UInt8(ascii: ":"),
+            bytes[16] == UInt8(ascii: ":"),
+            let hour = number(bytes[11..<13]), let minute = number(bytes[14..<16]), let second = number(bytes[17..<19]),
+            hour < 24, minute < 60, second < 61
+        else { return nil }
+        var index = 19
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            let start = index
+            while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
+                index += 1
+            }
+            guard index > start else { return nil }
+        }
+        guard index < bytes.count else { return nil }
+        var offset = 0
+        switch bytes[index] {
+        case UInt8(ascii: "Z"), UInt8(ascii: "z"):
+            guard index + 1 == bytes.count else { return nil }
+        case UInt8(ascii: "+"), UInt8(ascii: "-"):
+            guard index + 6 == bytes.count, bytes[index + 3] == UInt8(ascii: ":"),
+                let hours = number(bytes[(index + 1)..<(index + 3)]),
+                let minutes = number(bytes[(index + 4)..<(index + 6)]),
+                hours < 24, minutes < 60
+            else { return nil }
+            offset = (hours * 60 + minutes) * 60 * (bytes[index] == UInt8(ascii: "-") ? -1 : 1)
+        default:
+            return nil
+        }
+        let seconds = date.daysSinceEpoch * 86_400 + hour * 3600 + minute * 60 + min(second, 59) - offset
+        return Date(timeIntervalSince1970: TimeInterval(seconds))
+    }
+
+    private static func number(_ bytes: ArraySlice<UInt8>) -> Int? {
+        var value = 0
+        for byte in bytes {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value
+    }
+}

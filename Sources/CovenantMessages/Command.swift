@@ -1,0 +1,170 @@
+public import BillingDomain
+
+/// A command of the AMQP interface, decoded and checked field by field.
+public enum Command: Sendable {
+    case tenantUpsert(TenantUpsert)
+    case planUpsert(Plan)
+    case serviceProvision(ServiceProvision)
+    case serviceChangePlan(ServiceChangePlan)
+    case serviceCancel(ServiceCancel)
+    case usageRecord(UsageRecord)
+    case billingRun(BillingRunRequest)
+
+    /// Every command type the interface defines (also their routing keys).
+    public static let types = [
+        "tenant.upsert", "plan.upsert", "service.provision", "service.change_plan", "service.cancel", "usage.record",
+        "billing.run",
+    ]
+
+    /// The command an envelope carries: `unknown_type` for a type the interface does not
+    /// define, `invalid_message` (or `invalid_quantity`, `invalid_commitment`, `unsupported_term`
+    /// where the rule is that specific) for data that breaks a rule.
+    public static func decode(_ event: CloudEvent) -> Result<Command, Rejection> {
+        do throws(Rejection) {
+            let data = try Fields(event.data, path: "data")
+            switch event.type {
+            case "tenant.upsert": return .success(.tenantUpsert(try TenantUpsert(data, tenantId: event.tenantId)))
+            case "plan.upsert": return .success(.planUpsert(try PlanDecoding.plan(data)))
+            case "service.provision": return .success(.serviceProvision(try ServiceProvision(data)))
+            case "service.change_plan": return .success(.serviceChangePlan(try ServiceChangePlan(data)))
+            case "service.cancel": return .success(.serviceCancel(try ServiceCancel(data)))
+            case "usage.record": return .success(.usageRecord(try UsageRecord(data)))
+            case "billing.run": return .success(.billingRun(BillingRunRequest(asOf: try data.date("as_of"))))
+            default: return .failure(Rejection(.unknownType, "unknown command type \(event.type)"))
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
+}
+
+/// `tenant.upsert`: the tenant as it should be stored, with its webhook.
+public struct TenantUpsert: Sendable, Hashable {
+    public var tenant: Tenant
+    public var webhookURL: String?
+    public var webhookSecret: String?
+
+    init(_ data: Fields, tenantId: String) throws(Rejection) {
+        let license = try data.object("platform_license")
+        let zoneName = try data.optionalString("time_zone") ?? "UTC"
+        guard let zone = TenantTimeZone(identifier: zoneName) else {
+            throw Rejection(.invalidMessage, "data.time_zone \(zoneName) is not an IANA time zone")
+        }
+        var optionalTerms: Set<OptionalTerm> = []
+        for name in try data.has("optional_terms") ? data.strings("optional_terms") : [] {
+            guard let term = OptionalTerm(rawValue: name) else {
+                throw Rejection(.invalidMessage, "data.optional_terms: unknown term \(name)")
+            }
+            optionalTerms.insert(term)
+        }
+        tenant = Tenant(
+            id: tenantId, name: try data.string("name"),
+            platformLicense: PlatformLicense(
+                kind: try license.choice("kind", of: PlatformLicense.Kind.self),
+                status: try license.choice("status", of: PlatformLicense.Status.self)),
+            serviceContractsEnabled: try data.bool("service_contracts_enabled"), timeZone: zone,
+            optionalTerms: optionalTerms,
+            expiryNoticeDays: try data.optionalInt("contract_expiry_notice_days", in: 1...365) ?? 30)
+        if let notification = try data.optionalObject("notification") {
+            let url = try notification.string("webhook_url")
+            guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+                throw Rejection(.invalidMessage, "data.notification.webhook_url must be an http(s) URL")
+            }
+            webhookURL = url
+            webhookSecret = try notification.string("webhook_secret")
+        }
+    }
+}
+
+/// `service.provision`.
+public struct ServiceProvision: Sendable, Hashable {
+    public var customerId: String
+    public var serviceId: String
+    public var planId: String
+    public var startDate: CalendarDate
+    public var billingModel: BillingModel
+    public var paymentMode: PaymentMode
+    /// Fixed term only.
+    public var contract: ContractTerms?
+
+    init(_ data: Fields) throws(Rejection) {
+        customerId = try data.string("customer_id")
+        serviceId = try data.string("service_id")
+        planId = try data.string("plan_id")
+        startDate = try data.date("start_date")
+        billingModel = try data.choice("billing_model", of: BillingModel.self)
+        paymentMode = try data.choice("payment_mode", of: PaymentMode.self)
+        switch billingModel {
+        case .fixedTerm:
+            contract = try ContractDecoding.terms(try data.object("contract"))
+        case .payg:
+            guard !data.has("contract") else {
+                throw Rejection(.invalidMessage, "data.contract is for fixed_term services only")
+            }
+            guard paymentMode == .postpaid else {
+                throw Rejection(
+                    paymentMode == .prepaid ? .prepaidNotSupported : .invalidMessage,
+                    "PAYG services are postpaid, not \(paymentMode.rawValue)")
+            }
+            contract = nil
+        }
+    }
+}
+
+/// `service.change_plan`.
+public struct ServiceChangePlan: Sendable, Hashable {
+    public var serviceId: String
+    public var planId: String
+    public var effectiveDate: CalendarDate
+    public var overrides: ContractTermsOverrides
+
+    init(_ data: Fields) throws(Rejection) {
+        serviceId = try data.string("service_id")
+        planId = try data.string("plan_id")
+        effectiveDate = try data.date("effective_date")
+        overrides = try data.optionalObject("contract").map(ContractDecoding.overrides) ?? ContractTermsOverrides()
+    }
+}
+
+/// `service.cancel`.
+public struct ServiceCancel: Sendable, Hashable {
+    public var serviceId: String
+    public var effectiveDate: CalendarDate
+
+    init(_ data: Fields) throws(Rejection) {
+        serviceId = try data.string("service_id")
+        effectiveDate = try data.date("effective_date")
+    }
+}
+
+/// `usage.record`.
+public struct UsageRecord: Sendable, Hashable {
+    public var customerId: String
+    public var serviceId: String
+    public var metric: String
+    public var quantity: Rational
+    /// RFC 3339 text; ``instant`` is its moment.
+    public var timestamp: String
+
+    init(_ data: Fields) throws(Rejection) {
+        customerId = try data.string("customer_id")
+        serviceId = try data.string("service_id")
+        metric = try data.string("metric")
+        quantity = try data.decimal("quantity", code: .invalidQuantity)
+        if let rejection = UsageMonth.checkQuantity(quantity, total: quantity) { throw rejection }
+        timestamp = try data.string("timestamp")
+        guard RFC3339.isValid(timestamp) else {
+            throw Rejection(.invalidMessage, "data.timestamp is not an RFC 3339 timestamp")
+        }
+    }
+
+    /// The day of the usage in the tenant's time zone.
+    public func date(in zone: TenantTimeZone) -> CalendarDate {
+        zone.date(of: RFC3339.instant(timestamp)!)
+    }
+}
+
+/// `billing.run`.
+public struct BillingRunRequest: Sendable, Hashable {
+    public var asOf: CalendarDate
+}
