@@ -1,0 +1,121 @@
+public import BillingDomain
+
+/// The `data` of each event of the interface, built from domain values. Money travels as
+/// decimal strings with the currency's minor-unit digits; dates as `YYYY-MM-DD`; periods with
+/// an exclusive `end`.
+public enum EventPayloads {
+    /// `invoice.ready`.
+    public static func invoiceReady(_ invoice: Invoice) -> JSONValue {
+        .object([
+            "invoice_id": .string(invoice.id), "customer_id": .string(invoice.customerId),
+            "currency": .string(invoice.currency.code), "issue_date": .string(invoice.issueDate.description),
+            "lines": .array(invoice.lines.map(line)), "subtotal": .money(invoice.subtotal),
+            "discount_total": .money(invoice.discountTotal), "total": .money(invoice.total),
+        ])
+    }
+
+    static func line(_ line: InvoiceLine) -> JSONValue {
+        var fields: [String: JSONValue] = [
+            "type": .string(line.kind.rawValue), "service_id": .string(line.serviceId),
+            "period": period(line.period), "description": .string(line.description),
+            "gross_amount": .money(line.grossAmount), "discount_amount": .money(line.discountAmount),
+            "amount": .money(line.amount),
+        ]
+        if let contractId = line.contractId { fields["contract_id"] = .string(contractId) }
+        if let metric = line.metric { fields["metric"] = .string(metric) }
+        if let quantity = line.quantity { fields["quantity"] = .string(figure(quantity)) }
+        if line.late { fields["late"] = .bool(true) }
+        if let outcome = line.commitment {
+            let text: (Rational) -> String = {
+                outcome.isMonetary ? $0.decimalText(scale: line.currency.minorUnit) : figure($0)
+            }
+            fields["commitment_id"] = .string(outcome.commitmentId)
+            fields["committed"] = .string(text(outcome.committed))
+            fields["actual"] = .string(text(outcome.actual))
+            fields["shortfall"] = .string(text(outcome.shortfall))
+        }
+        return .object(fields)
+    }
+
+    /// A quantity as decimal text: exact when it has at most 6 decimals, else rounded half up
+    /// to 6 (a prorated commitment of 100 × 17/31 units reads 54.838710).
+    public static func figure(_ value: Rational) -> String {
+        if let exact = value.exactDecimalText,
+            (exact.split(separator: ".").last?.count ?? 0) <= 6 || !exact.contains(".")
+        {
+            return exact
+        }
+        return value.decimalText(scale: 6)
+    }
+
+    static func period(_ period: BillingPeriod) -> JSONValue {
+        .object(["start": .string(period.start.description), "end": .string(period.end.description)])
+    }
+
+    /// `contract.activated`.
+    public static func contractActivated(_ contract: Contract) -> JSONValue {
+        .object([
+            "contract_id": .string(contract.id), "customer_id": .string(contract.customerId),
+            "service_id": .string(contract.serviceId), "plan_id": .string(contract.planId),
+            "start_date": .string(contract.start.description), "end_date": .string(contract.termEnd.description),
+            "monthly_fee": .money(contract.monthlyFee),
+            "discount_percent": .string(figure(contract.terms.discountPercent)),
+            "term_months": .number(String(contract.terms.termMonths)),
+        ])
+    }
+
+    /// `contract.plan_changed`.
+    public static func contractPlanChanged(_ change: ContractPlanChange) -> JSONValue {
+        .object([
+            "old_contract_id": .string(change.endedContract.id), "new_contract_id": .string(change.newContract.id),
+            "service_id": .string(change.newContract.serviceId),
+            "effective_date": .string(change.effectiveDate.description),
+        ])
+    }
+
+    /// `contract.cancelled`.
+    public static func contractCancelled(_ cancellation: ContractCancellation) -> JSONValue {
+        .object([
+            "contract_id": .string(cancellation.contract.id), "service_id": .string(cancellation.contract.serviceId),
+            "effective_date": .string(cancellation.contract.end.description),
+            "early_termination_fee": .money(
+                cancellation.earlyTerminationFee?.amount ?? .zero(cancellation.contract.currency)),
+        ])
+    }
+
+    /// `contract.renewed`.
+    public static func contractRenewed(old: Contract, new: Contract) -> JSONValue {
+        .object([
+            "old_contract_id": .string(old.id), "new_contract_id": .string(new.id),
+            "start_date": .string(new.start.description), "end_date": .string(new.termEnd.description),
+        ])
+    }
+
+    /// `contract.expiring`: what happens at the end.
+    public static func contractExpiring(_ contract: Contract) -> JSONValue {
+        .object([
+            "contract_id": .string(contract.id), "end_date": .string(contract.termEnd.description),
+            "renewal": .string(contract.terms.renewal.name),
+        ])
+    }
+
+    /// `contract.expired`.
+    public static func contractExpired(_ contract: Contract) -> JSONValue {
+        .object(["contract_id": .string(contract.id), "end_date": .string(contract.termEnd.description)])
+    }
+
+    /// `command.rejected`; for a body that could not be read, `commandId` is the AMQP message id.
+    public static func commandRejected(commandId: String, commandType: String, _ rejection: Rejection) -> JSONValue {
+        var fields: [String: JSONValue] = [
+            "command_id": .string(commandId), "command_type": .string(commandType),
+            "code": .string(rejection.code.rawValue), "message": .string(rejection.message),
+        ]
+        for (key, value) in rejection.details { fields[key] = .string(value) }
+        return .object(fields)
+    }
+
+    /// `billing.run.completed`.
+    public static func billingRunCompleted(asOf: CalendarDate, invoiceIds: [String]) -> JSONValue {
+        .object(["as_of": .string(asOf.description), "invoice_ids": .array(invoiceIds.map(JSONValue.string))])
+    }
+}
