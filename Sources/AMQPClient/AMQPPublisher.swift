@@ -123,7 +123,10 @@ public enum AMQPConnectionEvent: Sendable {
 }
 
 final class PublisherDriver: ConnectionDriver {
-    struct Outgoing {
+    /// One message on its way: a class, so the queue, the window and the loop pass one
+    /// reference around instead of copying a dozen fields. `returned` and `nacks` change only
+    /// under the driver's lock or on the loop thread.
+    final class Outgoing: @unchecked Sendable {
         let exchange: String
         let routingKey: String
         let mandatory: Bool
@@ -132,6 +135,18 @@ final class PublisherDriver: ConnectionDriver {
         let index: Int
         var returned: PublishConfirmation?
         var nacks = 0
+
+        init(
+            exchange: String, routingKey: String, mandatory: Bool, message: AMQPMessage, receipt: PublishReceipt,
+            index: Int
+        ) {
+            self.exchange = exchange
+            self.routingKey = routingKey
+            self.mandatory = mandatory
+            self.message = message
+            self.receipt = receipt
+            self.index = index
+        }
     }
 
     private struct State {
@@ -231,7 +246,7 @@ final class PublisherDriver: ConnectionDriver {
             // The broker could not store them: send again, a few times, then give up.
             let failed = settle(tag: tag, multiple: multiple)
             var retry: [Outgoing] = []
-            for var outgoing in failed {
+            for outgoing in failed {
                 outgoing.nacks += 1
                 if outgoing.nacks < 5 {
                     retry.append(outgoing)
@@ -308,7 +323,7 @@ struct UnconfirmedWindow {
     mutating func markFirst(as confirmation: PublishConfirmation, where predicate: (PublisherDriver.Outgoing) -> Bool) {
         for position in head..<entries.count {
             if let outgoing = entries[position], predicate(outgoing) {
-                entries[position]?.returned = confirmation
+                outgoing.returned = confirmation
                 return
             }
         }

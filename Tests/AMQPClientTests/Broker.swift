@@ -97,6 +97,19 @@ final class DeliveryCollector: Sendable {
         return deliveries
     }
 
+    /// Waits until every message id in `ids` was delivered (redeliveries count once) or
+    /// `timeout` passed; returns the ids delivered.
+    func wait(forIds ids: Set<String>, timeout: Duration = .seconds(60)) async -> Set<String> {
+        let deadline = ContinuousClock.now + timeout
+        var seen: Set<String> = []
+        while ContinuousClock.now < deadline {
+            seen = Set(deliveries.compactMap(\.message.messageId))
+            if ids.isSubset(of: seen) { break }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return seen
+    }
+
     /// Waits for the consumer's stream to end.
     func finished() async {
         await task.value
