@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // rabbitmq-c 0.11 (Debian: librabbitmq-dev). `amqp_login` is variadic, so the shim
@@ -57,6 +58,17 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The shared worker runtime: consume, validate, inbox, handle, commit with the outbox,
+        // acknowledge; the outbox relay; rejections and dead letters; graceful shutdown.
+        .target(
+            name: "WorkerRuntime",
+            dependencies: [
+                "AMQPClient", "WorkerStores", "CovenantMessages", "BillingDomain",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -98,6 +110,15 @@ let package = Package(
         .testTarget(
             name: "CovenantMessagesTests",
             dependencies: ["CovenantMessages", "BillingDomain"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "WorkerRuntimeTests",
+            dependencies: [
+                "WorkerRuntime", "AMQPClient", "WorkerStores", "CovenantMessages", "BillingDomain",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,305 @@
+public import AMQPClient
+import BillingDomain
+import CovenantMessages
+import Foundation
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+public import WorkerStores
+
+/// The shared worker runtime: consume → decode and validate the envelope → inbox check →
+/// handler (the domain decides) → store change and outbox in one transaction → ack; an outbox
+/// relay publishing with confirms; back-off retries for faults; for bad input `command.rejected`
+/// and a dead letter with the reason in its headers; a clean stop on SIGTERM.
+public final class Worker: Service {
+    public struct Configuration: Sendable {
+        /// The role's queue (`covenant.rating`).
+        public var queue: String
+        public var topology: AMQPTopology
+        public var prefetch: UInt16 = 200
+        /// Versions conflicts retried before the message goes back to the queue.
+        public var conflictRetries = 20
+        /// Longest wait between retries of a fault.
+        public var maximumBackoff: Duration = .seconds(10)
+        /// Relay: rows per claim and how long a claim lasts.
+        public var relayBatch = 500
+        public var relayLease: Duration = .seconds(30)
+
+        public init(queue: String, topology: AMQPTopology) {
+            self.queue = queue
+            self.topology = topology
+        }
+    }
+
+    private let configuration: Configuration
+    private let amqp: AMQPConfiguration
+    private let store: any MessageStore
+    private let handler: any MessageHandler
+    private let events: EventFactory
+    private let logger: Logger
+    /// Rung after each commit: the relay publishes at once instead of at its next poll.
+    private let outboxBell = Doorbell()
+    private let relayId = "relay-\(UUID().uuidString.prefix(8))"
+
+    public init(
+        configuration: Configuration, amqp: AMQPConfiguration, store: any MessageStore, handler: any MessageHandler,
+        events: EventFactory, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.amqp = amqp
+        self.store = store
+        self.handler = handler
+        self.events = events
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try await store.migrate()
+        let publisher = AMQPPublisher(configuration: amqp, topology: configuration.topology)
+        let consumer = AMQPConsumer(
+            configuration: amqp, queue: configuration.queue, topology: configuration.topology,
+            prefetch: configuration.prefetch, consumerTag: "\(configuration.queue)-\(relayId)")
+        let relayStop = StopFlag()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.relay(publisher, stopping: relayStop) }
+            // Consume until a graceful shutdown; finish the message in hand, then stop.
+            for await delivery in consumer.deliveries.cancelOnGracefulShutdown() {
+                await process(delivery, consumer)
+            }
+            await consumer.stop()
+            relayStop.set()
+            outboxBell.ring()
+            await group.waitForAll()
+        }
+        await publisher.close()
+        logger.info("worker stopped", metadata: ["queue": "\(configuration.queue)"])
+    }
+
+    // MARK: Consuming
+
+    private func process(_ delivery: AMQPDelivery, _ consumer: AMQPConsumer) async {
+        let messageId = delivery.message.messageId
+        var metadata: Logger.Metadata = ["message.id": "\(messageId ?? "-")", "routing.key": "\(delivery.routingKey)"]
+        let decoded = readEnvelope(delivery)
+        guard case .success(let event) = decoded else {
+            if case .failure(let rejection) = decoded {
+                await reject(
+                    delivery, consumer, commandId: messageId ?? "delivery-\(delivery.deliveryTag)",
+                    commandType: delivery.message.type ?? delivery.routingKey,
+                    tenantId: Self.bestEffortTenant(delivery.message.body), rejection: rejection, inboxId: messageId)
+            }
+            return
+        }
+        metadata["tenant.id"] = "\(event.tenantId)"
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                if try await store.hasHandled(messageId: event.id) {
+                    consumer.acknowledge(delivery)
+                    return
+                }
+                switch try await handler.handle(event) {
+                case .reject(let rejection):
+                    await reject(
+                        delivery, consumer, commandId: event.id, commandType: event.type, tenantId: event.tenantId,
+                        rejection: rejection, inboxId: event.id)
+                    return
+                case .commit(var unit):
+                    unit.messageId = event.id
+                    switch try await store.commit(unit) {
+                    case .committed, .alreadyHandled:
+                        consumer.acknowledge(delivery)
+                        outboxBell.ring()
+                        return
+                    case .versionConflict(let kind, let key):
+                        // Another replica changed the entity first: decide again on fresh state.
+                        guard attempt < configuration.conflictRetries else {
+                            logger.warning("version conflicts persist; requeueing", metadata: metadata)
+                            consumer.requeue(delivery)
+                            return
+                        }
+                        logger.debug("version conflict on \(kind) \(key); retrying", metadata: metadata)
+                    }
+                }
+            } catch {
+                // A fault, not bad input: wait and try again; never dead-letter a valid message.
+                let delay = backoff(attempt)
+                logger.warning(
+                    "handling failed; retrying in \(delay)", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+                do {
+                    try await Task.sleep(for: delay)
+                } catch {
+                    // Shutting down: leave the message unacknowledged; it returns to the queue.
+                    return
+                }
+            }
+        }
+    }
+
+    private func backoff(_ attempt: Int) -> Duration {
+        min(.milliseconds(50) * (1 << min(attempt, 16)), configuration.maximumBackoff)
+    }
+
+    /// The envelope of a delivery, checked against the AMQP properties.
+    private func readEnvelope(_ delivery: AMQPDelivery) -> Result<CloudEvent, Rejection> {
+        guard let messageId = delivery.message.messageId, !messageId.isEmpty else {
+            return .failure(Rejection(.invalidMessage, "the message has no message_id"))
+        }
+        guard delivery.message.contentType == CloudEvent.contentType else {
+            return .failure(
+                Rejection(
+                    .invalidMessage,
+                    "content_type must be \(CloudEvent.contentType), not \(delivery.message.contentType ?? "none")"))
+        }
+        guard delivery.message.body.count <= 1_048_576 else {
+            return .failure(Rejection(.invalidMessage, "the body is larger than 1 MiB"))
+        }
+        return CloudEvent.decode(delivery.message.body).flatMap { event in
+            guard event.id == messageId else {
+                return .failure(Rejection(.invalidMessage, "message_id \(messageId) is not the event's id \(event.id)"))
+            }
+            return .success(event)
+        }
+    }
+
+    /// Publishes `command.rejected` and a dead letter with the reason in its headers (both
+    /// through the outbox, with the message's id in the inbox so a repeat is not rejected
+    /// twice), then acknowledges the original.
+    private func reject(
+        _ delivery: AMQPDelivery, _ consumer: AMQPConsumer, commandId: String, commandType: String, tenantId: String,
+        rejection: Rejection, inboxId: String?
+    ) async {
+        logger.info(
+            "rejected: \(rejection.code.rawValue)",
+            metadata: ["message.id": "\(commandId)", "reason": "\(rejection.message)"])
+        let rejected = events.event(
+            "command.rejected", tenantId: tenantId, causationId: commandId,
+            data: EventPayloads.commandRejected(commandId: commandId, commandType: commandType, rejection),
+            time: Self.now())
+        let deadLetter = OutboxMessage(
+            exchange: Topology.deadExchange, routingKey: configuration.queue, messageId: commandId,
+            type: delivery.message.type, contentType: delivery.message.contentType ?? "application/octet-stream",
+            headers: [
+                "x-covenant-reason-code": rejection.code.rawValue, "x-covenant-reason": rejection.message,
+                "x-covenant-original-exchange": delivery.exchange,
+                "x-covenant-original-routing-key": delivery.routingKey,
+            ], body: delivery.message.body)
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                _ = try await store.commit(UnitOfWork(messageId: inboxId, outbox: [rejected, deadLetter]))
+                consumer.acknowledge(delivery)
+                outboxBell.ring()
+                return
+            } catch {
+                logger.warning("recording a rejection failed; retrying", metadata: ["error": "\(error)"])
+                do { try await Task.sleep(for: backoff(attempt)) } catch { return }
+            }
+        }
+    }
+
+    /// The tenant a body names, when it is JSON enough to say; `unknown` otherwise (every event
+    /// needs one).
+    static func bestEffortTenant(_ body: [UInt8]) -> String {
+        guard body.count <= 1_048_576, case .string(let tenant) = JSONValue.parse(body)?["tenantid"], !tenant.isEmpty
+        else { return "unknown" }
+        return tenant
+    }
+
+    static func now() -> String {
+        ISO8601DateFormatter().string(from: Date())
+    }
+
+    // MARK: Relay
+
+    /// Publishes the outbox: claim a batch, publish it with confirms, mark it sent; sleep until
+    /// a commit signals or a second passes (rows of other replicas, or of a relay that died).
+    private func relay(_ publisher: AMQPPublisher, stopping: StopFlag) async {
+        var attempt = 0
+        while true {
+            do {
+                let batch = try await store.claimOutbox(
+                    limit: configuration.relayBatch, claimant: relayId, lease: configuration.relayLease)
+                if batch.isEmpty {
+                    if stopping.isSet { return }
+                    await outboxBell.wait(upTo: .seconds(1))
+                    continue
+                }
+                let confirmations = try await publisher.publish(
+                    batch.map { record in
+                        OutgoingMessage(
+                            AMQPMessage(
+                                body: record.message.body, messageId: record.message.messageId,
+                                contentType: record.message.contentType, type: record.message.type,
+                                timestamp: UInt64(Date().timeIntervalSince1970),
+                                headers: record.message.headers.mapValues(AMQPFieldValue.string)),
+                            exchange: record.message.exchange, routingKey: record.message.routingKey)
+                    })
+                for (record, confirmation) in zip(batch, confirmations) where confirmation != .confirmed {
+                    logger.debug(
+                        "no queue is bound for \(record.message.routingKey)",
+                        metadata: ["message.id": "\(record.message.messageId)"])
+                }
+                try await store.markSent(ids: batch.map(\.id))
+                attempt = 0
+            } catch {
+                attempt += 1
+                logger.warning("outbox relay failed; retrying", metadata: ["error": "\(error)"])
+                if stopping.isSet && attempt > 5 { return }
+                try? await Task.sleep(for: backoff(attempt))
+            }
+        }
+    }
+}
+
+/// A flag set once, read from any task.
+final class StopFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}
+
+/// Wakes one waiting task, or the next one to wait if none is waiting.
+final class Doorbell: Sendable {
+    private struct State {
+        var rung = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    func ring() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let waiter = state.waiter else {
+                state.rung = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns when rung (or at once if rung since the last wait), or after `timeout`.
+    func wait(upTo timeout: Duration) async {
+        let timer = Task {
+            // Cancelled once the wait is over: then it must not ring.
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            ring()
+        }
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> Bool in
+                if state.rung {
+                    state.rung = false
+                    return true
+                }
+                state.waiter = continuation
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+        timer.cancel()
+    }
+}

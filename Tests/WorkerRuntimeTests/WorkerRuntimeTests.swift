@@ -1,0 +1,192 @@
+import AMQPClient
+import BillingDomain
+import CovenantMessages
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+import WorkerRuntime
+import WorkerStores
+
+/// A small rating handler: `usage.record` adds to the service's month and emits `usage.rated`;
+/// the tenant `ghost` does not exist.
+struct UsageTotalsHandler: MessageHandler {
+    let events: EventFactory
+
+    func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
+        switch Command.decode(event) {
+        case .failure(let rejection):
+            return .reject(rejection)
+        case .success(.usageRecord(let usage)):
+            guard event.tenantId != "ghost" else { return .reject(Rejection(.unknownTenant, "no tenant ghost")) }
+            let day = usage.date(in: .utc)
+            let rated = events.event(
+                "usage.rated", tenantId: event.tenantId, causationId: event.id,
+                data: .object(["service_id": .string(usage.serviceId), "month": .string(day.startOfMonth.description)]),
+                time: event.time)
+            return .commit(
+                UnitOfWork(
+                    messageId: nil,
+                    usage: [
+                        UsageIncrement(
+                            tenantId: event.tenantId, serviceId: usage.serviceId, metric: usage.metric, month: day,
+                            quantity: usage.quantity)
+                    ], outbox: [rated]))
+        case .success:
+            return .reject(Rejection(.unknownType, "this worker rates usage only"))
+        }
+    }
+}
+
+final class Collected: Sendable {
+    let items = Mutex<[AMQPDelivery]>([])
+    func ids(ofType type: String) -> Set<String> {
+        items.withLock { Set($0.filter { $0.message.type == type }.compactMap(\.message.messageId)) }
+    }
+}
+
+@Suite("Worker runtime against RabbitMQ and SQLite")
+struct WorkerRuntimeTests {
+    func amqp() throws -> AMQPConfiguration {
+        let url = try #require(ProcessInfo.processInfo.environment["AMQP_URL"], "AMQP_URL is not set: run scripts/test")
+        return try AMQPConfiguration(url: url, connectionName: "worker-runtime-test", heartbeatSeconds: 5)
+    }
+
+    func usage(_ id: String, tenant: String, service: String, quantity: String) -> AMQPMessage {
+        let event = CloudEvent(
+            id: id, source: "tests", type: "usage.record", time: "2025-01-15T09:30:00Z", tenantId: tenant,
+            data: .object([
+                "customer_id": .string("cust-1"), "service_id": .string(service), "metric": .string("gb"),
+                "quantity": .string(quantity), "timestamp": .string("2025-01-15T09:30:00Z"),
+            ]))
+        return AMQPMessage(
+            body: event.encoded(), messageId: id, contentType: CloudEvent.contentType, type: "usage.record")
+    }
+
+    @Test(
+        "Valid usage is counted once however often delivered; bad input is rejected and dead-lettered with its reason")
+    func pipeline() async throws {
+        let configuration = try amqp()
+        let tenant = "t-\(UUID().uuidString.prefix(8))"
+        let queue = "covenant.test-rating.\(UUID().uuidString.prefix(8))"
+        let topology = Topology.workerQueue(queue, commands: ["usage.record"])
+        let directory = NSTemporaryDirectory() + "covenant-worker-\(UUID().uuidString)"
+        let store = try SQLiteWorkerStore(directory: directory, role: .rating)
+        let worker = Worker(
+            configuration: .init(queue: queue, topology: topology), amqp: configuration, store: store,
+            handler: UsageTotalsHandler(events: EventFactory(source: "covenant/test-rating")),
+            events: EventFactory(source: "covenant/test-rating"), logger: Logger(label: "test-worker"))
+        let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [], logger: Logger(label: "test-group"))
+        let running = Task { try await group.run() }
+
+        // What an integrator sees: its own queue on the events exchange.
+        let integratorQueue = "integrator.\(UUID().uuidString.prefix(8))"
+        let integrator = AMQPConsumer(
+            configuration: configuration, queue: integratorQueue,
+            topology: AMQPTopology(
+                exchanges: Topology.exchanges,
+                queues: [
+                    .init(
+                        name: integratorQueue, kind: .classic,
+                        bindings: [
+                            (Topology.eventsExchange, "usage.rated"), (Topology.eventsExchange, "command.rejected"),
+                        ])
+                ]))
+        let collected = Collected()
+        let collecting = Task {
+            for await delivery in integrator.deliveries {
+                integrator.acknowledge(delivery)
+                if let body = CloudEvent.decode(delivery.message.body).success,
+                    body.tenantId == tenant || body.tenantId == "ghost" || body.causationId?.hasPrefix(tenant) == true
+                {
+                    collected.items.withLock { $0.append(delivery) }
+                }
+            }
+        }
+
+        let publisher = AMQPPublisher(configuration: configuration, topology: topology)
+        var outgoing: [OutgoingMessage] = []
+        for index in 0..<200 {
+            outgoing.append(
+                OutgoingMessage(
+                    usage("\(tenant)-u-\(index)", tenant: tenant, service: "sim-\(index % 10)", quantity: "0.5"),
+                    exchange: Topology.commandsExchange, routingKey: "usage.record"))
+        }
+        // Twenty repeats of messages already sent.
+        outgoing += outgoing.prefix(20)
+        // Ten bad messages.
+        let bad: [(AMQPMessage, String)] = [
+            (
+                AMQPMessage(
+                    body: Array("{not json".utf8), messageId: "\(tenant)-bad-json", contentType: CloudEvent.contentType),
+                "invalid_message"
+            ),
+            (
+                AMQPMessage(
+                    body: [0xFF, 0x00, 0x13], messageId: "\(tenant)-bad-binary", contentType: CloudEvent.contentType),
+                "invalid_message"
+            ),
+            (usage("\(tenant)-bad-negative", tenant: tenant, service: "sim-1", quantity: "-3"), "invalid_quantity"),
+            (usage("\(tenant)-bad-text", tenant: tenant, service: "sim-1", quantity: "ten"), "invalid_quantity"),
+            (usage("\(tenant)-bad-tenant", tenant: "ghost", service: "sim-1", quantity: "1"), "unknown_tenant"),
+        ]
+        var badMessages = bad
+        var wrongType = usage("\(tenant)-bad-content-type", tenant: tenant, service: "sim-1", quantity: "1")
+        wrongType.contentType = "text/plain"
+        badMessages.append((wrongType, "invalid_message"))
+        var mismatched = usage("\(tenant)-bad-id", tenant: tenant, service: "sim-1", quantity: "1")
+        mismatched.messageId = "\(tenant)-bad-id-other"
+        badMessages.append((mismatched, "invalid_message"))
+        for (message, _) in badMessages {
+            outgoing.append(OutgoingMessage(message, exchange: Topology.commandsExchange, routingKey: "usage.record"))
+        }
+        _ = try await publisher.publish(outgoing)
+
+        // Every valid command leads to one usage.rated, every bad one to one command.rejected.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline,
+            collected.ids(ofType: "usage.rated").count < 200
+                || collected.ids(ofType: "command.rejected").count < badMessages.count
+        {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(collected.ids(ofType: "usage.rated").count == 200)
+        #expect(collected.ids(ofType: "command.rejected").count == badMessages.count)
+        let month = CalendarDate(year: 2025, month: 1, day: 1)!
+        for service in 0..<10 {
+            // 20 usage records of 0.5 each, repeats not counted again.
+            #expect(
+                try await store.usageTotal(tenantId: tenant, serviceId: "sim-\(service)", metric: "gb", month: month)
+                    == Rational(10))
+        }
+
+        // Each bad message sits in the dead-letter queue with its reason.
+        let dead = AMQPConsumer(configuration: configuration, queue: "\(queue).dead", topology: topology)
+        var reasons: [String: String] = [:]
+        for await letter in dead.deliveries {
+            dead.acknowledge(letter)
+            reasons[letter.message.messageId ?? ""] = letter.message.headers["x-covenant-reason-code"]?.stringValue
+            if reasons.count == badMessages.count { break }
+        }
+        for (message, code) in badMessages {
+            #expect(reasons[message.messageId ?? ""] == code, "\(message.messageId ?? "")")
+        }
+        #expect(try await store.outboxBacklog() == 0)
+
+        // A graceful shutdown stops the worker cleanly.
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await dead.stop()
+        await integrator.stop()
+        collecting.cancel()
+        await publisher.close()
+    }
+}
+
+extension Result {
+    var success: Success? {
+        if case .success(let value) = self { return value }
+        return nil
+    }
+}
