@@ -56,6 +56,20 @@ public struct Contract: Sendable, Hashable {
         self.closing = nil
     }
 
+    /// A contract as a store kept it: the values it was signed with and how it ended, if it
+    /// did. Nothing is re-checked or re-priced (the fee stays the one agreed at signing).
+    public static func restore(
+        id: String, customerId: String, serviceId: String, planId: String, planName: String, monthlyFee: Money,
+        terms: ContractTerms, start: CalendarDate, end: CalendarDate, closing: Closing?
+    ) -> Contract {
+        var contract = Contract(
+            id: id, customerId: customerId, serviceId: serviceId, planId: planId, planName: planName,
+            monthlyFee: monthlyFee, terms: terms, start: start)
+        contract.end = end
+        contract.closing = closing
+        return contract
+    }
+
     /// The earliest date a cancellation may take effect: start + deadline months.
     public var earliestCancellationDate: CalendarDate {
         start.adding(months: terms.cancellationDeadlineMonths)
