@@ -72,6 +72,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Worker handlers: what each worker decides, through the domain, for each message.
+        .target(
+            name: "ProvisioningWorker",
+            dependencies: ["WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain"],
+            swiftSettings: strictSettings
+        ),
         // For now the README's main command: the spec's worked examples, computed by the
         // domain. The cluster issue replaces it with the running workers.
         .executableTarget(
@@ -119,6 +125,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ProvisioningWorkerTests",
+            dependencies: ["ProvisioningWorker", "WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -38,6 +38,18 @@ public enum Command: Sendable {
     }
 }
 
+extension Command {
+    /// A tenant from the `data` of its `tenant.upsert` (how provisioning keeps tenants).
+    public static func tenant(from data: JSONValue, tenantId: String) -> Result<TenantUpsert, Rejection> {
+        Result { () throws(Rejection) in try TenantUpsert(try Fields(data, path: "data"), tenantId: tenantId) }
+    }
+
+    /// A plan from the `data` of its `plan.upsert`.
+    public static func plan(from data: JSONValue) -> Result<Plan, Rejection> {
+        Result { () throws(Rejection) in try PlanDecoding.plan(try Fields(data, path: "data")) }
+    }
+}
+
 /// `tenant.upsert`: the tenant as it should be stored, with its webhook.
 public struct TenantUpsert: Sendable, Hashable {
     public var tenant: Tenant

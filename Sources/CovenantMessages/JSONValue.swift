@@ -80,6 +80,13 @@ public enum JSONValue: Sendable, Hashable {
     }
 
     public static func money(_ value: Money) -> JSONValue { .string(value.decimalText) }
+
+    /// This object with `members` added (replacing members of the same name); other values
+    /// are returned unchanged.
+    public func adding(_ members: [String: JSONValue]) -> JSONValue {
+        guard case .object(let existing) = self else { return self }
+        return .object(existing.merging(members) { $1 })
+    }
 }
 
 private struct JSONParser {

@@ -1,0 +1,251 @@
+import BillingDomain
+public import CovenantMessages
+public import WorkerRuntime
+public import WorkerStores
+
+/// Provisioning: tenants, catalog, services and contracts, and their lifecycle. It keeps each
+/// as a versioned document (tenants and plans as the data of their last upsert, services as a
+/// ``ServiceRecord``) and publishes what happened; the domain decides every rule.
+public struct ProvisioningHandler: MessageHandler {
+    let store: any ProvisioningStore
+    let events: EventFactory
+    /// The time events carry (RFC 3339); the system clock in production.
+    let now: @Sendable () -> String
+
+    public init(store: any ProvisioningStore, events: EventFactory, now: @escaping @Sendable () -> String) {
+        self.store = store
+        self.events = events
+        self.now = now
+    }
+
+    /// The command types provisioning consumes.
+    public static let commands = [
+        "tenant.upsert", "plan.upsert", "service.provision", "service.change_plan", "service.cancel",
+    ]
+
+    public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
+        let command: Command
+        switch Command.decode(event) {
+        case .failure(let rejection): return .reject(rejection)
+        case .success(let decoded): command = decoded
+        }
+        do {
+            switch command {
+            case .tenantUpsert(let upsert): return try await upsertTenant(upsert, event)
+            case .planUpsert(let plan): return try await upsertPlan(plan, event)
+            case .serviceProvision(let provision): return try await provisionService(provision, event)
+            case .serviceChangePlan(let change): return try await changePlan(change, event)
+            case .serviceCancel(let cancel): return try await cancelService(cancel, event)
+            case .usageRecord, .billingRun:
+                return .reject(Rejection(.unknownType, "provisioning does not handle \(event.type)"))
+            }
+        } catch let rejection as Rejection {
+            return .reject(rejection)
+        }
+    }
+
+    // MARK: Documents
+
+    static func key(_ tenantId: String, _ id: String) -> String { "\(tenantId)/\(id)" }
+
+    private func tenant(_ id: String) async throws -> (TenantUpsert, Int64) {
+        guard let document = try await store.document(kind: "tenant", key: id),
+            let data = JSONValue.parse(document.body)
+        else { throw Rejection(.unknownTenant, "tenant \(id) does not exist") }
+        return (try Command.tenant(from: data, tenantId: id).get(), document.version)
+    }
+
+    private func plan(_ tenantId: String, _ id: String) async throws -> Plan {
+        guard let document = try await store.document(kind: "plan", key: Self.key(tenantId, id)),
+            let data = JSONValue.parse(document.body)
+        else { throw Rejection(.unknownPlan, "plan \(id) does not exist for tenant \(tenantId)") }
+        return try Command.plan(from: data).get()
+    }
+
+    private func service(_ tenantId: String, _ id: String) async throws -> (ServiceRecord, Int64)? {
+        guard let document = try await store.document(kind: "service", key: Self.key(tenantId, id)) else { return nil }
+        guard let json = JSONValue.parse(document.body) else { throw StoreError("service \(id) is unreadable") }
+        return (try ServiceRecord(json: json), document.version)
+    }
+
+    private func write(_ record: ServiceRecord, tenantId: String, version: Int64) -> DocumentWrite {
+        DocumentWrite(
+            kind: "service", key: Self.key(tenantId, record.serviceId), body: record.json.serialized(),
+            expectedVersion: version)
+    }
+
+    private func event(_ type: String, _ command: CloudEvent, _ data: JSONValue, _ sequence: Int = 0) -> OutboxMessage {
+        events.event(
+            type, tenantId: command.tenantId, causationId: command.id, data: data, time: now(), sequence: sequence)
+    }
+
+    // MARK: Commands
+
+    private func upsertTenant(_ upsert: TenantUpsert, _ command: CloudEvent) async throws -> HandlerOutcome {
+        let existing = try await store.document(kind: "tenant", key: upsert.tenant.id)
+        // The webhook secret is kept, never published.
+        var published = command.data
+        if case .object(var fields) = published, case .object(var notification) = fields["notification"] {
+            notification["webhook_secret"] = nil
+            fields["notification"] = .object(notification)
+            published = .object(fields)
+        }
+        return .commit(
+            UnitOfWork(
+                messageId: command.id,
+                documents: [
+                    DocumentWrite(
+                        kind: "tenant", key: upsert.tenant.id, body: command.data.serialized(),
+                        expectedVersion: existing?.version ?? 0)
+                ], outbox: [event("tenant.updated", command, published)]))
+    }
+
+    private func upsertPlan(_ plan: Plan, _ command: CloudEvent) async throws -> HandlerOutcome {
+        _ = try await tenant(command.tenantId)
+        let key = Self.key(command.tenantId, plan.id)
+        let existing = try await store.document(kind: "plan", key: key)
+        return .commit(
+            UnitOfWork(
+                messageId: command.id,
+                documents: [
+                    DocumentWrite(
+                        kind: "plan", key: key, body: command.data.serialized(), expectedVersion: existing?.version ?? 0
+                    )
+                ], outbox: [event("plan.updated", command, command.data)]))
+    }
+
+    private func provisionService(_ provision: ServiceProvision, _ command: CloudEvent) async throws -> HandlerOutcome {
+        let (tenant, _) = try await tenant(command.tenantId)
+        let plan = try await plan(command.tenantId, provision.planId)
+        if try await service(command.tenantId, provision.serviceId) != nil {
+            throw Rejection(.duplicateService, "service \(provision.serviceId) already exists")
+        }
+        var record = ServiceRecord(
+            customerId: provision.customerId, serviceId: provision.serviceId, planId: plan.id,
+            billingModel: provision.billingModel, paymentMode: provision.paymentMode, startDate: provision.startDate)
+        var outbox = [
+            event(
+                "service.activated", command,
+                .object([
+                    "customer_id": .string(record.customerId), "service_id": .string(record.serviceId),
+                    "plan_id": .string(plan.id), "plan_name": .string(plan.name),
+                    "currency": .string(plan.currency.code), "service_type": .string(plan.serviceType),
+                    "billing_model": .string(record.billingModel.rawValue),
+                    "start_date": .string(record.startDate.description),
+                ]))
+        ]
+        if let terms = provision.contract {
+            try await checkChargeTo(terms.chargeToServiceId, command, customerId: provision.customerId)
+            let contract = try Contract.sign(
+                id: "\(provision.serviceId)-1", customerId: provision.customerId, serviceId: provision.serviceId,
+                plan: plan, tenant: tenant.tenant, paymentMode: provision.paymentMode, start: provision.startDate,
+                terms: terms
+            ).get()
+            record.contracts = [contract]
+            outbox.append(event("contract.activated", command, contractActivated(contract), 1))
+        }
+        return .commit(
+            UnitOfWork(
+                messageId: command.id, documents: [write(record, tenantId: command.tenantId, version: 0)],
+                outbox: outbox))
+    }
+
+    /// `contract.activated` with the whole contract, which invoicing and commitments keep.
+    private func contractActivated(_ contract: Contract) -> JSONValue {
+        EventPayloads.contractActivated(contract).adding(["contract": ContractEncoding.contract(contract)])
+    }
+
+    private func checkChargeTo(_ serviceId: String?, _ command: CloudEvent, customerId: String) async throws {
+        guard let serviceId else { return }
+        guard let (other, _) = try await service(command.tenantId, serviceId), other.customerId == customerId else {
+            throw Rejection(
+                .unknownService, "charge_to_service_id \(serviceId) is not a service of customer \(customerId)")
+        }
+    }
+
+    private func activeService(_ id: String, _ command: CloudEvent) async throws -> (ServiceRecord, Int64) {
+        guard let (record, version) = try await service(command.tenantId, id) else {
+            throw Rejection(.unknownService, "service \(id) does not exist")
+        }
+        guard record.isActive else { throw Rejection(.invalidMessage, "service \(id) has ended") }
+        return (record, version)
+    }
+
+    private func changePlan(_ change: ServiceChangePlan, _ command: CloudEvent) async throws -> HandlerOutcome {
+        let (tenant, _) = try await tenant(command.tenantId)
+        var (record, version) = try await activeService(change.serviceId, command)
+        let plan = try await plan(command.tenantId, change.planId)
+        guard let current = record.currentContract else {
+            // PAYG: the new plan's prices apply to usage from the change date on.
+            record.planId = plan.id
+            return .commit(
+                UnitOfWork(
+                    messageId: command.id, documents: [write(record, tenantId: command.tenantId, version: version)],
+                    outbox: [
+                        event(
+                            "service.plan_changed", command,
+                            .object([
+                                "service_id": .string(record.serviceId), "plan_id": .string(plan.id),
+                                "effective_date": .string(change.effectiveDate.description),
+                            ]))
+                    ]))
+        }
+        try await checkChargeTo(change.overrides.chargeToServiceId, command, customerId: record.customerId)
+        let result = try current.changingPlan(
+            to: plan, effective: change.effectiveDate, tenant: tenant.tenant, overrides: change.overrides,
+            newContractId: "\(record.serviceId)-\(record.contracts.count + 1)"
+        ).get()
+        record.contracts[record.contracts.count - 1] = result.endedContract
+        record.contracts.append(result.newContract)
+        record.planId = plan.id
+        let data = EventPayloads.contractPlanChanged(result).adding([
+            "old_contract": ContractEncoding.contract(result.endedContract),
+            "new_contract": ContractEncoding.contract(result.newContract),
+        ])
+        return .commit(
+            UnitOfWork(
+                messageId: command.id, documents: [write(record, tenantId: command.tenantId, version: version)],
+                outbox: [event("contract.plan_changed", command, data)]))
+    }
+
+    private func cancelService(_ cancel: ServiceCancel, _ command: CloudEvent) async throws -> HandlerOutcome {
+        let (tenant, _) = try await tenant(command.tenantId)
+        var (record, version) = try await activeService(cancel.serviceId, command)
+        guard let current = record.currentContract else {
+            guard cancel.effectiveDate >= record.startDate else {
+                throw Rejection(.invalidMessage, "effective_date is before the service started")
+            }
+            record.endDate = cancel.effectiveDate
+            return .commit(
+                UnitOfWork(
+                    messageId: command.id, documents: [write(record, tenantId: command.tenantId, version: version)],
+                    outbox: [
+                        event(
+                            "service.cancelled", command,
+                            .object([
+                                "service_id": .string(record.serviceId), "customer_id": .string(record.customerId),
+                                "effective_date": .string(cancel.effectiveDate.description),
+                            ]))
+                    ]))
+        }
+        let cancellation = try current.cancelled(effective: cancel.effectiveDate, tenant: tenant.tenant).get()
+        record.contracts[record.contracts.count - 1] = cancellation.contract
+        var data = EventPayloads.contractCancelled(cancellation).adding([
+            "contract": ContractEncoding.contract(cancellation.contract)
+        ])
+        if let fee = cancellation.earlyTerminationFee {
+            data = data.adding([
+                "early_termination": .object([
+                    "service_id": .string(fee.serviceId), "amount": .money(fee.amount),
+                    "period": .object([
+                        "start": .string(fee.period.start.description), "end": .string(fee.period.end.description),
+                    ]),
+                ])
+            ])
+        }
+        return .commit(
+            UnitOfWork(
+                messageId: command.id, documents: [write(record, tenantId: command.tenantId, version: version)],
+                outbox: [event("contract.cancelled", command, data)]))
+    }
+}
