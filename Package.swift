@@ -78,6 +78,16 @@ let package = Package(
             dependencies: ["WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain"],
             swiftSettings: strictSettings
         ),
+        // One thin executable per worker: read the environment, build, run until SIGTERM.
+        .executableTarget(
+            name: "covenant-provisioning",
+            dependencies: [
+                "ProvisioningWorker", "WorkerRuntime",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // For now the README's main command: the spec's worked examples, computed by the
         // domain. The cluster issue replaces it with the running workers.
         .executableTarget(
@@ -130,6 +140,11 @@ let package = Package(
         .testTarget(
             name: "ProvisioningWorkerTests",
             dependencies: ["ProvisioningWorker", "WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: ["AMQPClient", "CovenantMessages", "WorkerRuntime"],
             swiftSettings: strictSettings
         ),
         .testTarget(

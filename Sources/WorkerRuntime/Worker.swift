@@ -208,7 +208,8 @@ public final class Worker: Service {
         return tenant
     }
 
-    static func now() -> String {
+    /// The current time as RFC 3339 text, for events.
+    public static func now() -> String {
         ISO8601DateFormatter().string(from: Date())
     }
 

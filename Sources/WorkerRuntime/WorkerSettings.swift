@@ -1,0 +1,53 @@
+public import AMQPClient
+import Foundation
+public import Logging
+public import WorkerStores
+
+/// What a worker process needs from its environment, checked at start: a bad or missing value
+/// stops the worker with a message naming the variable (never its secret value).
+///
+/// - `COVENANT_AMQP_URL`: the broker (`amqp://…` or `amqps://…`), required.
+/// - `COVENANT_DATABASE_URL`: PostgreSQL (`postgres://…`); when absent, SQLite files under
+///   `COVENANT_DATA_DIR` (default `./var/data`), one per role.
+public struct WorkerSettings: Sendable {
+    public var amqp: AMQPConfiguration
+    public var databaseURL: String?
+    public var dataDirectory: String
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let variable: String
+        public let problem: String
+        public var description: String { "\(variable): \(problem)" }
+    }
+
+    /// Reads the process environment.
+    public static func fromEnvironment(connectionName: String) throws(Invalid) -> WorkerSettings {
+        try from(ProcessInfo.processInfo.environment, connectionName: connectionName)
+    }
+
+    public static func from(_ environment: [String: String], connectionName: String) throws(Invalid) -> WorkerSettings {
+        guard let url = environment["COVENANT_AMQP_URL"], !url.isEmpty else {
+            throw Invalid(variable: "COVENANT_AMQP_URL", problem: "is not set")
+        }
+        let amqp: AMQPConfiguration
+        do {
+            amqp = try AMQPConfiguration(url: url, connectionName: connectionName)
+        } catch {
+            throw Invalid(variable: "COVENANT_AMQP_URL", problem: error.message)
+        }
+        let database = environment["COVENANT_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        if let database, !database.hasPrefix("postgres://") && !database.hasPrefix("postgresql://") {
+            throw Invalid(variable: "COVENANT_DATABASE_URL", problem: "must start with postgres://")
+        }
+        return WorkerSettings(
+            amqp: amqp, databaseURL: database, dataDirectory: environment["COVENANT_DATA_DIR"] ?? "./var/data")
+    }
+
+    /// The role's store: PostgreSQL when a database URL is set, else a SQLite file.
+    public func store(_ role: StoreRole, logger: Logger) throws -> any WorkerStore {
+        if let databaseURL {
+            return try PostgresWorkerStore(url: databaseURL, role: role, logger: logger)
+        }
+        return try SQLiteWorkerStore(directory: dataDirectory, role: role)
+    }
+}

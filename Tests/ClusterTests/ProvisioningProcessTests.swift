@@ -1,0 +1,130 @@
+import AMQPClient
+import CovenantMessages
+import Foundation
+import Glibc
+import Synchronization
+import Testing
+import WorkerRuntime
+
+/// Worker executables run as separate processes against the test broker.
+@Suite("Worker processes")
+struct ProvisioningProcessTests {
+    /// Starts a worker executable with `environment` added to this process's.
+    func launch(_ executable: String, _ environment: [String: String]) throws -> pid_t {
+        let bin = try #require(ProcessInfo.processInfo.environment["COVENANT_BIN"], "COVENANT_BIN is not set")
+        let path = "\(bin)/\(executable)"
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(path), nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        #expect(posix_spawn(&pid, path, nil, nil, argv, envp) == 0)
+        return pid
+    }
+
+    func waitForExit(_ pid: pid_t) async -> Int32 {
+        await Task.detached {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            return status
+        }.value
+    }
+
+    func command(_ type: String, _ data: String, id: String, tenant: String) -> OutgoingMessage {
+        let event = CloudEvent(
+            id: id, source: "tests", type: type, time: "2025-01-15T09:30:00Z", tenantId: tenant,
+            data: JSONValue.parse(Array(data.utf8))!)
+        return OutgoingMessage(
+            AMQPMessage(body: event.encoded(), messageId: id, contentType: CloudEvent.contentType, type: type),
+            exchange: Topology.commandsExchange, routingKey: type)
+    }
+
+    @Test("covenant-provisioning handles commands from the broker, publishes the events, and stops cleanly on SIGTERM")
+    func provisioningProcess() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["AMQP_URL"], "AMQP_URL is not set")
+        let configuration = try AMQPConfiguration(url: url, connectionName: "cluster-test")
+        let tenant = "t-\(UUID().uuidString.prefix(8))"
+        // An integrator's queue, bound before anything is published.
+        let integratorQueue = "integrator.\(UUID().uuidString.prefix(8))"
+        let integrator = AMQPConsumer(
+            configuration: configuration, queue: integratorQueue,
+            topology: AMQPTopology(
+                exchanges: Topology.exchanges,
+                queues: [.init(name: integratorQueue, kind: .classic, bindings: [(Topology.eventsExchange, "#")])]))
+        let received = Mutex<[CloudEvent]>([])
+        let collecting = Task {
+            for await delivery in integrator.deliveries {
+                integrator.acknowledge(delivery)
+                if let event = try? CloudEvent.decode(delivery.message.body).get(), event.tenantId == tenant {
+                    received.withLock { $0.append(event) }
+                }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+
+        let pid = try launch(
+            "covenant-provisioning",
+            ["COVENANT_AMQP_URL": url, "COVENANT_DATA_DIR": NSTemporaryDirectory() + "covenant-\(UUID().uuidString)"])
+        let publisher = AMQPPublisher(
+            configuration: configuration, topology: AMQPTopology(exchanges: Topology.exchanges))
+        // The worker declares its queue when it connects; commands published before that would
+        // be unroutable, so wait until the queue exists.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline,
+            (try? inspectQueues(["covenant.provisioning"], using: configuration).first?.consumers) != 1
+        {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let confirmations = try await publisher.publish([
+            command(
+                "tenant.upsert",
+                #"{"name":"Acme","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true}"#,
+                id: "\(tenant)-1", tenant: tenant),
+            command(
+                "plan.upsert",
+                #"{"plan_id":"vm","name":"VM","currency":"INR","monthly_fee":"1000.00","service_type":"vm"}"#,
+                id: "\(tenant)-2", tenant: tenant),
+            command(
+                "service.provision",
+                #"{"customer_id":"c1","service_id":"vm-1","plan_id":"vm","start_date":"2025-01-15","billing_model":"fixed_term","payment_mode":"postpaid","contract":{"term_months":12,"discount_percent":"10"}}"#,
+                id: "\(tenant)-3", tenant: tenant),
+            command(
+                "service.cancel", #"{"service_id":"vm-404","effective_date":"2025-09-01"}"#, id: "\(tenant)-4",
+                tenant: tenant),
+        ])
+        #expect(confirmations.allSatisfy { $0 == .confirmed })
+        let expected = [
+            "tenant.updated", "plan.updated", "service.activated", "contract.activated", "command.rejected",
+        ]
+        while ContinuousClock.now < deadline, received.withLock({ $0.count }) < expected.count {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let events = received.withLock { $0 }
+        #expect(Set(events.map(\.type)) == Set(expected))
+        #expect(events.first { $0.type == "command.rejected" }?.data["code"] == .string("unknown_service"))
+        #expect(events.first { $0.type == "contract.activated" }?.data["monthly_fee"] == .string("1000.00"))
+
+        kill(pid, SIGTERM)
+        let status = await waitForExit(pid)
+        #expect(status == 0, "the worker exited with \(status) after SIGTERM")
+        await integrator.stop()
+        collecting.cancel()
+        await publisher.close()
+    }
+
+    @Test("A missing or bad setting names the variable")
+    func settings() {
+        #expect(throws: WorkerSettings.Invalid.self) { try WorkerSettings.from([:], connectionName: "x") }
+        do {
+            _ = try WorkerSettings.from(
+                ["COVENANT_AMQP_URL": "amqp://u:hunter2@h/", "COVENANT_DATABASE_URL": "mysql://x"], connectionName: "x")
+            Issue.record("accepted a MySQL URL")
+        } catch {
+            #expect(error.variable == "COVENANT_DATABASE_URL")
+            #expect(!error.description.contains("hunter2"))
+        }
+    }
+}
