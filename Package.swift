@@ -78,11 +78,25 @@ let package = Package(
             dependencies: ["WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain"],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "RatingWorker",
+            dependencies: ["WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain"],
+            swiftSettings: strictSettings
+        ),
         // One thin executable per worker: read the environment, build, run until SIGTERM.
         .executableTarget(
             name: "covenant-provisioning",
             dependencies: [
                 "ProvisioningWorker", "WorkerRuntime",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "covenant-rating",
+            dependencies: [
+                "RatingWorker", "WorkerRuntime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -145,6 +159,11 @@ let package = Package(
         .testTarget(
             name: "ClusterTests",
             dependencies: ["AMQPClient", "CovenantMessages", "WorkerRuntime"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "RatingWorkerTests",
+            dependencies: ["RatingWorker", "WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain"],
             swiftSettings: strictSettings
         ),
         .testTarget(

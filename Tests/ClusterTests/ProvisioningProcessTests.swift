@@ -7,7 +7,7 @@ import Testing
 import WorkerRuntime
 
 /// Worker executables run as separate processes against the test broker.
-@Suite("Worker processes")
+@Suite("Worker processes", .serialized)
 struct ProvisioningProcessTests {
     /// Starts a worker executable with `environment` added to this process's.
     func launch(_ executable: String, _ environment: [String: String]) throws -> pid_t {
@@ -54,12 +54,12 @@ struct ProvisioningProcessTests {
             topology: AMQPTopology(
                 exchanges: Topology.exchanges,
                 queues: [.init(name: integratorQueue, kind: .classic, bindings: [(Topology.eventsExchange, "#")])]))
-        let received = Mutex<[CloudEvent]>([])
+        let received = EventLog()
         let collecting = Task {
             for await delivery in integrator.deliveries {
                 integrator.acknowledge(delivery)
                 if let event = try? CloudEvent.decode(delivery.message.body).get(), event.tenantId == tenant {
-                    received.withLock { $0.append(event) }
+                    received.append(event)
                 }
             }
         }
@@ -99,10 +99,10 @@ struct ProvisioningProcessTests {
         let expected = [
             "tenant.updated", "plan.updated", "service.activated", "contract.activated", "command.rejected",
         ]
-        while ContinuousClock.now < deadline, received.withLock({ $0.count }) < expected.count {
+        while ContinuousClock.now < deadline, received.all.count < expected.count {
             try await Task.sleep(for: .milliseconds(50))
         }
-        let events = received.withLock { $0 }
+        let events = received.all
         #expect(Set(events.map(\.type)) == Set(expected))
         #expect(events.first { $0.type == "command.rejected" }?.data["code"] == .string("unknown_service"))
         #expect(events.first { $0.type == "contract.activated" }?.data["monthly_fee"] == .string("1000.00"))
@@ -110,6 +110,89 @@ struct ProvisioningProcessTests {
         kill(pid, SIGTERM)
         let status = await waitForExit(pid)
         #expect(status == 0, "the worker exited with \(status) after SIGTERM")
+        await integrator.stop()
+        collecting.cancel()
+        await publisher.close()
+    }
+
+    @Test("Two worker processes in a pipeline: provisioning's events teach rating; usage is rated")
+    func provisioningAndRating() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["AMQP_URL"], "AMQP_URL is not set")
+        let configuration = try AMQPConfiguration(url: url, connectionName: "cluster-test")
+        let tenant = "t-\(UUID().uuidString.prefix(8))"
+        let integratorQueue = "integrator.\(UUID().uuidString.prefix(8))"
+        let integrator = AMQPConsumer(
+            configuration: configuration, queue: integratorQueue,
+            topology: AMQPTopology(
+                exchanges: Topology.exchanges,
+                queues: [.init(name: integratorQueue, kind: .classic, bindings: [(Topology.eventsExchange, "#")])]))
+        let received = EventLog()
+        let collecting = Task {
+            for await delivery in integrator.deliveries {
+                integrator.acknowledge(delivery)
+                if let event = try? CloudEvent.decode(delivery.message.body).get(), event.tenantId == tenant {
+                    received.append(event)
+                }
+            }
+        }
+        let data = NSTemporaryDirectory() + "covenant-\(UUID().uuidString)"
+        let workers = try ["covenant-provisioning", "covenant-rating"].map {
+            try launch($0, ["COVENANT_AMQP_URL": url, "COVENANT_DATA_DIR": data])
+        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline,
+            (try? inspectQueues(["covenant.provisioning", "covenant.rating"], using: configuration).map(\.consumers))
+                != [1, 1]
+        {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let publisher = AMQPPublisher(
+            configuration: configuration, topology: AMQPTopology(exchanges: Topology.exchanges))
+        func waitFor(_ type: String, count: Int = 1) async throws {
+            while ContinuousClock.now < deadline, received.count(of: type) < count {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        _ = try await publisher.publish([
+            command(
+                "tenant.upsert",
+                #"{"name":"Acme","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true,"time_zone":"Asia/Kolkata"}"#,
+                id: "\(tenant)-1", tenant: tenant),
+            command(
+                "plan.upsert",
+                #"{"plan_id":"sim","name":"SIM","currency":"INR","monthly_fee":"0","service_type":"sim","usage_prices":[{"metric":"gb","model":"per_unit","unit_price":"0.10"}]}"#,
+                id: "\(tenant)-2", tenant: tenant),
+            command(
+                "service.provision",
+                #"{"customer_id":"c1","service_id":"sim-1","plan_id":"sim","start_date":"2025-01-01","billing_model":"payg","payment_mode":"postpaid"}"#,
+                id: "\(tenant)-3", tenant: tenant),
+        ])
+        // Rating learns the service from service.activated before usage arrives.
+        try await waitFor("service.activated")
+        try await Task.sleep(for: .milliseconds(300))
+        _ = try await publisher.publish([
+            command(
+                "usage.record",
+                #"{"customer_id":"c1","service_id":"sim-1","metric":"gb","quantity":"12.5","timestamp":"2025-01-31T20:00:00Z"}"#,
+                id: "\(tenant)-4", tenant: tenant),
+            command(
+                "usage.record",
+                #"{"customer_id":"c2","service_id":"sim-1","metric":"gb","quantity":"1","timestamp":"2025-01-31T20:00:00Z"}"#,
+                id: "\(tenant)-5", tenant: tenant),
+        ])
+        try await waitFor("usage.rated")
+        try await waitFor("command.rejected")
+        let events = received.all
+        let rated = try #require(events.first { $0.type == "usage.rated" })
+        guard case .array(let records) = rated.data["records"] else {
+            Issue.record("usage.rated has no records")
+            return
+        }
+        // 20:00Z on 31 January is 1 February in Kolkata.
+        #expect(records.first?["month"] == .string("2025-02") && records.first?["quantity"] == .string("12.5"))
+        #expect(events.first { $0.type == "command.rejected" }?.data["code"] == .string("unknown_service"))
+        for pid in workers { kill(pid, SIGTERM) }
+        for pid in workers { #expect(await waitForExit(pid) == 0) }
         await integrator.stop()
         collecting.cancel()
         await publisher.close()
@@ -127,4 +210,13 @@ struct ProvisioningProcessTests {
             #expect(!error.description.contains("hunter2"))
         }
     }
+}
+
+/// Events an integrator received, shared between tasks.
+final class EventLog: Sendable {
+    private let events = Mutex<[CloudEvent]>([])
+
+    func append(_ event: CloudEvent) { events.withLock { $0.append(event) } }
+    var all: [CloudEvent] { events.withLock { $0 } }
+    func count(of type: String) -> Int { events.withLock { $0.filter { $0.type == type }.count } }
 }

@@ -1,0 +1,128 @@
+import BillingDomain
+import CovenantMessages
+import Foundation
+import RatingWorker
+import Testing
+import WorkerRuntime
+import WorkerStores
+
+final class Rating {
+    let store: SQLiteWorkerStore
+    let handler: RatingHandler
+    private var sequence = 0
+
+    init() async throws {
+        store = try SQLiteWorkerStore(
+            directory: NSTemporaryDirectory() + "covenant-rating-\(UUID().uuidString)", role: .rating)
+        try await store.migrate()
+        handler = RatingHandler(
+            store: store, events: EventFactory(source: "covenant/rating"), now: { "2025-03-01T00:00:00Z" })
+    }
+
+    @discardableResult
+    func send(_ type: String, _ data: String, tenant: String = "acme") async throws -> Result<[CloudEvent], Rejection> {
+        sequence += 1
+        let event = CloudEvent(
+            id: "msg-\(sequence)", source: "tests", type: type, time: "2025-01-15T09:30:00Z", tenantId: tenant,
+            data: try #require(JSONValue.parse(Array(data.utf8))))
+        switch try await handler.handle(event) {
+        case .reject(let rejection): return .failure(rejection)
+        case .commit(var unit):
+            unit.messageId = event.id
+            #expect(try await store.commit(unit) == .committed)
+            return .success(unit.outbox.map { try! CloudEvent.decode($0.body).get() })
+        }
+    }
+
+    func usage(
+        _ quantity: String, at timestamp: String, service: String = "sim-1", customer: String = "cust-1"
+    )
+        async throws -> Result<[CloudEvent], Rejection>
+    {
+        try await send(
+            "usage.record",
+            #"{"customer_id":"\#(customer)","service_id":"\#(service)","metric":"gb","quantity":"\#(quantity)","timestamp":"\#(timestamp)"}"#
+        )
+    }
+
+    func setUp(zone: String = "Asia/Kolkata") async throws {
+        try await send("tenant.updated", #"{"name":"Acme","time_zone":"\#(zone)"}"#)
+        try await send(
+            "service.activated",
+            #"{"customer_id":"cust-1","service_id":"sim-1","plan_id":"sim-payg","billing_model":"payg","start_date":"2025-01-01"}"#
+        )
+    }
+}
+
+@Suite("Rating handler")
+struct RatingHandlerTests {
+    @Test("Usage lands in its month in the tenant's time zone, summed exactly")
+    func months() async throws {
+        let rating = try await Rating()
+        try await rating.setUp()
+        // 20:00Z on 31 Jan is 01:30 on 1 Feb in Kolkata.
+        let rated = try await rating.usage("1.25", at: "2025-01-31T20:00:00Z").get()
+        let record = try #require(rated.first?.data["records"]).arrayFirst
+        #expect(record?["month"] == .string("2025-02") && record?["late"] == .bool(false))
+        #expect(record?["usage_id"] == .string("msg-3") && record?["quantity"] == .string("1.25"))
+        _ = try await rating.usage("0.75", at: "2025-02-10T08:00:00Z")
+        let february = CalendarDate(year: 2025, month: 2, day: 1)!
+        #expect(
+            try await rating.store.usageTotal(tenantId: "acme", serviceId: "sim-1", metric: "gb", month: february)
+                == Rational(2))
+    }
+
+    @Test("Unknown tenants, unknown services and another customer's service are rejected; so is a month past the limit")
+    func rejections() async throws {
+        let rating = try await Rating()
+        #expect(try await rating.usage("1", at: "2025-01-10T00:00:00Z").failureCode == .unknownTenant)
+        try await rating.setUp()
+        #expect(
+            try await rating.usage("1", at: "2025-01-10T00:00:00Z", service: "sim-9").failureCode == .unknownService)
+        #expect(
+            try await rating.usage("1", at: "2025-01-10T00:00:00Z", customer: "cust-2").failureCode == .unknownService)
+        #expect(try await rating.usage("999999999999", at: "2025-01-10T00:00:00Z").failureCode == nil)
+        #expect(try await rating.usage("1.5", at: "2025-01-11T00:00:00Z").failureCode == .invalidQuantity)
+        // Another tenant cannot rate usage on acme's service.
+        try await rating.send("tenant.updated", #"{"name":"Rival","time_zone":"UTC"}"#, tenant: "rival")
+        let foreign = try await rating.send(
+            "usage.record",
+            #"{"customer_id":"cust-1","service_id":"sim-1","metric":"gb","quantity":"1","timestamp":"2025-01-10T00:00:00Z"}"#,
+            tenant: "rival")
+        #expect(foreign.failureCode == .unknownService)
+    }
+
+    @Test("Usage of a month a completed run covered is marked late")
+    func late() async throws {
+        let rating = try await Rating()
+        try await rating.setUp(zone: "UTC")
+        try await rating.send("billing.run.completed", #"{"as_of":"2025-03-01","invoice_ids":[]}"#)
+        let february = try await rating.usage("2", at: "2025-02-27T10:00:00Z").get()
+        #expect(try #require(february.first?.data["records"]).arrayFirst?["late"] == .bool(true))
+        let march = try await rating.usage("2", at: "2025-03-02T10:00:00Z").get()
+        #expect(try #require(march.first?.data["records"]).arrayFirst?["late"] == .bool(false))
+    }
+
+    @Test("A service change seen before the service itself waits (throws, the runtime retries)")
+    func outOfOrder() async throws {
+        let rating = try await Rating()
+        await #expect(throws: StoreError.self) {
+            try await rating.send(
+                "service.plan_changed", #"{"service_id":"sim-7","plan_id":"p2","effective_date":"2025-02-01"}"#)
+        }
+    }
+}
+
+extension Result where Failure == Rejection {
+    var failureCode: RejectionCode? {
+        if case .failure(let rejection) = self { return rejection.code }
+        return nil
+    }
+}
+
+extension JSONValue {
+    var arrayFirst: JSONValue? {
+        if case .array(let items) = self { return items.first }
+        return nil
+    }
+}
