@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         // rabbitmq-c 0.11 (Debian: librabbitmq-dev). `amqp_login` is variadic, so the shim
@@ -99,6 +100,15 @@ let package = Package(
                 "RatingWorker", "WorkerRuntime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The ops CLI.
+        .executableTarget(
+            name: "covenant",
+            dependencies: [
+                "AMQPClient", "CovenantMessages", "WorkerRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
         ),

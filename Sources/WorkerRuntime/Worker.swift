@@ -86,7 +86,7 @@ public final class Worker: Service {
                 await reject(
                     delivery, consumer, commandId: messageId ?? "delivery-\(delivery.deliveryTag)",
                     commandType: delivery.message.type ?? delivery.routingKey,
-                    tenantId: Self.bestEffortTenant(delivery.message.body), rejection: rejection, inboxId: messageId)
+                    tenantId: Self.bestEffortTenant(delivery.message.body), rejection: rejection)
             }
             return
         }
@@ -103,7 +103,7 @@ public final class Worker: Service {
                 case .reject(let rejection):
                     await reject(
                         delivery, consumer, commandId: event.id, commandType: event.type, tenantId: event.tenantId,
-                        rejection: rejection, inboxId: event.id)
+                        rejection: rejection)
                     return
                 case .commit(var unit):
                     unit.messageId = event.id
@@ -164,11 +164,13 @@ public final class Worker: Service {
     }
 
     /// Publishes `command.rejected` and a dead letter with the reason in its headers (both
-    /// through the outbox, with the message's id in the inbox so a repeat is not rejected
-    /// twice), then acknowledges the original.
+    /// through the outbox), then acknowledges the original. The message id is not put in the
+    /// inbox: a rejection changes nothing, so a redelivery or an operator's replay (after the
+    /// missing tenant or service was created, say) is judged again on the state of then. The
+    /// `command.rejected` event's id derives from the command's, so consumers see a repeat once.
     private func reject(
         _ delivery: AMQPDelivery, _ consumer: AMQPConsumer, commandId: String, commandType: String, tenantId: String,
-        rejection: Rejection, inboxId: String?
+        rejection: Rejection
     ) async {
         logger.info(
             "rejected: \(rejection.code.rawValue)",
@@ -189,7 +191,7 @@ public final class Worker: Service {
         while true {
             attempt += 1
             do {
-                _ = try await store.commit(UnitOfWork(messageId: inboxId, outbox: [rejected, deadLetter]))
+                _ = try await store.commit(UnitOfWork(messageId: nil, outbox: [rejected, deadLetter]))
                 consumer.acknowledge(delivery)
                 outboxBell.ring()
                 return

@@ -61,7 +61,7 @@ struct AMQPFaultTests {
     /// every publish was confirmed and every confirmed message was consumed at least once.
     @Test("The broker restarts mid-stream: every confirmed message is consumed at least once")
     func brokerRestart() async throws {
-        let configuration = try Broker.configuration(name: "restart-test")
+        let configuration = try Broker.configuration(name: "restart-test", restartable: true)
         let exchange = Broker.uniqueName("restart")
         let queue = Broker.uniqueName("restart.q")
         let topology = Broker.topology(exchange: exchange, queue: queue)

@@ -6,9 +6,12 @@ import Testing
 
 /// The RabbitMQ that `scripts/test` started: its URL and folder come from the environment.
 enum Broker {
-    static func configuration(name: String = "amqp-client-tests") throws -> AMQPConfiguration {
+    /// The shared test broker, or (`restartable`) the one the restart test may stop and start.
+    static func configuration(name: String = "amqp-client-tests", restartable: Bool = false) throws -> AMQPConfiguration
+    {
+        let variable = restartable ? "RESTART_AMQP_URL" : "AMQP_URL"
         let url = try #require(
-            ProcessInfo.processInfo.environment["AMQP_URL"], "AMQP_URL is not set: run the tests through scripts/test")
+            ProcessInfo.processInfo.environment[variable], "\(variable) is not set: run the tests through scripts/test")
         var configuration = try AMQPConfiguration(url: url, connectionName: name, heartbeatSeconds: 5)
         configuration.reconnectDelay = .milliseconds(50)...(.seconds(1))
         return configuration
@@ -19,14 +22,14 @@ enum Broker {
         "\(prefix).\(UUID().uuidString.prefix(8))"
     }
 
-    /// Runs `scripts/rabbitmq COMMAND` on the test broker (`restart`) and waits for it.
+    /// Runs `scripts/rabbitmq COMMAND` on the restartable test broker and waits for it.
     ///
     /// The script leaves a daemon behind, so it runs through `posix_spawn` and `waitpid` on a
     /// thread of its own rather than Foundation's `Process`, whose exit notification the
     /// daemon's inherited descriptors can hold up.
     static func control(_ command: String) async throws {
         let environment = ProcessInfo.processInfo.environment
-        let folder = try #require(environment["RABBITMQ_DIR"], "RABBITMQ_DIR is not set")
+        let folder = try #require(environment["RESTART_RABBITMQ_DIR"], "RESTART_RABBITMQ_DIR is not set")
         let script = try #require(environment["COVENANT_SCRIPTS"], "COVENANT_SCRIPTS is not set") + "/rabbitmq"
         let status: Int32 = await withCheckedContinuation { continuation in
             let thread = Thread {

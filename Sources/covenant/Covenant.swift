@@ -1,0 +1,212 @@
+import AMQPClient
+import ArgumentParser
+import CovenantMessages
+import Foundation
+import Synchronization
+import WorkerRuntime
+
+/// The operators' command line: topology, commands, billing runs, dead letters, queue depths.
+@main
+struct Covenant: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "covenant", abstract: "Operate a Covenant cluster.",
+        subcommands: [TopologyCommand.self, Publish.self, Billing.self, Dead.self, Queues.self])
+}
+
+/// Options every subcommand shares.
+struct Connection: ParsableArguments {
+    @Option(help: "The broker's URL (default: $COVENANT_AMQP_URL).")
+    var amqpURL: String?
+
+    func configuration() throws -> AMQPConfiguration {
+        guard let url = amqpURL ?? ProcessInfo.processInfo.environment["COVENANT_AMQP_URL"] else {
+            throw ValidationError("give --amqp-url or set COVENANT_AMQP_URL")
+        }
+        return try AMQPConfiguration(url: url, connectionName: "covenant-cli")
+    }
+}
+
+/// Deliveries gathered by one task and read by another.
+final class Taken: Sendable {
+    private let items = Mutex<[AMQPDelivery]>([])
+    func append(_ delivery: AMQPDelivery) { items.withLock { $0.append(delivery) } }
+    var count: Int { items.withLock { $0.count } }
+    var all: [AMQPDelivery] { items.withLock { $0 } }
+}
+
+/// The worker queues of the interface.
+let workerQueues = ["provisioning", "rating", "commitments", "invoicing", "notification"].map { "covenant.\($0)" }
+
+struct TopologyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "topology", abstract: "Declare the exchanges (workers declare their own queues).",
+        subcommands: [Declare.self])
+
+    struct Declare: AsyncParsableCommand {
+        @OptionGroup var connection: Connection
+
+        func run() async throws {
+            try AMQPTopology(exchanges: Topology.exchanges).declare(using: try connection.configuration())
+            print("declared \(Topology.exchanges.map(\.name).joined(separator: ", "))")
+        }
+    }
+}
+
+struct Publish: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Publish commands from JSON files: each an envelope, or a list of envelopes.")
+
+    @OptionGroup var connection: Connection
+    @Argument(help: "JSON files of CloudEvents commands.") var files: [String]
+
+    func run() async throws {
+        var outgoing: [OutgoingMessage] = []
+        for file in files {
+            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+            guard let json = JSONValue.parse(bytes) else { throw ValidationError("\(file) is not JSON") }
+            let items: [JSONValue]
+            if case .array(let list) = json { items = list } else { items = [json] }
+            for item in items {
+                let event = try CloudEvent.decode(item.serialized()).get()
+                outgoing.append(Self.message(event))
+            }
+        }
+        try await Self.publish(outgoing, using: try connection.configuration())
+    }
+
+    static func message(_ event: CloudEvent) -> OutgoingMessage {
+        OutgoingMessage(
+            AMQPMessage(
+                body: event.encoded(), messageId: event.id, contentType: CloudEvent.contentType, type: event.type,
+                timestamp: UInt64(Date().timeIntervalSince1970)),
+            exchange: Topology.commandsExchange, routingKey: event.type)
+    }
+
+    static func publish(_ messages: [OutgoingMessage], using configuration: AMQPConfiguration) async throws {
+        let publisher = AMQPPublisher(
+            configuration: configuration, topology: AMQPTopology(exchanges: Topology.exchanges))
+        let confirmations = try await publisher.publish(messages)
+        await publisher.close()
+        for (message, confirmation) in zip(messages, confirmations) {
+            let outcome = confirmation == .confirmed ? "confirmed" : "unroutable (no worker queue bound)"
+            print("\(message.message.messageId ?? "-") \(message.routingKey): \(outcome)")
+        }
+    }
+}
+
+struct Billing: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Billing runs.", subcommands: [Run.self])
+
+    struct Run: AsyncParsableCommand {
+        @OptionGroup var connection: Connection
+        @Option(help: "The tenant.") var tenant: String
+        @Option(help: "The run's date, YYYY-MM-DD.") var asOf: String
+
+        func run() async throws {
+            let event = CloudEvent(
+                id: "run-\(tenant)-\(asOf)-\(UUID().uuidString.prefix(8))", source: "covenant-cli", type: "billing.run",
+                time: Worker.now(), tenantId: tenant, data: .object(["as_of": .string(asOf)]))
+            guard case .success = Command.decode(event) else {
+                throw ValidationError("--as-of must be a date YYYY-MM-DD")
+            }
+            try await Publish.publish([Publish.message(event)], using: try connection.configuration())
+        }
+    }
+}
+
+struct Dead: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Dead letters of a worker queue.", subcommands: [List.self, Replay.self])
+
+    /// Takes what the dead-letter queue holds now (up to `limit`): deliveries are gathered
+    /// until a second passes without a new one. They stay unacknowledged for the caller.
+    static func drain(
+        _ queue: String, _ configuration: AMQPConfiguration, limit: Int
+    ) async -> (
+        AMQPConsumer, [AMQPDelivery]
+    ) {
+        let consumer = AMQPConsumer(
+            configuration: configuration, queue: "\(queue).dead", prefetch: UInt16(max(1, min(limit, 1000))))
+        let taken = Taken()
+        Task {
+            for await delivery in consumer.deliveries {
+                taken.append(delivery)
+                if taken.count >= limit { break }
+            }
+        }
+        var seen = -1
+        while taken.count < limit {
+            try? await Task.sleep(for: .seconds(1))
+            if taken.count == seen { break }
+            seen = taken.count
+        }
+        return (consumer, Array(taken.all.prefix(limit)))
+    }
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var connection: Connection
+        @Argument(help: "The worker queue, e.g. covenant.rating.") var queue: String
+        @Option(help: "At most this many.") var limit = 100
+
+        func run() async throws {
+            let (consumer, letters) = await Dead.drain(queue, try connection.configuration(), limit: limit)
+            for letter in letters {
+                let headers = letter.message.headers
+                print(
+                    "\(letter.message.messageId ?? "-") \(headers["x-covenant-original-routing-key"]?.stringValue ?? letter.routingKey) "
+                        + "\(headers["x-covenant-reason-code"]?.stringValue ?? "-"): \(headers["x-covenant-reason"]?.stringValue ?? "")"
+                )
+                consumer.requeue(letter)  // listing leaves them where they are
+            }
+            await consumer.stop()
+            print("\(letters.count) dead letter(s) in \(queue).dead")
+        }
+    }
+
+    struct Replay: AsyncParsableCommand {
+        @OptionGroup var connection: Connection
+        @Argument(help: "The worker queue, e.g. covenant.rating.") var queue: String
+        @Option(help: "At most this many.") var limit = 100
+
+        func run() async throws {
+            let configuration = try connection.configuration()
+            let (consumer, letters) = await Dead.drain(queue, configuration, limit: limit)
+            let publisher = AMQPPublisher(configuration: configuration)
+            for letter in letters {
+                var message = letter.message
+                let headers = message.headers
+                for key in headers.keys where key.hasPrefix("x-covenant-") || key == "x-death" {
+                    message.headers[key] = nil
+                }
+                _ = try await publisher.publish(
+                    message,
+                    exchange: headers["x-covenant-original-exchange"]?.stringValue ?? Topology.commandsExchange,
+                    routingKey: headers["x-covenant-original-routing-key"]?.stringValue ?? letter.routingKey)
+                consumer.acknowledge(letter)  // only once the broker confirmed the replay
+            }
+            await consumer.stop()
+            await publisher.close()
+            print("replayed \(letters.count) message(s) from \(queue).dead")
+        }
+    }
+}
+
+struct Queues: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Depths and consumers of the worker queues.")
+    @OptionGroup var connection: Connection
+
+    func run() async throws {
+        let configuration = try connection.configuration()
+        for name in workerQueues.flatMap({ [$0, "\($0).dead"] }) {
+            let result = Result { () throws(AMQPError) in try inspectQueues([name], using: configuration) }
+            switch result {
+            case .success(let rows):
+                for row in rows { print("\(row.queue)\tmessages \(row.messages)\tconsumers \(row.consumers)") }
+            case .failure(let error) where error.replyCode == 404:
+                print("\(name)\t(not declared yet)")
+            case .failure(let error):
+                throw error
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import AMQPClient
+import CovenantMessages
+import Foundation
+import Glibc
+import Testing
+import WorkerRuntime
+
+/// Runs an executable of the package with arguments and environment; returns status and output.
+func runTool(_ executable: String, _ arguments: [String], environment: [String: String]) async throws -> (Int32, String)
+{
+    let bin = try #require(ProcessInfo.processInfo.environment["COVENANT_BIN"], "COVENANT_BIN is not set")
+    let output = NSTemporaryDirectory() + "covenant-out-\(UUID().uuidString)"
+    let path = "\(bin)/\(executable)"
+    let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let status: Int32 = await Task.detached {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, path, &actions, nil, argv, envp) == 0 else { return -1 }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        return status
+    }.value
+    let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+    return (status, text)
+}
+
+/// The ops CLI against a running worker (in the worker-process suite: they share the queue).
+extension ProvisioningProcessTests {
+    @Test("covenant publish, queues, dead list, and a replay that succeeds once the missing service exists")
+    func deadLetterReplay() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["AMQP_URL"], "AMQP_URL is not set")
+        let environment = [
+            "COVENANT_AMQP_URL": url, "COVENANT_DATA_DIR": NSTemporaryDirectory() + "covenant-\(UUID().uuidString)",
+        ]
+        let tenant = "t-\(UUID().uuidString.prefix(8))"
+        let worker = try launch("covenant-provisioning", environment)
+        let configuration = try AMQPConfiguration(url: url, connectionName: "cli-test")
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline,
+            (try? inspectQueues(["covenant.provisioning"], using: configuration).first?.consumers) != 1
+        {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        func envelope(_ id: String, _ type: String, _ data: String) -> String {
+            #"{"specversion":"1.0","id":"\#(tenant)-\#(id)","source":"ops","type":"\#(type)","time":"2025-01-15T09:30:00Z","tenantid":"\#(tenant)","data":\#(data)}"#
+        }
+        func publish(_ envelopes: [String]) async throws -> String {
+            let file = NSTemporaryDirectory() + "covenant-commands-\(UUID().uuidString).json"
+            try "[\(envelopes.joined(separator: ","))]".write(toFile: file, atomically: true, encoding: .utf8)
+            let (status, output) = try await runTool("covenant", ["publish", file], environment: environment)
+            #expect(status == 0)
+            return output
+        }
+        // The cancellation arrives before the service exists: rejected and dead-lettered.
+        let published = try await publish([
+            envelope(
+                "1", "tenant.upsert",
+                #"{"name":"Acme","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true}"#
+            ),
+            envelope("2", "service.cancel", #"{"service_id":"sim-1","effective_date":"2025-03-01"}"#),
+        ])
+        #expect(published.contains("\(tenant)-2 service.cancel: confirmed"))
+        var listed = ""
+        while ContinuousClock.now < deadline, !listed.contains("unknown_service") {
+            listed = try await runTool("covenant", ["dead", "list", "covenant.provisioning"], environment: environment)
+                .1
+        }
+        #expect(listed.contains("\(tenant)-2 service.cancel unknown_service"))
+        let (_, queues) = try await runTool("covenant", ["queues"], environment: environment)
+        #expect(queues.contains("covenant.provisioning\tmessages 0\tconsumers 1"), "\(queues)")
+
+        // The operator creates the missing plan and service, then replays the dead letter.
+        _ = try await publish([
+            envelope(
+                "3", "plan.upsert",
+                #"{"plan_id":"sim","name":"SIM","currency":"INR","monthly_fee":"0","service_type":"sim"}"#),
+            envelope(
+                "4", "service.provision",
+                #"{"customer_id":"c1","service_id":"sim-1","plan_id":"sim","start_date":"2025-01-01","billing_model":"payg","payment_mode":"postpaid"}"#
+            ),
+        ])
+        try await Task.sleep(for: .milliseconds(500))
+        let (status, replayed) = try await runTool(
+            "covenant", ["dead", "replay", "covenant.provisioning"], environment: environment)
+        // Other tests' dead letters may be replayed too (and rejected again); this one is accepted.
+        #expect(status == 0 && replayed.contains("replayed"))
+        try await Task.sleep(for: .milliseconds(500))
+        let remaining = try await runTool(
+            "covenant", ["dead", "list", "covenant.provisioning"], environment: environment
+        ).1
+        #expect(!remaining.contains("\(tenant)-2"), "\(remaining)")
+
+        kill(worker, SIGTERM)
+        #expect(await waitForExit(worker) == 0)
+    }
+}
