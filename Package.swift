@@ -84,25 +84,20 @@ let package = Package(
             dependencies: ["WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain"],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "InvoicingWorker",
+            dependencies: ["WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain"],
+            swiftSettings: strictSettings
+        ),
         // One thin executable per worker: read the environment, build, run until SIGTERM.
         .executableTarget(
-            name: "covenant-provisioning",
-            dependencies: [
-                "ProvisioningWorker", "WorkerRuntime",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            swiftSettings: strictSettings
-        ),
+            name: "covenant-provisioning", dependencies: ["ProvisioningWorker", "WorkerRuntime"],
+            swiftSettings: strictSettings),
         .executableTarget(
-            name: "covenant-rating",
-            dependencies: [
-                "RatingWorker", "WorkerRuntime",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            swiftSettings: strictSettings
-        ),
+            name: "covenant-invoicing", dependencies: ["InvoicingWorker", "WorkerRuntime"],
+            swiftSettings: strictSettings),
+        .executableTarget(
+            name: "covenant-rating", dependencies: ["RatingWorker", "WorkerRuntime"], swiftSettings: strictSettings),
         // The ops CLI.
         .executableTarget(
             name: "covenant",
@@ -174,6 +169,14 @@ let package = Package(
         .testTarget(
             name: "RatingWorkerTests",
             dependencies: ["RatingWorker", "WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "InvoicingWorkerTests",
+            dependencies: [
+                "InvoicingWorker", "ProvisioningWorker", "WorkerRuntime", "WorkerStores", "CovenantMessages",
+                "BillingDomain",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

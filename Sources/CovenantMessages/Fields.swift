@@ -16,7 +16,7 @@ public struct Fields: Sendable {
 
     func name(_ field: String) -> String { "\(path).\(field)" }
 
-    func has(_ field: String) -> Bool {
+    public func has(_ field: String) -> Bool {
         if let value = members[field], value != .null { return true }
         return false
     }

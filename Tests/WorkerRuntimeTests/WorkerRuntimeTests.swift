@@ -97,7 +97,8 @@ struct WorkerRuntimeTests {
         let collecting = Task {
             for await delivery in integrator.deliveries {
                 integrator.acknowledge(delivery)
-                if let body = CloudEvent.decode(delivery.message.body).success,
+                // Only this test's worker: other suites' workers share the command exchange.
+                if let body = CloudEvent.decode(delivery.message.body).success, body.source == "covenant/test-rating",
                     body.tenantId == tenant || body.tenantId == "ghost" || body.causationId?.hasPrefix(tenant) == true
                 {
                     collected.items.withLock { $0.append(delivery) }

@@ -16,6 +16,13 @@ public struct EarlyTerminationFee: Sendable, Hashable {
     public let amount: Money
     /// Day the fee arises: the cancellation's effective date.
     public var date: CalendarDate { period.start }
+
+    public init(contractId: String, serviceId: String, period: BillingPeriod, amount: Money) {
+        self.contractId = contractId
+        self.serviceId = serviceId
+        self.period = period
+        self.amount = amount
+    }
 }
 
 extension Contract {

@@ -5,6 +5,12 @@ public struct ContractPlanChange: Sendable, Hashable {
     public let endedContract: Contract
     public let newContract: Contract
     public var effectiveDate: CalendarDate { newContract.start }
+
+    /// A plan change as another worker learned it from `contract.plan_changed`.
+    public init(endedContract: Contract, newContract: Contract) {
+        self.endedContract = endedContract
+        self.newContract = newContract
+    }
 }
 
 extension Contract {

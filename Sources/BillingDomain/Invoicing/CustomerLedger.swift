@@ -23,6 +23,11 @@ public struct CustomerLedger: Sendable, Hashable {
         public internal(set) var contract: Contract
         /// The first day of the contract not yet on an invoice.
         public internal(set) var billedThrough: CalendarDate
+
+        public init(contract: Contract, billedThrough: CalendarDate) {
+            self.contract = contract
+            self.billedThrough = billedThrough
+        }
     }
 
     public init(customerId: String) {
@@ -183,4 +188,60 @@ public struct InvoiceDraft: Sendable, Hashable {
     /// The first day the run does not cover: the first of the issue date's month.
     public let cutoff: CalendarDate
     public let lines: [InvoiceLine]
+}
+
+extension CustomerLedger {
+    /// Everything a ledger holds, for a store to keep and give back.
+    public struct Snapshot: Sendable, Hashable {
+        public var customerId: String
+        public var contracts: [ContractAccount]
+        public var usage: [UsageMonth.Key: UsageMonth]
+        public var pendingFees: [EarlyTerminationFee]
+        public var coveredThrough: CalendarDate?
+        /// Invoices issued per currency and date.
+        public var issued: [IssuedCount]
+
+        public init(
+            customerId: String, contracts: [ContractAccount], usage: [UsageMonth.Key: UsageMonth],
+            pendingFees: [EarlyTerminationFee], coveredThrough: CalendarDate?, issued: [IssuedCount]
+        ) {
+            self.customerId = customerId
+            self.contracts = contracts
+            self.usage = usage
+            self.pendingFees = pendingFees
+            self.coveredThrough = coveredThrough
+            self.issued = issued
+        }
+    }
+
+    public struct IssuedCount: Sendable, Hashable {
+        public var currency: Currency
+        public var date: CalendarDate
+        public var count: Int
+
+        public init(currency: Currency, date: CalendarDate, count: Int) {
+            self.currency = currency
+            self.date = date
+            self.count = count
+        }
+    }
+
+    public var snapshot: Snapshot {
+        Snapshot(
+            customerId: customerId, contracts: contracts.values.sorted { $0.contract.id < $1.contract.id },
+            usage: usage,
+            pendingFees: pendingFees, coveredThrough: coveredThrough,
+            issued: issuedCount.map { IssuedCount(currency: $0.key.currency, date: $0.key.date, count: $0.value) }
+                .sorted { ($0.date, $0.currency.code) < ($1.date, $1.currency.code) })
+    }
+
+    public init(snapshot: Snapshot) {
+        self.customerId = snapshot.customerId
+        self.contracts = Dictionary(uniqueKeysWithValues: snapshot.contracts.map { ($0.contract.id, $0) })
+        self.usage = snapshot.usage
+        self.pendingFees = snapshot.pendingFees
+        self.coveredThrough = snapshot.coveredThrough
+        self.issuedCount = Dictionary(
+            uniqueKeysWithValues: snapshot.issued.map { (IssueKey(currency: $0.currency, date: $0.date), $0.count) })
+    }
 }

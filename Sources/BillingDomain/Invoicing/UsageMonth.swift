@@ -26,10 +26,15 @@ public struct UsageMonth: Sendable, Hashable {
     public internal(set) var billedQuantity: Rational?
     public internal(set) var billedAmount: Money?
 
-    public init(price: UsagePrice, currency: Currency) {
+    public init(
+        price: UsagePrice, currency: Currency, quantity: Rational = .zero, billedQuantity: Rational? = nil,
+        billedAmount: Money? = nil
+    ) {
         self.price = price
         self.currency = currency
-        self.quantity = .zero
+        self.quantity = quantity
+        self.billedQuantity = billedQuantity
+        self.billedAmount = billedAmount
     }
 
     /// Why a quantity cannot be added to a month's total, or `nil` when it can.

@@ -1,0 +1,34 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+public import WorkerStores
+
+/// What every worker executable does: read the environment, open the role's store, run the
+/// role's handler in a `Worker` until SIGTERM or SIGINT. Each `main` only names its role.
+public enum WorkerProcess {
+    /// Runs the worker of `role` (queue `covenant.<role>`, events from `covenant/<role>`).
+    public static func run(
+        role: StoreRole, commands: [String], events subscribed: [String] = [],
+        handler: @Sendable (any WorkerStore, EventFactory) -> any MessageHandler
+    ) async throws {
+        let name = role.rawValue
+        let logger = Logger(label: "covenant.\(name)")
+        let settings: WorkerSettings
+        do {
+            settings = try WorkerSettings.fromEnvironment(connectionName: "covenant-\(name)")
+        } catch {
+            FileHandle.standardError.write(Data("covenant-\(name): configuration: \(error)\n".utf8))
+            exit(78)  // EX_CONFIG
+        }
+        let store = try settings.store(role, logger: logger)
+        let queue = "covenant.\(name)"
+        let events = EventFactory(source: "covenant/\(name)")
+        let worker = Worker(
+            configuration: .init(
+                queue: queue, topology: Topology.workerQueue(queue, commands: commands, events: subscribed)),
+            amqp: settings.amqp, store: store, handler: handler(store, events), events: events, logger: logger)
+        let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+        try await store.close()
+    }
+}
