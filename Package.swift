@@ -14,8 +14,7 @@ let package = Package(
     name: "Covenant",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "BillingDomain", targets: ["BillingDomain"]),
-        .executable(name: "covenant-demo", targets: ["CovenantDemo"]),
+        .library(name: "BillingDomain", targets: ["BillingDomain"])
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -105,13 +104,6 @@ let package = Package(
                 "AMQPClient", "CovenantMessages", "WorkerRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: strictSettings
-        ),
-        // For now the README's main command: the spec's worked examples, computed by the
-        // domain. The cluster issue replaces it with the running workers.
-        .executableTarget(
-            name: "CovenantDemo",
-            dependencies: ["BillingDomain"],
             swiftSettings: strictSettings
         ),
         // Benchmarks (Benchmarks/run builds them in release mode).

@@ -10,7 +10,7 @@ import WorkerRuntime
 struct Covenant: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "covenant", abstract: "Operate a Covenant cluster.",
-        subcommands: [TopologyCommand.self, Publish.self, Billing.self, Dead.self, Queues.self])
+        subcommands: [TopologyCommand.self, Publish.self, Billing.self, Dead.self, Queues.self, Watch.self])
 }
 
 /// Options every subcommand shares.
@@ -208,5 +208,71 @@ struct Queues: AsyncParsableCommand {
                 throw error
             }
         }
+    }
+}
+
+struct Watch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print events as they arrive, through a queue bound the way an integrator binds one.")
+
+    @OptionGroup var connection: Connection
+    @Option(help: "Routing keys to bind (default: every event).") var bind: [String] = ["#"]
+    @Option(help: "Stop after this many events (0: never).") var count = 0
+    @Option(help: "Write a line to this file once the queue is bound (for scripts).") var readyFile: String?
+
+    func run() async throws {
+        let configuration = try connection.configuration()
+        let queue = "watch.\(UUID().uuidString.prefix(8))"
+        let consumer = AMQPConsumer(
+            configuration: configuration, queue: queue,
+            topology: AMQPTopology(
+                exchanges: Topology.exchanges,
+                queues: [.init(name: queue, kind: .classic, bindings: bind.map { (Topology.eventsExchange, $0) })]))
+        // The queue exists once the consumer's first connection declared it.
+        while (try? inspectQueues([queue], using: configuration)) == nil {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        if let readyFile { try "ready\n".write(toFile: readyFile, atomically: true, encoding: .utf8) }
+        var seen = 0
+        for await delivery in consumer.deliveries {
+            consumer.acknowledge(delivery)
+            guard let event = try? CloudEvent.decode(delivery.message.body).get() else { continue }
+            // Unbuffered, so a script piping the output sees each event as it arrives.
+            FileHandle.standardOutput.write(Data((EventText.render(event) + "\n").utf8))
+            seen += 1
+            if count > 0 && seen >= count { break }
+        }
+        await consumer.stop()
+    }
+}
+
+/// Events as people read them in a terminal; invoices in full.
+enum EventText {
+    static func render(_ event: CloudEvent) -> String {
+        guard event.type == "invoice.ready" else {
+            return "\(event.type) [\(event.tenantId)] \(String(decoding: event.data.serialized(), as: UTF8.self))"
+        }
+        let data = event.data
+        func text(_ value: JSONValue?) -> String {
+            if case .string(let string) = value { return string }
+            return "-"
+        }
+        var lines = [
+            "invoice.ready \(text(data["invoice_id"]))  customer \(text(data["customer_id"]))  issued \(text(data["issue_date"]))  \(text(data["currency"]))"
+        ]
+        if case .array(let items) = data["lines"] {
+            for item in items {
+                let late = item["late"] == .bool(true) ? " (late)" : ""
+                lines.append(
+                    "  \(text(item["type"]))\(late)  \(text(item["service_id"]))  \(text(item["description"]))")
+                lines.append(
+                    "      gross \(text(item["gross_amount"]))  discount \(text(item["discount_amount"]))  amount \(text(item["amount"]))"
+                )
+            }
+        }
+        lines.append(
+            "  subtotal \(text(data["subtotal"]))  discount \(text(data["discount_total"]))  total \(text(data["total"]))"
+        )
+        return lines.joined(separator: "\n")
     }
 }
