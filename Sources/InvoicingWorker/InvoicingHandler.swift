@@ -93,17 +93,15 @@ public struct InvoicingHandler: MessageHandler {
     // MARK: Documents
 
     private func document(_ kind: String, _ key: String) async throws -> (JSONValue, Int64)? {
-        guard let stored = try await store.document(kind: kind, key: key) else { return nil }
-        guard let json = JSONValue.parse(stored.body) else { throw StoreError("\(kind) \(key) is unreadable") }
-        return (json, stored.version)
+        try await store.jsonDocument(kind: kind, key: key)
     }
 
     private func write(_ kind: String, _ key: String, _ body: JSONValue, _ version: Int64) -> DocumentWrite {
-        DocumentWrite(kind: kind, key: key, body: body.serialized(), expectedVersion: version)
+        DocumentWrite(kind: kind, key: key, json: body, expectedVersion: version)
     }
 
     private func put(_ kind: String, _ key: String, _ body: JSONValue) async throws -> HandlerOutcome {
-        .commit(UnitOfWork(messageId: nil, documents: [write(kind, key, body, try await document(kind, key)?.1 ?? 0)]))
+        .commit(try await store.replacing(kind: kind, key: key, with: body))
     }
 
     private func ledger(_ tenant: String, _ customer: String) async throws -> (CustomerLedger, Int64) {

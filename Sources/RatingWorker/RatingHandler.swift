@@ -65,17 +65,11 @@ public struct RatingHandler: MessageHandler {
     }
 
     private func document(_ kind: String, _ key: String) async throws -> (JSONValue, Int64)? {
-        guard let stored = try await store.document(kind: kind, key: key) else { return nil }
-        guard let json = JSONValue.parse(stored.body) else { throw StoreError("\(kind) \(key) is unreadable") }
-        return (json, stored.version)
+        try await store.jsonDocument(kind: kind, key: key)
     }
 
     private func put(_ kind: String, _ key: String, _ body: JSONValue) async throws -> HandlerOutcome {
-        let version = try await document(kind, key)?.1 ?? 0
-        return .commit(
-            UnitOfWork(
-                messageId: nil,
-                documents: [DocumentWrite(kind: kind, key: key, body: body.serialized(), expectedVersion: version)]))
+        .commit(try await store.replacing(kind: kind, key: key, with: body))
     }
 
     /// A later state of a service: its end (PAYG cancellation) or its new plan.
@@ -97,8 +91,7 @@ public struct RatingHandler: MessageHandler {
             UnitOfWork(
                 messageId: nil,
                 documents: [
-                    DocumentWrite(
-                        kind: "service", key: key, body: current.adding(changes).serialized(), expectedVersion: version)
+                    DocumentWrite(kind: "service", key: key, json: current.adding(changes), expectedVersion: version)
                 ]))
     }
 

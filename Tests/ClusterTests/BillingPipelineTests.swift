@@ -11,38 +11,18 @@ extension ProvisioningProcessTests {
         let url = try #require(ProcessInfo.processInfo.environment["AMQP_URL"], "AMQP_URL is not set")
         let configuration = try AMQPConfiguration(url: url, connectionName: "pipeline-test")
         let tenant = "t-\(UUID().uuidString.prefix(8))"
-        let integratorQueue = "integrator.\(UUID().uuidString.prefix(8))"
-        let integrator = AMQPConsumer(
-            configuration: configuration, queue: integratorQueue,
-            topology: AMQPTopology(
-                exchanges: Topology.exchanges,
-                queues: [.init(name: integratorQueue, kind: .classic, bindings: [(Topology.eventsExchange, "#")])]))
-        let received = EventLog()
-        let collecting = Task {
-            for await delivery in integrator.deliveries {
-                integrator.acknowledge(delivery)
-                if let event = try? CloudEvent.decode(delivery.message.body).get(), event.tenantId == tenant {
-                    received.append(event)
-                }
-            }
-        }
+        let integrator = Integrator(configuration, tenant: tenant)
         let data = NSTemporaryDirectory() + "covenant-\(UUID().uuidString)"
         let roles = ["provisioning", "rating", "invoicing"]
         let workers = try roles.map {
             try launch("covenant-\($0)", ["COVENANT_AMQP_URL": url, "COVENANT_DATA_DIR": data])
         }
         let deadline = ContinuousClock.now + .seconds(45)
-        while ContinuousClock.now < deadline,
-            (try? inspectQueues(roles.map { "covenant.\($0)" }, using: configuration).map(\.consumers)) != [1, 1, 1]
-        {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await waitForWorkers(roles.map { "covenant.\($0)" }, configuration, until: deadline)
         let publisher = AMQPPublisher(
             configuration: configuration, topology: AMQPTopology(exchanges: Topology.exchanges))
         func waitFor(_ type: String, count: Int = 1) async throws {
-            while ContinuousClock.now < deadline, received.count(of: type) < count {
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            try await integrator.waitFor(type, count: count, until: deadline)
         }
         _ = try await publisher.publish([
             command(
@@ -77,7 +57,7 @@ extension ProvisioningProcessTests {
             command("billing.run", #"{"as_of":"2025-02-01"}"#, id: "\(tenant)-6", tenant: tenant)
         ])
         try await waitFor("billing.run.completed")
-        let invoice = try #require(received.all.first { $0.type == "invoice.ready" })
+        let invoice = try #require(integrator.events.all.first { $0.type == "invoice.ready" })
         // 548.39 − 54.84 = 493.55 for 15–31 January, plus 123.5 GB × 0.10 = 12.35.
         #expect(invoice.data["subtotal"] == .string("560.74"))
         #expect(invoice.data["discount_total"] == .string("54.84"))
@@ -85,7 +65,6 @@ extension ProvisioningProcessTests {
         for pid in workers { kill(pid, SIGTERM) }
         for pid in workers { #expect(await waitForExit(pid) == 0) }
         await integrator.stop()
-        collecting.cancel()
         await publisher.close()
     }
 }

@@ -45,11 +45,7 @@ extension ProvisioningProcessTests {
         let worker = try launch("covenant-provisioning", environment)
         let configuration = try AMQPConfiguration(url: url, connectionName: "cli-test")
         let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline,
-            (try? inspectQueues(["covenant.provisioning"], using: configuration).first?.consumers) != 1
-        {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await waitForWorkers(["covenant.provisioning"], configuration, until: deadline)
         func envelope(_ id: String, _ type: String, _ data: String) -> String {
             #"{"specversion":"1.0","id":"\#(tenant)-\#(id)","source":"ops","type":"\#(type)","time":"2025-01-15T09:30:00Z","tenantid":"\#(tenant)","data":\#(data)}"#
         }

@@ -48,21 +48,7 @@ struct ProvisioningProcessTests {
         let configuration = try AMQPConfiguration(url: url, connectionName: "cluster-test")
         let tenant = "t-\(UUID().uuidString.prefix(8))"
         // An integrator's queue, bound before anything is published.
-        let integratorQueue = "integrator.\(UUID().uuidString.prefix(8))"
-        let integrator = AMQPConsumer(
-            configuration: configuration, queue: integratorQueue,
-            topology: AMQPTopology(
-                exchanges: Topology.exchanges,
-                queues: [.init(name: integratorQueue, kind: .classic, bindings: [(Topology.eventsExchange, "#")])]))
-        let received = EventLog()
-        let collecting = Task {
-            for await delivery in integrator.deliveries {
-                integrator.acknowledge(delivery)
-                if let event = try? CloudEvent.decode(delivery.message.body).get(), event.tenantId == tenant {
-                    received.append(event)
-                }
-            }
-        }
+        let integrator = Integrator(configuration, tenant: tenant)
         try await Task.sleep(for: .milliseconds(300))
 
         let pid = try launch(
@@ -73,11 +59,7 @@ struct ProvisioningProcessTests {
         // The worker declares its queue when it connects; commands published before that would
         // be unroutable, so wait until the queue exists.
         let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline,
-            (try? inspectQueues(["covenant.provisioning"], using: configuration).first?.consumers) != 1
-        {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await waitForWorkers(["covenant.provisioning"], configuration, until: deadline)
         let confirmations = try await publisher.publish([
             command(
                 "tenant.upsert",
@@ -99,10 +81,10 @@ struct ProvisioningProcessTests {
         let expected = [
             "tenant.updated", "plan.updated", "service.activated", "contract.activated", "command.rejected",
         ]
-        while ContinuousClock.now < deadline, received.all.count < expected.count {
+        while ContinuousClock.now < deadline, integrator.events.all.count < expected.count {
             try await Task.sleep(for: .milliseconds(50))
         }
-        let events = received.all
+        let events = integrator.events.all
         #expect(Set(events.map(\.type)) == Set(expected))
         #expect(events.first { $0.type == "command.rejected" }?.data["code"] == .string("unknown_service"))
         #expect(events.first { $0.type == "contract.activated" }?.data["monthly_fee"] == .string("1000.00"))
@@ -111,7 +93,6 @@ struct ProvisioningProcessTests {
         let status = await waitForExit(pid)
         #expect(status == 0, "the worker exited with \(status) after SIGTERM")
         await integrator.stop()
-        collecting.cancel()
         await publisher.close()
     }
 
@@ -120,38 +101,17 @@ struct ProvisioningProcessTests {
         let url = try #require(ProcessInfo.processInfo.environment["AMQP_URL"], "AMQP_URL is not set")
         let configuration = try AMQPConfiguration(url: url, connectionName: "cluster-test")
         let tenant = "t-\(UUID().uuidString.prefix(8))"
-        let integratorQueue = "integrator.\(UUID().uuidString.prefix(8))"
-        let integrator = AMQPConsumer(
-            configuration: configuration, queue: integratorQueue,
-            topology: AMQPTopology(
-                exchanges: Topology.exchanges,
-                queues: [.init(name: integratorQueue, kind: .classic, bindings: [(Topology.eventsExchange, "#")])]))
-        let received = EventLog()
-        let collecting = Task {
-            for await delivery in integrator.deliveries {
-                integrator.acknowledge(delivery)
-                if let event = try? CloudEvent.decode(delivery.message.body).get(), event.tenantId == tenant {
-                    received.append(event)
-                }
-            }
-        }
+        let integrator = Integrator(configuration, tenant: tenant)
         let data = NSTemporaryDirectory() + "covenant-\(UUID().uuidString)"
         let workers = try ["covenant-provisioning", "covenant-rating"].map {
             try launch($0, ["COVENANT_AMQP_URL": url, "COVENANT_DATA_DIR": data])
         }
         let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline,
-            (try? inspectQueues(["covenant.provisioning", "covenant.rating"], using: configuration).map(\.consumers))
-                != [1, 1]
-        {
-            try await Task.sleep(for: .milliseconds(100))
-        }
+        try await waitForWorkers(["covenant.provisioning", "covenant.rating"], configuration, until: deadline)
         let publisher = AMQPPublisher(
             configuration: configuration, topology: AMQPTopology(exchanges: Topology.exchanges))
         func waitFor(_ type: String, count: Int = 1) async throws {
-            while ContinuousClock.now < deadline, received.count(of: type) < count {
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            try await integrator.waitFor(type, count: count, until: deadline)
         }
         _ = try await publisher.publish([
             command(
@@ -182,7 +142,7 @@ struct ProvisioningProcessTests {
         ])
         try await waitFor("usage.rated")
         try await waitFor("command.rejected")
-        let events = received.all
+        let events = integrator.events.all
         let rated = try #require(events.first { $0.type == "usage.rated" })
         guard case .array(let records) = rated.data["records"] else {
             Issue.record("usage.rated has no records")
@@ -194,7 +154,6 @@ struct ProvisioningProcessTests {
         for pid in workers { kill(pid, SIGTERM) }
         for pid in workers { #expect(await waitForExit(pid) == 0) }
         await integrator.stop()
-        collecting.cancel()
         await publisher.close()
     }
 
@@ -210,13 +169,4 @@ struct ProvisioningProcessTests {
             #expect(!error.description.contains("hunter2"))
         }
     }
-}
-
-/// Events an integrator received, shared between tasks.
-final class EventLog: Sendable {
-    private let events = Mutex<[CloudEvent]>([])
-
-    func append(_ event: CloudEvent) { events.withLock { $0.append(event) } }
-    var all: [CloudEvent] { events.withLock { $0 } }
-    func count(of type: String) -> Int { events.withLock { $0.filter { $0.type == type }.count } }
 }

@@ -1,0 +1,67 @@
+import AMQPClient
+import CovenantMessages
+import Foundation
+import Synchronization
+import Testing
+import WorkerRuntime
+
+/// An integrator's view of a cluster: its own queue on the events exchange, keeping the events
+/// of one tenant.
+final class Integrator: Sendable {
+    let consumer: AMQPConsumer
+    let events = EventLog()
+    private let collecting: Task<Void, Never>
+
+    init(_ configuration: AMQPConfiguration, tenant: String) {
+        let queue = "integrator.\(UUID().uuidString.prefix(8))"
+        let consumer = AMQPConsumer(
+            configuration: configuration, queue: queue,
+            topology: AMQPTopology(
+                exchanges: Topology.exchanges,
+                queues: [.init(name: queue, kind: .classic, bindings: [(Topology.eventsExchange, "#")])]))
+        let events = self.events
+        self.consumer = consumer
+        collecting = Task {
+            for await delivery in consumer.deliveries {
+                consumer.acknowledge(delivery)
+                if let event = try? CloudEvent.decode(delivery.message.body).get(), event.tenantId == tenant {
+                    events.append(event)
+                }
+            }
+        }
+    }
+
+    /// Waits until `count` events of `type` arrived, or the deadline.
+    func waitFor(_ type: String, count: Int = 1, until deadline: ContinuousClock.Instant) async throws {
+        while ContinuousClock.now < deadline, events.count(of: type) < count {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    func stop() async {
+        await consumer.stop()
+        collecting.cancel()
+    }
+}
+
+/// Waits until each queue has one consumer (its worker connected and declared it).
+func waitForWorkers(
+    _ queues: [String], _ configuration: AMQPConfiguration, until deadline: ContinuousClock.Instant
+)
+    async throws
+{
+    while ContinuousClock.now < deadline,
+        (try? inspectQueues(queues, using: configuration).map(\.consumers)) != Array(repeating: 1, count: queues.count)
+    {
+        try await Task.sleep(for: .milliseconds(100))
+    }
+}
+
+/// Events an integrator received, shared between tasks.
+final class EventLog: Sendable {
+    private let events = Mutex<[CloudEvent]>([])
+
+    func append(_ event: CloudEvent) { events.withLock { $0.append(event) } }
+    var all: [CloudEvent] { events.withLock { $0 } }
+    func count(of type: String) -> Int { events.withLock { $0.filter { $0.type == type }.count } }
+}
