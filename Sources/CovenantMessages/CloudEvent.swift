@@ -60,6 +60,11 @@ public struct CloudEvent: Sendable, Hashable {
                 return .failure(Rejection(.invalidMessage, "time is not an RFC 3339 timestamp"))
             }
             let tenant = try string("tenantid").get()
+            // Stores key entities as "<tenant>/<id>": a slash would let one tenant's keys run
+            // into another's.
+            guard !tenant.contains("/"), tenant.utf8.count <= 128 else {
+                return .failure(Rejection(.invalidMessage, "tenantid must be at most 128 bytes without '/'"))
+            }
             if let contentType = envelope["datacontenttype"] {
                 guard contentType == .string("application/json") else {
                     return .failure(Rejection(.invalidMessage, "datacontenttype must be application/json"))
