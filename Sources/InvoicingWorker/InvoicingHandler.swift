@@ -21,7 +21,7 @@ public struct InvoicingHandler: MessageHandler {
     public static let commands = ["billing.run"]
     public static let subscribedEvents = [
         "plan.updated", "service.activated", "service.plan_changed", "contract.activated", "contract.plan_changed",
-        "contract.cancelled", "usage.rated",
+        "contract.cancelled", "contract.renewed", "usage.rated",
     ]
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
@@ -51,7 +51,7 @@ public struct InvoicingHandler: MessageHandler {
                                 "service", key, service.adding(["plan_id": .string(try data.string("plan_id"))]),
                                 version)
                         ]))
-            case "contract.activated":
+            case "contract.activated", "contract.renewed":
                 let contract = try ContractEncoding.decodeContract(data.members["contract"] ?? .null)
                 return try await updateLedger(tenant, contract.customerId, causation: event.id) { ledger in
                     ledger.record(contract)

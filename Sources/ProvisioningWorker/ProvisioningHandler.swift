@@ -20,7 +20,7 @@ public struct ProvisioningHandler: MessageHandler {
 
     /// The command types provisioning consumes.
     public static let commands = [
-        "tenant.upsert", "plan.upsert", "service.provision", "service.change_plan", "service.cancel",
+        "tenant.upsert", "plan.upsert", "service.provision", "service.change_plan", "service.cancel", "billing.run",
     ]
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
@@ -36,7 +36,8 @@ public struct ProvisioningHandler: MessageHandler {
             case .serviceProvision(let provision): return try await provisionService(provision, event)
             case .serviceChangePlan(let change): return try await changePlan(change, event)
             case .serviceCancel(let cancel): return try await cancelService(cancel, event)
-            case .usageRecord, .billingRun:
+            case .billingRun(let run): return try await endTerms(before: run.asOf, event)
+            case .usageRecord:
                 return .reject(Rejection(.unknownType, "provisioning does not handle \(event.type)"))
             }
         } catch let rejection as Rejection {
@@ -247,5 +248,51 @@ public struct ProvisioningHandler: MessageHandler {
             UnitOfWork(
                 messageId: command.id, documents: [write(record, tenantId: command.tenantId, version: version)],
                 outbox: [event("contract.cancelled", command, data)]))
+    }
+
+    /// The lifecycle changes a billing run as of `asOf` processes: every contract whose term
+    /// ended before it renews (`auto_renew`, `renew_to`, as many times as the date calls for) or
+    /// expires. Publishes `contract.renewed` (with the new contract) and `contract.expired`.
+    private func endTerms(before asOf: CalendarDate, _ command: CloudEvent) async throws -> HandlerOutcome {
+        let (tenant, _) = try await tenant(command.tenantId)
+        var documents: [DocumentWrite] = []
+        var outbox: [OutboxMessage] = []
+        for stored in try await store.documents(kind: "service", keyPrefix: "\(command.tenantId)/") {
+            guard let json = JSONValue.parse(stored.body) else {
+                throw StoreError("service \(stored.key) is unreadable")
+            }
+            var record = try ServiceRecord(json: json)
+            var changed = false
+            while record.endDate == nil, let current = record.currentContract, current.closing == nil,
+                current.termEnd < asOf
+            {
+                let plan = try await plan(command.tenantId, record.planId)
+                let next = try current.renewal(
+                    plan: plan, tenant: tenant.tenant,
+                    newContractId: "\(record.serviceId)-\(record.contracts.count + 1)"
+                ).get()
+                changed = true
+                if let next {
+                    record.contracts.append(next)
+                    outbox.append(
+                        event(
+                            "contract.renewed", command,
+                            EventPayloads.contractRenewed(old: current, new: next).adding([
+                                "contract": ContractEncoding.contract(next)
+                            ]), outbox.count))
+                } else {
+                    record.endDate = current.termEnd
+                    outbox.append(
+                        event("contract.expired", command, EventPayloads.contractExpired(current), outbox.count))
+                }
+            }
+            if changed { documents.append(write(record, tenantId: command.tenantId, version: stored.version)) }
+        }
+        // Every accepted command leads to an event: the run's lifecycle step, even when empty.
+        outbox.append(
+            event(
+                "billing.lifecycle_processed", command,
+                .object(["as_of": .string(asOf.description), "changes": .number(String(outbox.count))]), outbox.count))
+        return .commit(UnitOfWork(messageId: command.id, documents: documents, outbox: outbox))
     }
 }

@@ -10,7 +10,8 @@ public struct ServiceRecord: Sendable, Hashable {
     public var billingModel: BillingModel
     public var paymentMode: PaymentMode
     public var startDate: CalendarDate
-    /// PAYG services: the day billing stops, once cancelled.
+    /// The day billing stopped: a PAYG service's cancellation, or the end of a contract that
+    /// expired.
     public var endDate: CalendarDate?
     public var contracts: [Contract]
 
@@ -21,7 +22,7 @@ public struct ServiceRecord: Sendable, Hashable {
     public var isActive: Bool {
         switch billingModel {
         case .payg: endDate == nil
-        case .fixedTerm: currentContract?.closing == nil
+        case .fixedTerm: endDate == nil && currentContract?.closing == nil
         }
     }
 

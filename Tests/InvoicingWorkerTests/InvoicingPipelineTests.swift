@@ -153,4 +153,33 @@ struct InvoicingPipelineTests {
         // 9/31 of August less 10 % (261.29) and the remainder fee 4645.16 (see the domain tests).
         #expect(customerTwo.data["total"] == .string("4906.45"))
     }
+
+    @Test("Term end: auto_renew continues billing without a gap; expire ends once")
+    func renewalAndExpiry() async throws {
+        let pipeline = try await setUp()
+        try await pipeline.provision(
+            "service.provision",
+            #"{"customer_id":"cust-3","service_id":"vm-3","plan_id":"vm","start_date":"2025-01-15","billing_model":"fixed_term","payment_mode":"postpaid","contract":{"term_months":12,"monthly_fee":"1000.00","discount_percent":"10","renewal":{"policy":"auto_renew"}}}"#
+        )
+        _ = try await pipeline.invoice("billing.run", #"{"as_of":"2026-01-01"}"#)
+        // The run of 2026-02-01: provisioning renews vm-3 and lets vm-1 (expire) end.
+        let lifecycle = try await pipeline.run(
+            pipeline.provisioning, pipeline.provisioningStore,
+            try pipeline.event("billing.run", #"{"as_of":"2026-02-01"}"#))
+        #expect(
+            lifecycle.map(\.type).sorted() == ["billing.lifecycle_processed", "contract.expired", "contract.renewed"])
+        for event in lifecycle where InvoicingHandler.subscribedEvents.contains(event.type) {
+            _ = try await pipeline.run(pipeline.invoicing, pipeline.invoicingStore, event)
+        }
+        let february = try await pipeline.invoice("billing.run", #"{"as_of":"2026-02-01"}"#)
+        let renewed = try #require(
+            february.first { $0.type == "invoice.ready" && $0.data["customer_id"] == .string("cust-3") })
+        // 1–14 January on the old contract (406.45) and 15–31 January on the renewed one (493.55).
+        #expect(renewed.data["total"] == .string("900.00"))
+        // A later run renews nothing again and expires nothing twice.
+        let again = try await pipeline.run(
+            pipeline.provisioning, pipeline.provisioningStore,
+            try pipeline.event("billing.run", #"{"as_of":"2026-03-01"}"#))
+        #expect(again.map(\.type) == ["billing.lifecycle_processed"])
+    }
 }
