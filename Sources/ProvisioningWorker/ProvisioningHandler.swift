@@ -75,6 +75,16 @@ public struct ProvisioningHandler: MessageHandler {
             expectedVersion: version)
     }
 
+    /// Commits a service's new record with the events it publishes.
+    private func commit(
+        _ record: ServiceRecord, version: Int64, _ command: CloudEvent, _ outbox: [OutboxMessage]
+    ) -> HandlerOutcome {
+        .commit(
+            UnitOfWork(
+                messageId: command.id, documents: [write(record, tenantId: command.tenantId, version: version)],
+                outbox: outbox))
+    }
+
     private func event(_ type: String, _ command: CloudEvent, _ data: JSONValue, _ sequence: Int = 0) -> OutboxMessage {
         events.event(
             type, tenantId: command.tenantId, causationId: command.id, data: data, time: now(), sequence: sequence)
@@ -83,7 +93,6 @@ public struct ProvisioningHandler: MessageHandler {
     // MARK: Commands
 
     private func upsertTenant(_ upsert: TenantUpsert, _ command: CloudEvent) async throws -> HandlerOutcome {
-        let existing = try await store.document(kind: "tenant", key: upsert.tenant.id)
         // The webhook secret is kept, never published.
         var published = command.data
         if case .object(var fields) = published, case .object(var notification) = fields["notification"] {
@@ -91,28 +100,17 @@ public struct ProvisioningHandler: MessageHandler {
             fields["notification"] = .object(notification)
             published = .object(fields)
         }
-        return .commit(
-            UnitOfWork(
-                messageId: command.id,
-                documents: [
-                    DocumentWrite(
-                        kind: "tenant", key: upsert.tenant.id, body: command.data.serialized(),
-                        expectedVersion: existing?.version ?? 0)
-                ], outbox: [event("tenant.updated", command, published)]))
+        var unit = try await store.replacing(kind: "tenant", key: upsert.tenant.id, with: command.data)
+        unit.outbox = [event("tenant.updated", command, published)]
+        return .commit(unit)
     }
 
     private func upsertPlan(_ plan: Plan, _ command: CloudEvent) async throws -> HandlerOutcome {
         _ = try await tenant(command.tenantId)
-        let key = Self.key(command.tenantId, plan.id)
-        let existing = try await store.document(kind: "plan", key: key)
-        return .commit(
-            UnitOfWork(
-                messageId: command.id,
-                documents: [
-                    DocumentWrite(
-                        kind: "plan", key: key, body: command.data.serialized(), expectedVersion: existing?.version ?? 0
-                    )
-                ], outbox: [event("plan.updated", command, command.data)]))
+        var unit = try await store.replacing(
+            kind: "plan", key: Self.key(command.tenantId, plan.id), with: command.data)
+        unit.outbox = [event("plan.updated", command, command.data)]
+        return .commit(unit)
     }
 
     private func provisionService(_ provision: ServiceProvision, _ command: CloudEvent) async throws -> HandlerOutcome {
@@ -145,10 +143,7 @@ public struct ProvisioningHandler: MessageHandler {
             record.contracts = [contract]
             outbox.append(event("contract.activated", command, contractActivated(contract), 1))
         }
-        return .commit(
-            UnitOfWork(
-                messageId: command.id, documents: [write(record, tenantId: command.tenantId, version: 0)],
-                outbox: outbox))
+        return commit(record, version: 0, command, outbox)
     }
 
     /// `contract.activated` with the whole contract, which invoicing and commitments keep.
@@ -179,17 +174,16 @@ public struct ProvisioningHandler: MessageHandler {
         guard let current = record.currentContract else {
             // PAYG: the new plan's prices apply to usage from the change date on.
             record.planId = plan.id
-            return .commit(
-                UnitOfWork(
-                    messageId: command.id, documents: [write(record, tenantId: command.tenantId, version: version)],
-                    outbox: [
-                        event(
-                            "service.plan_changed", command,
-                            .object([
-                                "service_id": .string(record.serviceId), "plan_id": .string(plan.id),
-                                "effective_date": .string(change.effectiveDate.description),
-                            ]))
-                    ]))
+            return commit(
+                record, version: version, command,
+                [
+                    event(
+                        "service.plan_changed", command,
+                        .object([
+                            "service_id": .string(record.serviceId), "plan_id": .string(plan.id),
+                            "effective_date": .string(change.effectiveDate.description),
+                        ]))
+                ])
         }
         try await checkChargeTo(change.overrides.chargeToServiceId, command, customerId: record.customerId)
         let result = try current.changingPlan(
@@ -203,10 +197,7 @@ public struct ProvisioningHandler: MessageHandler {
             "old_contract": ContractEncoding.contract(result.endedContract),
             "new_contract": ContractEncoding.contract(result.newContract),
         ])
-        return .commit(
-            UnitOfWork(
-                messageId: command.id, documents: [write(record, tenantId: command.tenantId, version: version)],
-                outbox: [event("contract.plan_changed", command, data)]))
+        return commit(record, version: version, command, [event("contract.plan_changed", command, data)])
     }
 
     private func cancelService(_ cancel: ServiceCancel, _ command: CloudEvent) async throws -> HandlerOutcome {
@@ -217,17 +208,16 @@ public struct ProvisioningHandler: MessageHandler {
                 throw Rejection(.invalidMessage, "effective_date is before the service started")
             }
             record.endDate = cancel.effectiveDate
-            return .commit(
-                UnitOfWork(
-                    messageId: command.id, documents: [write(record, tenantId: command.tenantId, version: version)],
-                    outbox: [
-                        event(
-                            "service.cancelled", command,
-                            .object([
-                                "service_id": .string(record.serviceId), "customer_id": .string(record.customerId),
-                                "effective_date": .string(cancel.effectiveDate.description),
-                            ]))
-                    ]))
+            return commit(
+                record, version: version, command,
+                [
+                    event(
+                        "service.cancelled", command,
+                        .object([
+                            "service_id": .string(record.serviceId), "customer_id": .string(record.customerId),
+                            "effective_date": .string(cancel.effectiveDate.description),
+                        ]))
+                ])
         }
         let cancellation = try current.cancelled(effective: cancel.effectiveDate, tenant: tenant.tenant).get()
         record.contracts[record.contracts.count - 1] = cancellation.contract
@@ -244,10 +234,7 @@ public struct ProvisioningHandler: MessageHandler {
                 ])
             ])
         }
-        return .commit(
-            UnitOfWork(
-                messageId: command.id, documents: [write(record, tenantId: command.tenantId, version: version)],
-                outbox: [event("contract.cancelled", command, data)]))
+        return commit(record, version: version, command, [event("contract.cancelled", command, data)])
     }
 
     /// The lifecycle changes a billing run as of `asOf` processes: every contract whose term
