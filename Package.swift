@@ -88,12 +88,20 @@ let package = Package(
             dependencies: ["WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain"],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "CommitmentsWorker",
+            dependencies: ["WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain"],
+            swiftSettings: strictSettings
+        ),
         // One thin executable per worker: read the environment, build, run until SIGTERM.
         .executableTarget(
             name: "covenant-provisioning", dependencies: ["ProvisioningWorker", "WorkerRuntime"],
             swiftSettings: strictSettings),
         .executableTarget(
             name: "covenant-invoicing", dependencies: ["InvoicingWorker", "WorkerRuntime"],
+            swiftSettings: strictSettings),
+        .executableTarget(
+            name: "covenant-commitments", dependencies: ["CommitmentsWorker", "WorkerRuntime"],
             swiftSettings: strictSettings),
         .executableTarget(
             name: "covenant-rating", dependencies: ["RatingWorker", "WorkerRuntime"], swiftSettings: strictSettings),
@@ -166,7 +174,8 @@ let package = Package(
         .testTarget(
             name: "InvoicingWorkerTests",
             dependencies: [
-                "InvoicingWorker", "ProvisioningWorker", "WorkerRuntime", "WorkerStores", "CovenantMessages",
+                "InvoicingWorker", "CommitmentsWorker", "ProvisioningWorker", "WorkerRuntime", "WorkerStores",
+                "CovenantMessages",
                 "BillingDomain",
             ],
             swiftSettings: strictSettings

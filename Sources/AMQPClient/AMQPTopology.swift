@@ -28,10 +28,15 @@ public struct AMQPTopology: Sendable {
         /// Quorum queues: deliveries after which a message is dead-lettered.
         public var deliveryLimit: Int?
         public var singleActiveConsumer: Bool
+        /// When set, a queue `<name>.retry` holds messages published to it for this many
+        /// milliseconds, then the broker dead-letters them back to this queue (a message that
+        /// arrived before what it depends on waits there without holding up the others).
+        public var retryDelayMilliseconds: Int?
 
         public init(
             name: String, kind: Kind = .quorum, bindings: [(exchange: String, routingKey: String)] = [],
-            deadLetterExchange: String? = nil, deliveryLimit: Int? = nil, singleActiveConsumer: Bool = false
+            deadLetterExchange: String? = nil, deliveryLimit: Int? = nil, singleActiveConsumer: Bool = false,
+            retryDelayMilliseconds: Int? = nil
         ) {
             self.name = name
             self.kind = kind
@@ -39,10 +44,28 @@ public struct AMQPTopology: Sendable {
             self.deadLetterExchange = deadLetterExchange
             self.deliveryLimit = deliveryLimit
             self.singleActiveConsumer = singleActiveConsumer
+            self.retryDelayMilliseconds = retryDelayMilliseconds
         }
 
         /// The queue dead letters of this one land in.
         public var deadLetterQueueName: String { "\(name).dead" }
+
+        /// The queue a message waits in before it comes back to this one.
+        public var retryQueueName: String { "\(name).retry" }
+
+        /// The retry queue's arguments: messages expire after the delay and go back through the
+        /// default exchange to this queue; at-least-once dead-lettering loses none on the way.
+        var retryArguments: AMQPTable? {
+            guard let retryDelayMilliseconds else { return nil }
+            return [
+                "x-queue-type": .string(Kind.quorum.rawValue),
+                "x-message-ttl": .int(Int64(retryDelayMilliseconds)),
+                "x-dead-letter-exchange": .string(""),
+                "x-dead-letter-routing-key": .string(name),
+                "x-dead-letter-strategy": .string("at-least-once"),
+                "x-overflow": .string("reject-publish"),
+            ]
+        }
 
         var arguments: AMQPTable {
             var arguments: AMQPTable = ["x-queue-type": .string(kind.rawValue)]

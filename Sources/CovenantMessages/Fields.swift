@@ -145,3 +145,20 @@ public struct Fields: Sendable {
         return value
     }
 }
+
+extension Fields {
+    /// An ISO 4217 currency code.
+    public func currency(_ field: String) throws(Rejection) -> Currency {
+        let code = try string(field)
+        guard let currency = Currency(code: code) else { throw Rejection(.invalidMessage, "unknown currency \(code)") }
+        return currency
+    }
+
+    /// An amount of `currency` with at most its minor-unit digits.
+    public func money(_ field: String, in currency: Currency) throws(Rejection) -> Money {
+        guard let amount = Money(decimal: try string(field), currency: currency) else {
+            throw Rejection(.invalidMessage, "\(name(field)) is not an amount of \(currency)")
+        }
+        return amount
+    }
+}

@@ -3,10 +3,14 @@ public import CovenantMessages
 public import WorkerRuntime
 public import WorkerStores
 
-/// Invoicing: keeps each customer's ledger from provisioning's and rating's events, issues the
-/// invoices of billing runs and plan changes, and publishes `invoice.ready` and
-/// `billing.run.completed`. (Commitment shortfall lines join once the commitments worker
-/// exchanges drafts with it; until then runs issue recurring, usage and early-termination lines.)
+/// Invoicing: keeps each customer's account from provisioning's and rating's events, drafts
+/// the customer's invoices when provisioning closes a billing period, has the commitments
+/// worker evaluate the draft when the customer has commitments, and issues the invoices:
+/// `invoice.ready` for each, and `billing.run.completed` once every customer of the run is
+/// done. A plan change's invoice is issued at once.
+///
+/// Provisioning's events of a service carry the service's revision and apply in that order:
+/// one that arrives early waits in the retry queue (see docs/architecture.md).
 public struct InvoicingHandler: MessageHandler {
     let store: any InvoicingStore
     let events: EventFactory
@@ -18,10 +22,11 @@ public struct InvoicingHandler: MessageHandler {
         self.now = now
     }
 
-    public static let commands = ["billing.run"]
+    public static let commands: [String] = []
     public static let subscribedEvents = [
-        "plan.updated", "service.activated", "service.plan_changed", "contract.activated", "contract.plan_changed",
-        "contract.cancelled", "contract.renewed", "usage.rated",
+        "plan.updated", "service.activated", "service.plan_changed", "service.cancelled", "contract.activated",
+        "contract.plan_changed", "contract.cancelled", "usage.rated", "billing.period_closed",
+        "commitments.evaluated",
     ]
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
@@ -29,187 +34,292 @@ public struct InvoicingHandler: MessageHandler {
             let data = try Fields(event.data, path: "data")
             let tenant = event.tenantId
             switch event.type {
-            case "billing.run":
-                guard case .success(.billingRun(let run)) = Command.decode(event) else {
-                    return .reject(Command.decode(event).failure ?? Rejection(.invalidMessage, "bad billing.run"))
-                }
-                return try await billingRun(run.asOf, event)
             case "plan.updated":
-                return try await put("plan", "\(tenant)/\(try data.string("plan_id"))", event.data)
-            case "service.activated":
-                return try await put("service", "\(tenant)/\(try data.string("service_id"))", event.data)
-            case "service.plan_changed":
-                let key = "\(tenant)/\(try data.string("service_id"))"
-                guard let (service, version) = try await document("service", key) else {
-                    throw StoreError("service of \(key) not known yet")
-                }
                 return .commit(
-                    UnitOfWork(
-                        messageId: nil,
-                        documents: [
-                            write(
-                                "service", key, service.adding(["plan_id": .string(try data.string("plan_id"))]),
-                                version)
-                        ]))
-            case "contract.activated", "contract.renewed":
-                let contract = try ContractEncoding.decodeContract(data.members["contract"] ?? .null)
-                return try await updateLedger(tenant, contract.customerId, causation: event.id) { ledger in
-                    ledger.record(contract)
-                    return []
-                }
-            case "contract.cancelled":
-                let contract = try ContractEncoding.decodeContract(data.members["contract"] ?? .null)
-                let fee = try data.optionalObject("early_termination").map { item throws(Rejection) in
-                    let period = try item.object("period")
-                    return EarlyTerminationFee(
-                        contractId: contract.id, serviceId: try item.string("service_id"),
-                        period: BillingPeriod(start: try period.date("start"), end: try period.date("end")),
-                        amount: Money.rounding(try item.decimal("amount"), in: contract.currency))
-                }
-                return try await updateLedger(tenant, contract.customerId, causation: event.id) { ledger in
-                    ledger.record(contract)
-                    if let fee { ledger.add(fee) }
-                    return []
-                }
-            case "contract.plan_changed":
-                let change = ContractPlanChange(
-                    endedContract: try ContractEncoding.decodeContract(data.members["old_contract"] ?? .null),
-                    newContract: try ContractEncoding.decodeContract(data.members["new_contract"] ?? .null))
-                let outcome = try await updateLedger(tenant, change.newContract.customerId, causation: event.id) {
-                    ledger in
-                    try ledger.invoicePlanChange(change).get()
-                }
-                return outcome
+                    try await store.replacing(
+                        kind: "plan", key: "\(tenant)/\(try data.string("plan_id"))", with: event.data))
             case "usage.rated":
                 return try await rateUsage(data, tenant)
+            case "billing.period_closed":
+                return try await closePeriod(data, event)
+            case "commitments.evaluated":
+                return try await finishRun(data, event)
             default:
-                return .reject(Rejection(.unknownType, "invoicing does not handle \(event.type)"))
+                return try await applyServiceChange(data, event)
             }
         } catch let rejection as Rejection {
             return .reject(rejection)
         }
     }
 
-    // MARK: Documents
+    // MARK: Accounts
 
-    private func document(_ kind: String, _ key: String) async throws -> (JSONValue, Int64)? {
-        try await store.jsonDocument(kind: kind, key: key)
+    private func plan(_ tenant: String, _ id: String) async throws -> Plan? {
+        guard let (json, _) = try await store.jsonDocument(kind: "plan", key: "\(tenant)/\(id)") else { return nil }
+        return try Command.plan(from: json).get()
     }
 
-    private func write(_ kind: String, _ key: String, _ body: JSONValue, _ version: Int64) -> DocumentWrite {
-        DocumentWrite(kind: kind, key: key, json: body, expectedVersion: version)
-    }
-
-    private func put(_ kind: String, _ key: String, _ body: JSONValue) async throws -> HandlerOutcome {
-        .commit(try await store.replacing(kind: kind, key: key, with: body))
-    }
-
-    private func ledger(_ tenant: String, _ customer: String) async throws -> (CustomerLedger, Int64) {
-        guard let (json, version) = try await document("ledger", "\(tenant)/\(customer)") else {
-            return (CustomerLedger(customerId: customer), 0)
+    private func account(_ tenant: String, _ customer: String) async throws -> (CustomerAccount, Int64) {
+        guard let (json, version) = try await store.jsonDocument(kind: "account", key: "\(tenant)/\(customer)") else {
+            return (CustomerAccount(customerId: customer), 0)
         }
-        return (try LedgerCoding.decode(json), version)
+        return (try CustomerAccount(json: json), version)
     }
 
-    /// Changes one customer's ledger; the invoices the change issues are stored and announced.
-    private func updateLedger(
-        _ tenant: String, _ customer: String, causation: String, _ change: (inout CustomerLedger) throws -> [Invoice]
-    ) async throws -> HandlerOutcome {
-        var (ledger, version) = try await ledger(tenant, customer)
-        let invoices = try change(&ledger)
-        var unit = UnitOfWork(
-            messageId: nil, documents: [write("ledger", "\(tenant)/\(customer)", LedgerCoding.encode(ledger), version)])
-        announce(invoices, tenant: tenant, asOf: invoices.first?.issueDate, into: &unit, causation: causation)
+    private func write(_ account: CustomerAccount, _ tenant: String, version: Int64) -> DocumentWrite {
+        DocumentWrite(
+            kind: "account", key: "\(tenant)/\(account.ledger.customerId)", json: account.json,
+            expectedVersion: version)
+    }
+
+    /// One of provisioning's events for a service, applied in revision order.
+    private func applyServiceChange(_ data: Fields, _ event: CloudEvent) async throws -> HandlerOutcome {
+        let tenant = event.tenantId
+        if event.type == "service.activated", try data.string("billing_model") != "payg" {
+            // A fixed-term service's state comes with `contract.activated` of the same revision.
+            return .commit(UnitOfWork(messageId: nil))
+        }
+        let serviceId = try data.string("service_id")
+        let revision = Int64(try data.int("revision", in: 1...Int(Int32.max)))
+        var (account, version) = try await account(tenant, try data.string("customer_id"))
+        switch account.order(serviceId: serviceId, revision: revision) {
+        case .applied: return .commit(UnitOfWork(messageId: nil))
+        case .early: return .retryLater("service \(serviceId) revision \(revision) before its predecessor")
+        case .next: break
+        }
+        account.revisions[serviceId] = revision
+        var invoices: [Invoice] = []
+        switch event.type {
+        case "service.activated":
+            account.changePayg(
+                serviceId: serviceId, from: try data.date("start_date"),
+                to: CustomerAccount.Span(
+                    planId: try data.string("plan_id"), serviceType: try data.string("service_type"),
+                    period: BillingPeriod(start: try data.date("start_date"), end: CustomerAccount.openEnd)))
+        case "service.plan_changed":
+            let planId = try data.string("plan_id")
+            guard let plan = try await plan(tenant, planId) else { return .retryLater("plan \(planId) not known yet") }
+            let date = try data.date("effective_date")
+            account.changePayg(
+                serviceId: serviceId, from: date,
+                to: .init(
+                    planId: planId, serviceType: plan.serviceType,
+                    period: BillingPeriod(start: date, end: CustomerAccount.openEnd)))
+        case "service.cancelled":
+            account.changePayg(serviceId: serviceId, from: try data.date("effective_date"), to: nil)
+        case "contract.activated":
+            account.ledger.record(try ContractEncoding.decodeContract(data.members["contract"] ?? .null))
+        case "contract.cancelled":
+            let contract = try ContractEncoding.decodeContract(data.members["contract"] ?? .null)
+            account.ledger.record(contract)
+            if let item = try data.optionalObject("early_termination") {
+                let period = try item.object("period")
+                account.ledger.add(
+                    EarlyTerminationFee(
+                        contractId: contract.id, serviceId: try item.string("service_id"),
+                        period: BillingPeriod(start: try period.date("start"), end: try period.date("end")),
+                        amount: Money.rounding(try item.decimal("amount"), in: contract.currency)))
+            }
+        case "contract.plan_changed":
+            let change = ContractPlanChange(
+                endedContract: try ContractEncoding.decodeContract(data.members["old_contract"] ?? .null),
+                newContract: try ContractEncoding.decodeContract(data.members["new_contract"] ?? .null))
+            invoices = try account.ledger.invoicePlanChange(change).get()
+            account.composed += invoices.flatMap(\.lines).filter(\.countsTowardCommitments).map {
+                CommitmentLedger.CountedLine(period: $0.period, amount: $0.amount)
+            }
+        default:
+            return .reject(Rejection(.unknownType, "invoicing does not handle \(event.type)"))
+        }
+        var unit = UnitOfWork(messageId: nil, documents: [write(account, tenant, version: version)])
+        if !invoices.isEmpty {
+            announce(invoices, tenant: tenant, causation: event.causationId ?? event.id, into: &unit)
+            unit.outbox.append(
+                events.event(
+                    "billing.run.completed", tenantId: tenant, causationId: event.causationId ?? event.id,
+                    data: EventPayloads.billingRunCompleted(
+                        asOf: invoices[0].issueDate, invoiceIds: invoices.map(\.id)),
+                    time: now()))
+        }
         return .commit(unit)
     }
 
-    /// Stores invoices and adds `invoice.ready` for each and one `billing.run.completed`.
-    private func announce(
-        _ invoices: [Invoice], tenant: String, asOf: CalendarDate?, into unit: inout UnitOfWork, causation: String
-    ) {
-        guard let asOf else { return }
-        for (index, invoice) in invoices.enumerated() {
+    /// Stores invoices and adds `invoice.ready` for each.
+    private func announce(_ invoices: [Invoice], tenant: String, causation: String, into unit: inout UnitOfWork) {
+        for invoice in invoices {
             unit.invoices.append(
                 StoredInvoice(
                     tenantId: tenant, invoiceId: invoice.id, customerId: invoice.customerId,
-                    currency: invoice.currency.code,
-                    issueDate: invoice.issueDate, subtotal: invoice.subtotal.amount,
+                    currency: invoice.currency.code, issueDate: invoice.issueDate, subtotal: invoice.subtotal.amount,
                     discountTotal: invoice.discountTotal.amount, total: invoice.total.amount,
                     body: EventPayloads.invoiceReady(invoice).serialized()))
             unit.outbox.append(
                 events.event(
                     "invoice.ready", tenantId: tenant, causationId: causation,
                     data: EventPayloads.invoiceReady(invoice),
-                    time: now(), sequence: index))
+                    time: now(), key: invoice.id))
         }
-        unit.outbox.append(
-            events.event(
-                "billing.run.completed", tenantId: tenant, causationId: causation,
-                data: EventPayloads.billingRunCompleted(asOf: asOf, invoiceIds: invoices.map(\.id)), time: now()))
     }
 
     private func rateUsage(_ data: Fields, _ tenant: String) async throws -> HandlerOutcome {
-        var changed: [String: (CustomerLedger, Int64)] = [:]
+        var changed: [String: (CustomerAccount, Int64)] = [:]
         for record in try data.objects("records") {
             // Fixed-term services are not metered: their usage is kept by rating and commitments.
             guard try record.string("billing_model") == "payg" else { continue }
             let serviceId = try record.string("service_id")
-            guard let (service, _) = try await document("service", "\(tenant)/\(serviceId)") else {
-                throw StoreError("service \(serviceId) not known yet")
+            let customer = try record.string("customer_id")
+            var (account, version): (CustomerAccount, Int64)
+            if let known = changed[customer] {
+                (account, version) = known
+            } else {
+                (account, version) = try await self.account(tenant, customer)
             }
-            let planId = try Fields(service, path: "service").string("plan_id")
-            guard let (planData, _) = try await document("plan", "\(tenant)/\(planId)") else {
-                throw StoreError("plan \(planId) not known yet")
+            let date = try record.date("date")
+            guard let planId = account.paygPlan(serviceId: serviceId, on: date) else {
+                return .retryLater("service \(serviceId) not known on \(date) yet")
             }
-            let plan = try Command.plan(from: planData).get()
+            guard let plan = try await plan(tenant, planId) else { return .retryLater("plan \(planId) not known yet") }
             let metric = try record.string("metric")
             guard let price = plan.usagePrices[metric] else { continue }  // not priced on the plan
-            let customer = try record.string("customer_id")
-            var (ledger, version): (CustomerLedger, Int64)
-            if let known = changed[customer] {
-                (ledger, version) = known
-            } else {
-                (ledger, version) = try await self.ledger(tenant, customer)
-            }
-            if let rejection = ledger.recordUsage(
-                serviceId: serviceId, metric: metric, quantity: try record.decimal("quantity"),
-                on: try record.date("date"), price: price, currency: plan.currency)
+            if let rejection = account.ledger.recordUsage(
+                serviceId: serviceId, metric: metric, quantity: try record.decimal("quantity"), on: date, price: price,
+                currency: plan.currency)
             {
                 throw rejection
             }
-            changed[customer] = (ledger, version)
+            changed[customer] = (account, version)
         }
         return .commit(
             UnitOfWork(
                 messageId: nil,
-                documents: changed.sorted { $0.key < $1.key }.map { customer, entry in
-                    write("ledger", "\(tenant)/\(customer)", LedgerCoding.encode(entry.0), entry.1)
-                }))
+                documents: changed.sorted { $0.key < $1.key }.map { _, entry in write(entry.0, tenant, version: entry.1)
+                }
+            ))
     }
 
-    private func billingRun(_ asOf: CalendarDate, _ command: CloudEvent) async throws -> HandlerOutcome {
-        var unit = UnitOfWork(messageId: nil)
-        var invoices: [Invoice] = []
-        for stored in try await store.documents(kind: "ledger", keyPrefix: "\(command.tenantId)/") {
-            guard let json = JSONValue.parse(stored.body) else {
-                throw StoreError("ledger \(stored.key) is unreadable")
-            }
-            var ledger = try LedgerCoding.decode(json)
-            let coveredBefore = ledger.coveredThrough
-            let issued = ledger.runBilling(asOf: asOf)
-            // A run that issues nothing still moves what counts as late: keep it then too.
-            guard !issued.isEmpty || ledger.coveredThrough != coveredBefore else { continue }
-            unit.documents.append(write("ledger", stored.key, LedgerCoding.encode(ledger), stored.version))
-            invoices += issued
+    // MARK: Billing runs
+
+    /// Provisioning closed the customer's period: apply the services' state it carries (once
+    /// every earlier change of them is applied), draft the run, and either issue it or send it
+    /// to commitment evaluation.
+    private func closePeriod(_ data: Fields, _ event: CloudEvent) async throws -> HandlerOutcome {
+        let tenant = event.tenantId
+        let runId = try data.string("run_id")
+        let customers = try data.int("customers", in: 1...Int(Int32.max))
+        let asOf = try data.date("as_of")
+        var (account, version) = try await account(tenant, try data.string("customer_id"))
+        if let pending = account.pending {
+            if pending.runId == runId { return .commit(UnitOfWork(messageId: nil)) }
+            return .retryLater("the customer's run \(pending.runId) waits for commitment evaluation")
         }
-        announce(invoices, tenant: command.tenantId, asOf: asOf, into: &unit, causation: command.id)
+        for service in try data.objects("services") {
+            let serviceId = try service.string("service_id")
+            let revision = Int64(try service.int("revision", in: 0...Int(Int32.max)))
+            let previous = Int64(try service.int("previous_revision", in: 0...Int(Int32.max)))
+            let applied = account.revisions[serviceId] ?? 0
+            guard applied >= previous else {
+                return .retryLater("service \(serviceId) revision \(previous) not applied yet")
+            }
+            guard applied < revision else { continue }
+            for contract in try service.array("contracts") {
+                account.ledger.record(try ContractEncoding.decodeContract(contract))
+            }
+            account.revisions[serviceId] = revision
+        }
+        let draft = account.ledger.draftRun(asOf: asOf)
+        let contracts = account.ledger.contracts.values.map(\.contract).sorted { $0.id < $1.id }
+        guard contracts.contains(where: { !$0.terms.commitments.isEmpty }) else {
+            let invoices = account.ledger.issue(draft)
+            return .commit(
+                try await finish(
+                    runId: runId, asOf: asOf, customers: customers, invoices: invoices, account: account,
+                    version: version, event: event))
+        }
+        // The draft goes to commitments with what they measure: contracts, service spans, lines.
+        var spans = account.paygSpans
+        for contract in contracts {
+            guard let plan = try await plan(tenant, contract.planId) else {
+                return .retryLater("plan \(contract.planId) not known yet")
+            }
+            spans[contract.serviceId, default: []].append(
+                .init(planId: contract.planId, serviceType: plan.serviceType, period: contract.billedPeriod))
+        }
+        let counted =
+            account.composed
+            + draft.lines.filter(\.countsTowardCommitments).map {
+                CommitmentLedger.CountedLine(period: $0.period, amount: $0.amount)
+            }
+        account.composed = []
+        account.pending = .init(runId: runId, customers: customers, draft: draft)
+        var unit = UnitOfWork(messageId: nil, documents: [write(account, tenant, version: version)])
+        unit.outbox.append(
+            events.event(
+                "invoice.drafted", tenantId: tenant, causationId: runId,
+                data: .object([
+                    "run_id": .string(runId), "as_of": .string(asOf.description),
+                    "customer_id": .string(account.ledger.customerId), "cutoff": .string(draft.cutoff.description),
+                    "contracts": .array(contracts.map(ContractEncoding.contract)),
+                    "services": CommitmentCoding.spans(spans),
+                    "lines": .array(counted.map(CommitmentCoding.counted)),
+                ]), time: now(), key: account.ledger.customerId))
         return .commit(unit)
     }
-}
 
-extension Result {
-    var failure: Failure? {
-        if case .failure(let error) = self { return error }
-        return nil
+    /// The commitments worker evaluated the draft: issue it with the shortfall lines.
+    private func finishRun(_ data: Fields, _ event: CloudEvent) async throws -> HandlerOutcome {
+        let tenant = event.tenantId
+        let runId = try data.string("run_id")
+        var (account, version) = try await account(tenant, try data.string("customer_id"))
+        guard let pending = account.pending, pending.runId == runId else { return .commit(UnitOfWork(messageId: nil)) }
+        var shortfalls: [InvoiceLine] = []
+        for window in try data.objects("windows") {
+            let contractId = try window.string("contract_id")
+            guard let contract = account.ledger.contracts[contractId]?.contract,
+                let actual = Rational(exactText: try window.string("actual")),
+                let outcome = contract.outcome(
+                    commitmentId: try window.string("commitment_id"),
+                    window: try window.int("window", in: 1...10_000), actual: actual)
+            else { throw Rejection(.invalidMessage, "\(window.path) names no window of the customer's contracts") }
+            if let line = contract.shortfallLine(outcome) { shortfalls.append(line) }
+        }
+        account.pending = nil
+        let invoices = account.ledger.issue(pending.draft, adding: shortfalls)
+        return .commit(
+            try await finish(
+                runId: runId, asOf: pending.draft.issueDate, customers: pending.customers, invoices: invoices,
+                account: account, version: version, event: event))
+    }
+
+    /// Stores the customer's invoices of a run and counts the customer done; the last customer
+    /// of the run completes it.
+    private func finish(
+        runId: String, asOf: CalendarDate, customers: Int, invoices: [Invoice], account: CustomerAccount,
+        version: Int64, event: CloudEvent
+    ) async throws -> UnitOfWork {
+        let tenant = event.tenantId
+        var unit = UnitOfWork(messageId: nil, documents: [write(account, tenant, version: version)])
+        announce(invoices, tenant: tenant, causation: runId, into: &unit)
+        let runKey = "\(tenant)/\(runId)"
+        let stored = try await store.jsonDocument(kind: "run", key: runKey)
+        var done = try stored.map { try Fields($0.0, path: "run").object("done").members } ?? [:]
+        done[account.ledger.customerId] = .array(invoices.map { .string($0.id) })
+        unit.documents.append(
+            DocumentWrite(
+                kind: "run", key: runKey,
+                json: .object([
+                    "as_of": .string(asOf.description), "customers": .number(String(customers)), "done": .object(done),
+                ]),
+                expectedVersion: stored?.1 ?? 0))
+        if done.count == customers {
+            let invoiceIds = done.keys.sorted().flatMap { customer -> [String] in
+                guard case .array(let ids) = done[customer] else { return [] }
+                return ids.compactMap { if case .string(let id) = $0 { id } else { nil } }
+            }
+            unit.outbox.append(
+                events.event(
+                    "billing.run.completed", tenantId: tenant, causationId: runId,
+                    data: EventPayloads.billingRunCompleted(asOf: asOf, invoiceIds: invoiceIds), time: now()))
+        }
+        return unit
     }
 }

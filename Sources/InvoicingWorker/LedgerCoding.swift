@@ -49,18 +49,9 @@ enum LedgerCoding {
 
     static func decode(_ json: JSONValue) throws(Rejection) -> CustomerLedger {
         let fields = try Fields(json, path: "ledger")
-        func currency(_ item: Fields) throws(Rejection) -> Currency {
-            let code = try item.string("currency")
-            guard let currency = Currency(code: code) else {
-                throw Rejection(.invalidMessage, "unknown currency \(code)")
-            }
-            return currency
-        }
+        func currency(_ item: Fields) throws(Rejection) -> Currency { try item.currency("currency") }
         func money(_ item: Fields, _ field: String, _ currency: Currency) throws(Rejection) -> Money {
-            guard let amount = Money(decimal: try item.string(field), currency: currency) else {
-                throw Rejection(.invalidMessage, "\(item.path).\(field) is not an amount of \(currency)")
-            }
-            return amount
+            try item.money(field, in: currency)
         }
         var contracts: [CustomerLedger.ContractAccount] = []
         for item in try fields.objects("contracts") {

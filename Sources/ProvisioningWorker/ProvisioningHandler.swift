@@ -36,7 +36,7 @@ public struct ProvisioningHandler: MessageHandler {
             case .serviceProvision(let provision): return try await provisionService(provision, event)
             case .serviceChangePlan(let change): return try await changePlan(change, event)
             case .serviceCancel(let cancel): return try await cancelService(cancel, event)
-            case .billingRun(let run): return try await endTerms(before: run.asOf, event)
+            case .billingRun(let run): return try await closePeriod(asOf: run.asOf, event)
             case .usageRecord:
                 return .reject(Rejection(.unknownType, "provisioning does not handle \(event.type)"))
             }
@@ -75,14 +75,26 @@ public struct ProvisioningHandler: MessageHandler {
             expectedVersion: version)
     }
 
-    /// Commits a service's new record with the events it publishes.
+    /// Commits a service's new record with the events it publishes. Each event carries the
+    /// record's new `revision` (its document version): consumers apply a service's events in
+    /// revision order, whatever order they arrive in.
     private func commit(
-        _ record: ServiceRecord, version: Int64, _ command: CloudEvent, _ outbox: [OutboxMessage]
+        _ record: ServiceRecord, version: Int64, _ command: CloudEvent, _ events: [(type: String, data: JSONValue)]
     ) -> HandlerOutcome {
-        .commit(
+        let outbox = events.enumerated().map { index, item in
+            event(item.type, command, Self.revised(item.data, record, revision: version + 1), index)
+        }
+        return .commit(
             UnitOfWork(
                 messageId: command.id, documents: [write(record, tenantId: command.tenantId, version: version)],
                 outbox: outbox))
+    }
+
+    static func revised(_ data: JSONValue, _ record: ServiceRecord, revision: Int64) -> JSONValue {
+        data.adding([
+            "customer_id": .string(record.customerId), "service_id": .string(record.serviceId),
+            "revision": .number(String(revision)),
+        ])
     }
 
     private func event(_ type: String, _ command: CloudEvent, _ data: JSONValue, _ sequence: Int = 0) -> OutboxMessage {
@@ -122,16 +134,17 @@ public struct ProvisioningHandler: MessageHandler {
         var record = ServiceRecord(
             customerId: provision.customerId, serviceId: provision.serviceId, planId: plan.id,
             billingModel: provision.billingModel, paymentMode: provision.paymentMode, startDate: provision.startDate)
-        var outbox = [
-            event(
-                "service.activated", command,
+        var outbox: [(type: String, data: JSONValue)] = [
+            (
+                "service.activated",
                 .object([
                     "customer_id": .string(record.customerId), "service_id": .string(record.serviceId),
                     "plan_id": .string(plan.id), "plan_name": .string(plan.name),
                     "currency": .string(plan.currency.code), "service_type": .string(plan.serviceType),
                     "billing_model": .string(record.billingModel.rawValue),
                     "start_date": .string(record.startDate.description),
-                ]))
+                ])
+            )
         ]
         if let terms = provision.contract {
             try await checkChargeTo(terms.chargeToServiceId, command, customerId: provision.customerId)
@@ -141,7 +154,7 @@ public struct ProvisioningHandler: MessageHandler {
                 terms: terms
             ).get()
             record.contracts = [contract]
-            outbox.append(event("contract.activated", command, contractActivated(contract), 1))
+            outbox.append(("contract.activated", contractActivated(contract)))
         }
         return commit(record, version: 0, command, outbox)
     }
@@ -170,6 +183,7 @@ public struct ProvisioningHandler: MessageHandler {
     private func changePlan(_ change: ServiceChangePlan, _ command: CloudEvent) async throws -> HandlerOutcome {
         let (tenant, _) = try await tenant(command.tenantId)
         var (record, version) = try await activeService(change.serviceId, command)
+        if let rejection = record.checkNotInvoiced(change.effectiveDate) { throw rejection }
         let plan = try await plan(command.tenantId, change.planId)
         guard let current = record.currentContract else {
             // PAYG: the new plan's prices apply to usage from the change date on.
@@ -177,12 +191,12 @@ public struct ProvisioningHandler: MessageHandler {
             return commit(
                 record, version: version, command,
                 [
-                    event(
-                        "service.plan_changed", command,
+                    (
+                        "service.plan_changed",
                         .object([
-                            "service_id": .string(record.serviceId), "plan_id": .string(plan.id),
-                            "effective_date": .string(change.effectiveDate.description),
-                        ]))
+                            "plan_id": .string(plan.id), "effective_date": .string(change.effectiveDate.description),
+                        ])
+                    )
                 ])
         }
         try await checkChargeTo(change.overrides.chargeToServiceId, command, customerId: record.customerId)
@@ -197,12 +211,13 @@ public struct ProvisioningHandler: MessageHandler {
             "old_contract": ContractEncoding.contract(result.endedContract),
             "new_contract": ContractEncoding.contract(result.newContract),
         ])
-        return commit(record, version: version, command, [event("contract.plan_changed", command, data)])
+        return commit(record, version: version, command, [("contract.plan_changed", data)])
     }
 
     private func cancelService(_ cancel: ServiceCancel, _ command: CloudEvent) async throws -> HandlerOutcome {
         let (tenant, _) = try await tenant(command.tenantId)
         var (record, version) = try await activeService(cancel.serviceId, command)
+        if let rejection = record.checkNotInvoiced(cancel.effectiveDate) { throw rejection }
         guard let current = record.currentContract else {
             guard cancel.effectiveDate >= record.startDate else {
                 throw Rejection(.invalidMessage, "effective_date is before the service started")
@@ -210,14 +225,7 @@ public struct ProvisioningHandler: MessageHandler {
             record.endDate = cancel.effectiveDate
             return commit(
                 record, version: version, command,
-                [
-                    event(
-                        "service.cancelled", command,
-                        .object([
-                            "service_id": .string(record.serviceId), "customer_id": .string(record.customerId),
-                            "effective_date": .string(cancel.effectiveDate.description),
-                        ]))
-                ])
+                [("service.cancelled", .object(["effective_date": .string(cancel.effectiveDate.description)]))])
         }
         let cancellation = try current.cancelled(effective: cancel.effectiveDate, tenant: tenant.tenant).get()
         record.contracts[record.contracts.count - 1] = cancellation.contract
@@ -234,22 +242,28 @@ public struct ProvisioningHandler: MessageHandler {
                 ])
             ])
         }
-        return commit(record, version: version, command, [event("contract.cancelled", command, data)])
+        return commit(record, version: version, command, [("contract.cancelled", data)])
     }
 
-    /// The lifecycle changes a billing run as of `asOf` processes: every contract whose term
-    /// ended before it renews (`auto_renew`, `renew_to`, as many times as the date calls for) or
-    /// expires. Publishes `contract.renewed` (with the new contract) and `contract.expired`.
-    private func endTerms(before asOf: CalendarDate, _ command: CloudEvent) async throws -> HandlerOutcome {
+    /// A billing run as of `asOf`, the provisioning step: every contract whose term ended before
+    /// it renews (`auto_renew`, `renew_to`, as many times as the date calls for) or expires
+    /// (`contract.renewed`, `contract.expired`); the days before the run's cutoff are closed (no
+    /// plan change or cancellation may be dated inside them afterwards); and each customer of the
+    /// tenant gets `billing.period_closed` with the state and revision of each of their
+    /// services, from which invoicing bills. A tenant without customers completes the run here.
+    private func closePeriod(asOf: CalendarDate, _ command: CloudEvent) async throws -> HandlerOutcome {
         let (tenant, _) = try await tenant(command.tenantId)
+        let cutoff = asOf.startOfMonth
         var documents: [DocumentWrite] = []
         var outbox: [OutboxMessage] = []
+        var servicesByCustomer: [String: [JSONValue]] = [:]
         for stored in try await store.documents(kind: "service", keyPrefix: "\(command.tenantId)/") {
             guard let json = JSONValue.parse(stored.body) else {
                 throw StoreError("service \(stored.key) is unreadable")
             }
-            var record = try ServiceRecord(json: json)
-            var changed = false
+            let before = try ServiceRecord(json: json)
+            var record = before
+            var changes: [(type: String, data: JSONValue)] = []
             while record.endDate == nil, let current = record.currentContract, current.closing == nil,
                 current.termEnd < asOf
             {
@@ -258,28 +272,49 @@ public struct ProvisioningHandler: MessageHandler {
                     plan: plan, tenant: tenant.tenant,
                     newContractId: "\(record.serviceId)-\(record.contracts.count + 1)"
                 ).get()
-                changed = true
                 if let next {
                     record.contracts.append(next)
-                    outbox.append(
-                        event(
-                            "contract.renewed", command,
+                    changes.append(
+                        (
+                            "contract.renewed",
                             EventPayloads.contractRenewed(old: current, new: next).adding([
                                 "contract": ContractEncoding.contract(next)
-                            ]), outbox.count))
+                            ])
+                        ))
                 } else {
                     record.endDate = current.termEnd
-                    outbox.append(
-                        event("contract.expired", command, EventPayloads.contractExpired(current), outbox.count))
+                    changes.append(("contract.expired", EventPayloads.contractExpired(current)))
                 }
             }
-            if changed { documents.append(write(record, tenantId: command.tenantId, version: stored.version)) }
+            if record.isActive, (record.closedThrough ?? cutoff) <= cutoff { record.closedThrough = cutoff }
+            let revision = record == before ? stored.version : stored.version + 1
+            if record != before { documents.append(write(record, tenantId: command.tenantId, version: stored.version)) }
+            for change in changes {
+                outbox.append(
+                    event(change.type, command, Self.revised(change.data, record, revision: revision), outbox.count))
+            }
+            servicesByCustomer[record.customerId, default: []].append(
+                .object([
+                    "service_id": .string(record.serviceId), "plan_id": .string(record.planId),
+                    "billing_model": .string(record.billingModel.rawValue),
+                    "revision": .number(String(revision)), "previous_revision": .number(String(stored.version)),
+                    "contracts": .array(record.contracts.map(ContractEncoding.contract)),
+                ]))
         }
-        // Every accepted command leads to an event: the run's lifecycle step, even when empty.
-        outbox.append(
-            event(
-                "billing.lifecycle_processed", command,
-                .object(["as_of": .string(asOf.description), "changes": .number(String(outbox.count))]), outbox.count))
+        for (index, (customer, services)) in servicesByCustomer.sorted(by: { $0.key < $1.key }).enumerated() {
+            outbox.append(
+                event(
+                    "billing.period_closed", command,
+                    .object([
+                        "run_id": .string(command.id), "as_of": .string(asOf.description),
+                        "customer_id": .string(customer), "customers": .number(String(servicesByCustomer.count)),
+                        "services": .array(services),
+                    ]), index))
+        }
+        if servicesByCustomer.isEmpty {
+            outbox.append(
+                event("billing.run.completed", command, EventPayloads.billingRunCompleted(asOf: asOf, invoiceIds: [])))
+        }
         return .commit(UnitOfWork(messageId: command.id, documents: documents, outbox: outbox))
     }
 }

@@ -14,6 +14,9 @@ public struct ServiceRecord: Sendable, Hashable {
     /// expired.
     public var endDate: CalendarDate?
     public var contracts: [Contract]
+    /// The cutoff of the latest billing run that closed this service's period: every day
+    /// before it is invoiced, so no plan change or cancellation may be dated before it.
+    public var closedThrough: CalendarDate?
 
     public var currentContract: Contract? { contracts.last }
 
@@ -40,6 +43,14 @@ public struct ServiceRecord: Sendable, Hashable {
         self.contracts = contracts
     }
 
+    /// Whether a change dated `date` would reach into days a billing run already invoiced.
+    public func checkNotInvoiced(_ date: CalendarDate) -> Rejection? {
+        guard let closedThrough, date < closedThrough else { return nil }
+        return Rejection(
+            .periodAlreadyInvoiced,
+            "\(date) is inside days already invoiced: a billing run closed \(serviceId) through \(closedThrough)")
+    }
+
     public var json: JSONValue {
         var fields: [String: JSONValue] = [
             "customer_id": .string(customerId), "service_id": .string(serviceId), "plan_id": .string(planId),
@@ -47,6 +58,7 @@ public struct ServiceRecord: Sendable, Hashable {
             "start_date": .string(startDate.description), "contracts": .array(contracts.map(ContractEncoding.contract)),
         ]
         if let endDate { fields["end_date"] = .string(endDate.description) }
+        if let closedThrough { fields["closed_through"] = .string(closedThrough.description) }
         return .object(fields)
     }
 
@@ -58,9 +70,8 @@ public struct ServiceRecord: Sendable, Hashable {
         billingModel = try fields.choice("billing_model", of: BillingModel.self)
         paymentMode = try fields.choice("payment_mode", of: PaymentMode.self)
         startDate = try fields.date("start_date")
-        endDate = fields.members["end_date"].flatMap { value in
-            if case .string(let text) = value { CalendarDate(iso: text) } else { nil }
-        }
+        endDate = fields.has("end_date") ? try fields.date("end_date") : nil
+        closedThrough = fields.has("closed_through") ? try fields.date("closed_through") : nil
         var contracts: [Contract] = []
         for item in try fields.array("contracts") { contracts.append(try ContractEncoding.decodeContract(item)) }
         self.contracts = contracts

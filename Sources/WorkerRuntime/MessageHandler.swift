@@ -13,6 +13,10 @@ public protocol MessageHandler: Sendable {
 public enum HandlerOutcome: Sendable {
     case commit(UnitOfWork)
     case reject(Rejection)
+    /// The message is valid but arrived before what it depends on (the event of an earlier
+    /// change of the same service, say): it waits in the role's retry queue and comes back,
+    /// while the messages behind it go on.
+    case retryLater(String)
 }
 
 /// Builds the events a worker publishes: CloudEvents with `causationid`, as outbox rows.
@@ -27,11 +31,13 @@ public struct EventFactory: Sendable {
     }
 
     /// An event of `type` following from command `causationId`. Its id is derived from the
-    /// command's id, so the same command always yields the same event ids.
+    /// command's id and `key` (default: `sequence`), so the same command always yields the
+    /// same event ids.
     public func event(
-        _ type: String, tenantId: String, causationId: String, data: JSONValue, time: String, sequence: Int = 0
+        _ type: String, tenantId: String, causationId: String, data: JSONValue, time: String, sequence: Int = 0,
+        key: String? = nil
     ) -> OutboxMessage {
-        let id = "\(causationId):\(type):\(sequence)"
+        let id = "\(causationId):\(type):\(key ?? String(sequence))"
         let event = CloudEvent(
             id: id, source: source, type: type, time: time, tenantId: tenantId, causationId: causationId, data: data)
         return OutboxMessage(

@@ -13,13 +13,18 @@ public enum Topology {
     /// A worker role's durable queue, bound to the commands and events it consumes, with its
     /// `.dead` queue on the dead-letter exchange.
     public static func workerQueue(
-        _ name: String, commands: [String] = [], events: [String] = [], kind: AMQPTopology.Queue.Kind = .quorum
+        _ name: String, commands: [String] = [], events: [String] = [], kind: AMQPTopology.Queue.Kind = .quorum,
+        retryDelayMilliseconds: Int = 500
     ) -> AMQPTopology {
         let bindings =
             commands.map { (exchange: commandsExchange, routingKey: $0) }
             + events.map { (exchange: eventsExchange, routingKey: $0) }
         return AMQPTopology(
             exchanges: exchanges,
-            queues: [.init(name: name, kind: kind, bindings: bindings, deadLetterExchange: deadExchange)])
+            queues: [
+                .init(
+                    name: name, kind: kind, bindings: bindings, deadLetterExchange: deadExchange,
+                    retryDelayMilliseconds: retryDelayMilliseconds)
+            ])
     }
 }

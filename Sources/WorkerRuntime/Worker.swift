@@ -105,6 +105,9 @@ public final class Worker: Service {
                         delivery, consumer, commandId: event.id, commandType: event.type, tenantId: event.tenantId,
                         rejection: rejection)
                     return
+                case .retryLater(let reason):
+                    try await park(delivery, consumer, reason: reason, metadata: metadata)
+                    return
                 case .commit(var unit):
                     unit.messageId = event.id
                     switch try await store.commit(unit) {
@@ -135,6 +138,42 @@ public final class Worker: Service {
                 }
             }
         }
+    }
+
+    /// Sends a copy of the delivery to the role's retry queue (through the outbox, so it cannot
+    /// be lost) and acknowledges the original; the broker brings the copy back after the delay.
+    private func park(
+        _ delivery: AMQPDelivery, _ consumer: AMQPConsumer, reason: String, metadata: Logger.Metadata
+    ) async throws {
+        let retries = Int(delivery.message.headers[Self.retriesHeader]?.stringValue ?? "") ?? 0
+        let level: Logger.Level = retries > 0 && retries % 100 == 0 ? .warning : .debug
+        logger.log(level: level, "waiting: \(reason)", metadata: metadata.merging(["retries": "\(retries)"]) { $1 })
+        var headers = [Self.retriesHeader: String(retries + 1)]
+        for (name, value) in delivery.message.headers where name.hasPrefix("x-covenant-original-") {
+            if let text = value.stringValue { headers[name] = text }
+        }
+        let (exchange, routingKey) = Self.origin(of: delivery)
+        headers["x-covenant-original-exchange"] = exchange
+        headers["x-covenant-original-routing-key"] = routingKey
+        let copy = OutboxMessage(
+            exchange: "", routingKey: "\(configuration.queue).retry",
+            messageId: delivery.message.messageId ?? "", type: delivery.message.type,
+            contentType: delivery.message.contentType ?? CloudEvent.contentType, headers: headers,
+            body: delivery.message.body)
+        _ = try await store.commit(UnitOfWork(messageId: nil, outbox: [copy]))
+        consumer.acknowledge(delivery)
+        outboxBell.ring()
+    }
+
+    static let retriesHeader = "x-covenant-retries"
+
+    /// Where a delivery was first published: a copy back from the retry queue says so in its
+    /// headers.
+    static func origin(of delivery: AMQPDelivery) -> (exchange: String, routingKey: String) {
+        (
+            delivery.message.headers["x-covenant-original-exchange"]?.stringValue ?? delivery.exchange,
+            delivery.message.headers["x-covenant-original-routing-key"]?.stringValue ?? delivery.routingKey
+        )
     }
 
     private func backoff(_ attempt: Int) -> Duration {
@@ -184,8 +223,8 @@ public final class Worker: Service {
             type: delivery.message.type, contentType: delivery.message.contentType ?? "application/octet-stream",
             headers: [
                 "x-covenant-reason-code": rejection.code.rawValue, "x-covenant-reason": rejection.message,
-                "x-covenant-original-exchange": delivery.exchange,
-                "x-covenant-original-routing-key": delivery.routingKey,
+                "x-covenant-original-exchange": Self.origin(of: delivery).exchange,
+                "x-covenant-original-routing-key": Self.origin(of: delivery).routingKey,
             ], body: delivery.message.body)
         var attempt = 0
         while true {

@@ -44,14 +44,15 @@ final class Integrator: Sendable {
     }
 }
 
-/// Waits until each queue has one consumer (its worker connected and declared it).
+/// Waits until each queue has `replicas` consumers (its workers connected and declared it).
 func waitForWorkers(
-    _ queues: [String], _ configuration: AMQPConfiguration, until deadline: ContinuousClock.Instant
+    _ queues: [String], _ configuration: AMQPConfiguration, replicas: Int = 1, until deadline: ContinuousClock.Instant
 )
     async throws
 {
     while ContinuousClock.now < deadline,
-        (try? inspectQueues(queues, using: configuration).map(\.consumers)) != Array(repeating: 1, count: queues.count)
+        (try? inspectQueues(queues, using: configuration).map(\.consumers))
+            != Array(repeating: replicas, count: queues.count)
     {
         try await Task.sleep(for: .milliseconds(100))
     }
@@ -64,4 +65,5 @@ final class EventLog: Sendable {
     func append(_ event: CloudEvent) { events.withLock { $0.append(event) } }
     var all: [CloudEvent] { events.withLock { $0 } }
     func count(of type: String) -> Int { events.withLock { $0.filter { $0.type == type }.count } }
+    func of(_ type: String) -> [CloudEvent] { events.withLock { $0.filter { $0.type == type } } }
 }

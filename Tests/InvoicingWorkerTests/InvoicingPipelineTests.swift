@@ -1,4 +1,5 @@
 import BillingDomain
+import CommitmentsWorker
 import CovenantMessages
 import Foundation
 import InvoicingWorker
@@ -7,26 +8,40 @@ import Testing
 import WorkerRuntime
 import WorkerStores
 
-/// Provisioning and invoicing handlers over their own SQLite stores, provisioning's events
-/// handed to invoicing as the broker would.
+/// Provisioning, invoicing and commitments handlers over their own SQLite stores, with a
+/// queue between them standing in for the broker: each published event goes to every handler
+/// that subscribes to it, a message told to retry later goes to the back, and with a seed the
+/// queue delivers in random order (what competing consumers and redelivery do).
 final class Pipeline {
     let provisioningStore: SQLiteWorkerStore
     let invoicingStore: SQLiteWorkerStore
+    let commitmentsStore: SQLiteWorkerStore
     let provisioning: ProvisioningHandler
     let invoicing: InvoicingHandler
+    let commitments: CommitmentsHandler
     private var sequence = 0
+    private var queue: [(CloudEvent, Route)] = []
+    private var random: SeededRandom?
+    /// Messages parked with "retry later", over the whole pipeline.
+    private(set) var retries = 0
 
-    init() async throws {
+    enum Route { case provisioning, invoicing, commitments }
+
+    init(shuffleSeed: UInt64? = nil) async throws {
         let directory = NSTemporaryDirectory() + "covenant-pipeline-\(UUID().uuidString)"
         provisioningStore = try SQLiteWorkerStore(directory: directory, role: .provisioning)
         invoicingStore = try SQLiteWorkerStore(directory: directory, role: .invoicing)
-        try await provisioningStore.migrate()
-        try await invoicingStore.migrate()
+        commitmentsStore = try SQLiteWorkerStore(directory: directory, role: .commitments)
+        for store in [provisioningStore, invoicingStore, commitmentsStore] { try await store.migrate() }
         provisioning = ProvisioningHandler(
             store: provisioningStore, events: EventFactory(source: "covenant/provisioning"),
             now: { "2025-01-15T09:30:00Z" })
         invoicing = InvoicingHandler(
             store: invoicingStore, events: EventFactory(source: "covenant/invoicing"), now: { "2025-02-01T00:00:00Z" })
+        commitments = CommitmentsHandler(
+            store: commitmentsStore, events: EventFactory(source: "covenant/commitments"),
+            now: { "2025-02-01T00:00:00Z" })
+        random = shuffleSeed.map(SeededRandom.init)
     }
 
     func event(_ type: String, _ data: String) throws -> CloudEvent {
@@ -36,58 +51,113 @@ final class Pipeline {
             data: try #require(JSONValue.parse(Array(data.utf8))))
     }
 
-    /// Runs `event` through `handler`, commits, and returns the events it published.
-    @discardableResult
-    func run(_ handler: any MessageHandler, _ store: any MessageStore, _ event: CloudEvent) async throws -> [CloudEvent]
-    {
-        switch try await handler.handle(event) {
-        case .reject(let rejection):
-            Issue.record("rejected \(event.type): \(rejection)")
-            return []
-        case .commit(var unit):
-            unit.messageId = event.id
-            #expect(try await store.commit(unit) == .committed)
-            return unit.outbox.map { try! CloudEvent.decode($0.body).get() }
-        }
+    private func enqueue(_ event: CloudEvent) {
+        if ProvisioningHandler.commands.contains(event.type) { queue.append((event, .provisioning)) }
+        if InvoicingHandler.subscribedEvents.contains(event.type) { queue.append((event, .invoicing)) }
+        if CommitmentsHandler.subscribedEvents.contains(event.type) { queue.append((event, .commitments)) }
     }
 
-    /// A command to provisioning; its events go on to invoicing where it subscribes.
+    /// Publishes a command (or an event) and delivers until nothing is left; returns every
+    /// event published on the way, in the order published.
     @discardableResult
-    func provision(_ type: String, _ data: String) async throws -> [CloudEvent] {
+    func send(_ type: String, _ data: String) async throws -> [CloudEvent] {
+        enqueue(try event(type, data))
+        return try await drain()
+    }
+
+    /// Delivers queued messages until the queue is empty.
+    func drain() async throws -> [CloudEvent] {
         var published: [CloudEvent] = []
-        for event in try await run(provisioning, provisioningStore, try event(type, data))
-        where InvoicingHandler.subscribedEvents.contains(event.type) {
-            published += try await run(invoicing, invoicingStore, event)
+        var idleRounds = 0
+        while !queue.isEmpty {
+            let index = random.map { Int($0.next() % UInt64(queue.count)) } ?? 0
+            let (event, route) = queue.remove(at: index)
+            let (handler, store): (any MessageHandler, any MessageStore) =
+                switch route {
+                case .provisioning: (provisioning, provisioningStore)
+                case .invoicing: (invoicing, invoicingStore)
+                case .commitments: (commitments, commitmentsStore)
+                }
+            if try await store.hasHandled(messageId: event.id) { continue }
+            switch try await handler.handle(event) {
+            case .reject(let rejection):
+                Issue.record("\(route) rejected \(event.type): \(rejection)")
+            case .retryLater:
+                retries += 1
+                idleRounds += 1
+                try #require(idleRounds < 10_000, "messages wait for something that never comes")
+                queue.append((event, route))
+            case .commit(var unit):
+                idleRounds = 0
+                unit.messageId = event.id
+                #expect(try await store.commit(unit) == .committed)
+                for message in unit.outbox {
+                    let next = try CloudEvent.decode(message.body).get()
+                    published.append(next)
+                    enqueue(next)
+                }
+            }
         }
         return published
     }
 
-    func invoice(_ type: String, _ data: String) async throws -> [CloudEvent] {
-        try await run(invoicing, invoicingStore, try event(type, data))
+    /// Runs a command through provisioning alone and returns its events, undelivered.
+    func provisioningOnly(_ type: String, _ data: String) async throws -> [CloudEvent] {
+        let command = try event(type, data)
+        guard case .commit(var unit) = try await provisioning.handle(command) else {
+            Issue.record("provisioning did not accept \(type)")
+            return []
+        }
+        unit.messageId = command.id
+        #expect(try await provisioningStore.commit(unit) == .committed)
+        return unit.outbox.map { try! CloudEvent.decode($0.body).get() }
     }
+
+    /// Hands events to the pipeline as if the broker delivered them now.
+    func deliver(_ events: [CloudEvent]) async throws -> [CloudEvent] {
+        events.forEach(enqueue)
+        return try await drain()
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for reproducible shuffles.
+final class SeededRandom {
+    private var state: UInt64
+    init(_ seed: UInt64) { state = seed }
+    func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E4B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+extension [CloudEvent] {
+    func of(_ type: String) -> [CloudEvent] { filter { $0.type == type } }
 }
 
 @Suite("Invoicing fed by provisioning's events")
 struct InvoicingPipelineTests {
     func setUp() async throws -> Pipeline {
         let pipeline = try await Pipeline()
-        try await pipeline.provision(
+        try await pipeline.send(
             "tenant.upsert",
             #"{"name":"Acme","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true}"#
         )
-        try await pipeline.provision(
+        try await pipeline.send(
             "plan.upsert",
             #"{"plan_id":"vm","name":"VM Standard","currency":"INR","monthly_fee":"1000.00","service_type":"vm","usage_prices":[{"metric":"gb","model":"per_unit","unit_price":"0.10"}]}"#
         )
-        try await pipeline.provision(
+        try await pipeline.send(
             "plan.upsert",
             #"{"plan_id":"vm-premium","name":"VM Premium","currency":"INR","monthly_fee":"2000.00","service_type":"vm"}"#
         )
-        try await pipeline.provision(
+        try await pipeline.send(
             "service.provision",
             #"{"customer_id":"cust-1","service_id":"vm-1","plan_id":"vm","start_date":"2025-01-15","billing_model":"fixed_term","payment_mode":"postpaid","contract":{"term_months":12,"monthly_fee":"1000.00","discount_percent":"10"}}"#
         )
-        try await pipeline.provision(
+        try await pipeline.send(
             "service.provision",
             #"{"customer_id":"cust-1","service_id":"sim-1","plan_id":"vm","start_date":"2025-01-01","billing_model":"payg","payment_mode":"postpaid"}"#
         )
@@ -97,13 +167,14 @@ struct InvoicingPipelineTests {
     @Test("The worked example's first invoice, with PAYG usage, then a repeated run issues nothing")
     func firstInvoice() async throws {
         let pipeline = try await setUp()
-        _ = try await pipeline.invoice(
+        try await pipeline.send(
             "usage.rated",
             #"{"records":[{"usage_id":"u-1","customer_id":"cust-1","service_id":"sim-1","metric":"gb","quantity":"123.5","month":"2025-01","date":"2025-01-20","late":false,"billing_model":"payg"},{"usage_id":"u-2","customer_id":"cust-1","service_id":"vm-1","metric":"gb","quantity":"999","month":"2025-01","date":"2025-01-20","late":false,"billing_model":"fixed_term"}]}"#
         )
-        let events = try await pipeline.invoice("billing.run", #"{"as_of":"2025-02-01"}"#)
-        #expect(events.map(\.type) == ["invoice.ready", "billing.run.completed"])
-        let invoice = events[0].data
+        let events = try await pipeline.send("billing.run", #"{"as_of":"2025-02-01"}"#)
+        let ready = events.of("invoice.ready")
+        try #require(ready.count == 1)
+        let invoice = ready[0].data
         guard case .array(let lines) = invoice["lines"] else {
             Issue.record("no lines")
             return
@@ -113,73 +184,174 @@ struct InvoicingPipelineTests {
         #expect(
             lines.first?["gross_amount"] == .string("548.39") && lines.first?["discount_amount"] == .string("54.84"))
         #expect(invoice["total"] == .string("505.90"))
-        #expect(events[1].data["invoice_ids"] == .array([.string("INV-cust-1-20250201-INR")]))
+        #expect(
+            events.of("billing.run.completed").map { $0.data["invoice_ids"] } == [
+                .array([.string("INV-cust-1-20250201-INR")])
+            ])
         let stored = try #require(
             try await pipeline.invoicingStore.invoice(tenantId: "acme", invoiceId: "INV-cust-1-20250201-INR"))
         #expect(stored.total == Rational(decimal: "505.90"))
 
-        let again = try await pipeline.invoice("billing.run", #"{"as_of":"2025-02-01"}"#)
-        #expect(again.map(\.type) == ["billing.run.completed"])
-        #expect(again[0].data["invoice_ids"] == .array([]))
+        let again = try await pipeline.send("billing.run", #"{"as_of":"2025-02-01"}"#)
+        #expect(again.of("invoice.ready").isEmpty)
+        #expect(again.of("billing.run.completed").map { $0.data["invoice_ids"] } == [.array([])])
     }
 
     @Test("A plan change issues its pro-rata invoice at once; the next run bills the new plan")
     func planChange() async throws {
         let pipeline = try await setUp()
-        _ = try await pipeline.invoice("billing.run", #"{"as_of":"2025-02-01"}"#)
-        let immediate = try await pipeline.provision(
+        try await pipeline.send("billing.run", #"{"as_of":"2025-02-01"}"#)
+        let immediate = try await pipeline.send(
             "service.change_plan", #"{"service_id":"vm-1","plan_id":"vm-premium","effective_date":"2025-02-15"}"#)
-        #expect(immediate.map(\.type) == ["invoice.ready", "billing.run.completed"])
+        let ready = immediate.of("invoice.ready")
+        #expect(ready.count == 1 && immediate.of("billing.run.completed").count == 1)
         #expect(
-            immediate[0].data["issue_date"] == .string("2025-02-15") && immediate[0].data["total"] == .string("450.00"))
-        let march = try await pipeline.invoice("billing.run", #"{"as_of":"2025-03-01"}"#)
+            ready.first?.data["issue_date"] == .string("2025-02-15") && ready.first?.data["total"] == .string("450.00"))
+        let march = try await pipeline.send("billing.run", #"{"as_of":"2025-03-01"}"#)
         // 14/28 of 2000.00 less the kept 10 %.
-        #expect(march.first?.data["total"] == .string("900.00"))
+        #expect(march.of("invoice.ready").first?.data["total"] == .string("900.00"))
+    }
+
+    @Test("A plan change or cancellation dated inside days a run closed is period_already_invoiced")
+    func closedPeriod() async throws {
+        let pipeline = try await setUp()
+        try await pipeline.send("billing.run", #"{"as_of":"2025-03-01"}"#)
+        for (type, data) in [
+            ("service.change_plan", #"{"service_id":"vm-1","plan_id":"vm-premium","effective_date":"2025-02-15"}"#),
+            ("service.cancel", #"{"service_id":"vm-1","effective_date":"2025-02-28"}"#),
+            ("service.cancel", #"{"service_id":"sim-1","effective_date":"2025-01-31"}"#),
+        ] {
+            guard case .reject(let rejection) = try await pipeline.provisioning.handle(try pipeline.event(type, data))
+            else {
+                Issue.record("\(type) \(data) was accepted")
+                continue
+            }
+            #expect(rejection.code == .periodAlreadyInvoiced)
+        }
+        // On the first day the run did not cover, the change is accepted.
+        let accepted = try await pipeline.send(
+            "service.change_plan", #"{"service_id":"vm-1","plan_id":"vm-premium","effective_date":"2025-03-01"}"#)
+        #expect(accepted.of("contract.plan_changed").count == 1)
     }
 
     @Test("A cancellation's remainder fee lands on the next run with the last prorated month")
     func cancellation() async throws {
         let pipeline = try await setUp()
-        _ = try await pipeline.invoice("billing.run", #"{"as_of":"2025-08-01"}"#)
-        try await pipeline.provision(
+        try await pipeline.send("billing.run", #"{"as_of":"2025-08-01"}"#)
+        try await pipeline.send(
             "service.provision",
             #"{"customer_id":"cust-2","service_id":"vm-2","plan_id":"vm","start_date":"2025-01-15","billing_model":"fixed_term","payment_mode":"manual","contract":{"term_months":12,"monthly_fee":"1000.00","discount_percent":"10","early_termination":{"kind":"remainder"}}}"#
         )
-        _ = try await pipeline.invoice("billing.run", #"{"as_of":"2025-08-01"}"#)
-        try await pipeline.provision("service.cancel", #"{"service_id":"vm-2","effective_date":"2025-08-10"}"#)
-        let september = try await pipeline.invoice("billing.run", #"{"as_of":"2025-09-01"}"#)
+        try await pipeline.send("billing.run", #"{"as_of":"2025-08-01"}"#)
+        try await pipeline.send("service.cancel", #"{"service_id":"vm-2","effective_date":"2025-08-10"}"#)
+        let september = try await pipeline.send("billing.run", #"{"as_of":"2025-09-01"}"#)
         let customerTwo = try #require(
-            september.first { $0.type == "invoice.ready" && $0.data["customer_id"] == .string("cust-2") })
+            september.of("invoice.ready").first { $0.data["customer_id"] == .string("cust-2") })
         // 9/31 of August less 10 % (261.29) and the remainder fee 4645.16 (see the domain tests).
         #expect(customerTwo.data["total"] == .string("4906.45"))
+        #expect(
+            september.of("billing.run.completed").first?.data["invoice_ids"].map { value in
+                if case .array(let ids) = value { ids.count } else { 0 }
+            } == 2)
     }
 
-    @Test("Term end: auto_renew continues billing without a gap; expire ends once")
+    @Test("Term end: the run that renews a contract bills the renewed days; expire ends once")
     func renewalAndExpiry() async throws {
         let pipeline = try await setUp()
-        try await pipeline.provision(
+        try await pipeline.send(
             "service.provision",
             #"{"customer_id":"cust-3","service_id":"vm-3","plan_id":"vm","start_date":"2025-01-15","billing_model":"fixed_term","payment_mode":"postpaid","contract":{"term_months":12,"monthly_fee":"1000.00","discount_percent":"10","renewal":{"policy":"auto_renew"}}}"#
         )
-        _ = try await pipeline.invoice("billing.run", #"{"as_of":"2026-01-01"}"#)
-        // The run of 2026-02-01: provisioning renews vm-3 and lets vm-1 (expire) end.
-        let lifecycle = try await pipeline.run(
-            pipeline.provisioning, pipeline.provisioningStore,
-            try pipeline.event("billing.run", #"{"as_of":"2026-02-01"}"#))
-        #expect(
-            lifecycle.map(\.type).sorted() == ["billing.lifecycle_processed", "contract.expired", "contract.renewed"])
-        for event in lifecycle where InvoicingHandler.subscribedEvents.contains(event.type) {
-            _ = try await pipeline.run(pipeline.invoicing, pipeline.invoicingStore, event)
-        }
-        let february = try await pipeline.invoice("billing.run", #"{"as_of":"2026-02-01"}"#)
-        let renewed = try #require(
-            february.first { $0.type == "invoice.ready" && $0.data["customer_id"] == .string("cust-3") })
+        try await pipeline.send("billing.run", #"{"as_of":"2026-01-01"}"#)
+        // The run of 2026-02-01 renews vm-3 and lets vm-1 (expire) end, and bills both at once.
+        let february = try await pipeline.send("billing.run", #"{"as_of":"2026-02-01"}"#)
+        #expect(february.of("contract.renewed").count == 1 && february.of("contract.expired").count == 1)
+        let renewed = try #require(february.of("invoice.ready").first { $0.data["customer_id"] == .string("cust-3") })
         // 1–14 January on the old contract (406.45) and 15–31 January on the renewed one (493.55).
         #expect(renewed.data["total"] == .string("900.00"))
         // A later run renews nothing again and expires nothing twice.
-        let again = try await pipeline.run(
-            pipeline.provisioning, pipeline.provisioningStore,
-            try pipeline.event("billing.run", #"{"as_of":"2026-03-01"}"#))
-        #expect(again.map(\.type) == ["billing.lifecycle_processed"])
+        let again = try await pipeline.send("billing.run", #"{"as_of":"2026-03-01"}"#)
+        #expect(again.of("contract.renewed").isEmpty && again.of("contract.expired").isEmpty)
     }
+
+    @Test("A usage commitment missed: commitments evaluates the draft and the shortfall line joins the invoice")
+    func commitmentShortfall() async throws {
+        let pipeline = try await setUp()
+        try await pipeline.send(
+            "service.provision",
+            #"{"customer_id":"cust-4","service_id":"sim-9","plan_id":"vm","start_date":"2025-01-01","billing_model":"fixed_term","payment_mode":"postpaid","contract":{"term_months":12,"monthly_fee":"100.00","commitments":[{"id":"sms","type":"usage","metric":"sms_mo_mb","frequency_months":1,"ramp":[{"from_window":1,"amount":"100"}],"penalty":{"kind":"tiered","tiers":[{"up_to":"50","unit_price":"0.10"},{"up_to":null,"unit_price":"0.20"}]}}]}}"#
+        )
+        try await pipeline.send(
+            "usage.rated",
+            #"{"records":[{"usage_id":"u-9","customer_id":"cust-4","service_id":"sim-9","metric":"sms_mo_mb","quantity":"40","month":"2025-01","date":"2025-01-20","late":false,"billing_model":"fixed_term"}]}"#
+        )
+        let events = try await pipeline.send("billing.run", #"{"as_of":"2025-02-01"}"#)
+        #expect(events.of("invoice.drafted").count == 1 && events.of("commitments.evaluated").count == 1)
+        let invoice = try #require(events.of("invoice.ready").first { $0.data["customer_id"] == .string("cust-4") })
+        guard case .array(let lines) = invoice.data["lines"] else {
+            Issue.record("no lines")
+            return
+        }
+        let shortfall = try #require(lines.first { $0["type"] == .string("commitment_shortfall") })
+        // Shortfall 60: 50 × 0.10 + 10 × 0.20.
+        #expect(shortfall["amount"] == .string("7.00"))
+        #expect(shortfall["committed"] == .string("100") && shortfall["actual"] == .string("40"))
+        #expect(invoice.data["total"] == .string("107.00"))
+        // Both customers' invoices complete the run.
+        #expect(events.of("billing.run.completed").count == 1)
+        // A repeated run evaluates no window twice.
+        let again = try await pipeline.send("billing.run", #"{"as_of":"2025-02-01"}"#)
+        #expect(again.of("invoice.ready").isEmpty)
+    }
+
+    @Test(
+        "Provisioning's events delivered in any order give the same invoices", arguments: [1, 2, 3, 4, 5] as [UInt64])
+    func reordered(seed: UInt64) async throws {
+        func history(_ pipeline: Pipeline) async throws -> [CloudEvent] {
+            var events: [CloudEvent] = []
+            for (type, data) in Self.history {
+                events += try await pipeline.provisioningOnly(type, data)
+            }
+            return events
+        }
+        let inOrder = try await Pipeline()
+        let expected = try await inOrder.deliver(try await history(inOrder)).of("invoice.ready")
+        let shuffled = try await Pipeline(shuffleSeed: seed)
+        let actual = try await shuffled.deliver(try await history(shuffled)).of("invoice.ready")
+        #expect(expected.count == 7)
+        #expect(
+            Dictionary(uniqueKeysWithValues: actual.map { ($0.id, $0.data) })
+                == Dictionary(uniqueKeysWithValues: expected.map { ($0.id, $0.data) }))
+        #expect(shuffled.retries > 0, "the shuffle made some event wait for its predecessor")
+    }
+
+    /// Commands for provisioning: tenant, plans, a contract with an invoice-amount commitment
+    /// that a plan change carries, a PAYG service, runs, and a cancellation.
+    static let history: [(String, String)] = [
+        (
+            "tenant.upsert",
+            #"{"name":"Acme","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true}"#
+        ),
+        (
+            "plan.upsert",
+            #"{"plan_id":"vm","name":"VM Standard","currency":"INR","monthly_fee":"1000.00","service_type":"vm"}"#
+        ),
+        (
+            "plan.upsert",
+            #"{"plan_id":"vm-premium","name":"VM Premium","currency":"INR","monthly_fee":"2000.00","service_type":"vm"}"#
+        ),
+        (
+            "service.provision",
+            #"{"customer_id":"cust-1","service_id":"vm-1","plan_id":"vm","start_date":"2025-01-15","billing_model":"fixed_term","payment_mode":"postpaid","contract":{"term_months":12,"monthly_fee":"1000.00","discount_percent":"10","commitments":[{"id":"spend","type":"invoice_amount","frequency_months":1,"ramp":[{"from_window":1,"amount":"1200"}],"penalty":{"kind":"charge"}}]}}"#
+        ),
+        (
+            "service.provision",
+            #"{"customer_id":"cust-2","service_id":"vm-2","plan_id":"vm","start_date":"2025-01-01","billing_model":"fixed_term","payment_mode":"postpaid","contract":{"term_months":12,"monthly_fee":"1000.00","early_termination":{"kind":"remainder"}}}"#
+        ),
+        ("billing.run", #"{"as_of":"2025-02-01"}"#),
+        ("service.change_plan", #"{"service_id":"vm-1","plan_id":"vm-premium","effective_date":"2025-02-15"}"#),
+        ("billing.run", #"{"as_of":"2025-03-01"}"#),
+        ("service.cancel", #"{"service_id":"vm-2","effective_date":"2025-03-10"}"#),
+        ("billing.run", #"{"as_of":"2025-04-01"}"#),
+    ]
 }

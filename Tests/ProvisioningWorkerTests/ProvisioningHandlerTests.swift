@@ -29,6 +29,9 @@ final class Provisioning {
         switch try await handler.handle(command) {
         case .reject(let rejection):
             return .failure(rejection)
+        case .retryLater(let reason):
+            Issue.record("provisioning does not wait: \(reason)")
+            return .success([])
         case .commit(var unit):
             unit.messageId = command.id
             #expect(try await store.commit(unit) == .committed)

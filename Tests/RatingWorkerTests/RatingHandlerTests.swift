@@ -27,6 +27,9 @@ final class Rating {
             data: try #require(JSONValue.parse(Array(data.utf8))))
         switch try await handler.handle(event) {
         case .reject(let rejection): return .failure(rejection)
+        case .retryLater(let reason):
+            Issue.record("rating does not wait: \(reason)")
+            return .success([])
         case .commit(var unit):
             unit.messageId = event.id
             #expect(try await store.commit(unit) == .committed)

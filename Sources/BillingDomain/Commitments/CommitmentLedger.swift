@@ -27,22 +27,59 @@ public struct CommitmentLedger: Sendable, Hashable {
         public let serviceId: String
         public let metric: String
         public let date: CalendarDate
+
+        public init(serviceId: String, metric: String, date: CalendarDate) {
+            self.serviceId = serviceId
+            self.metric = metric
+            self.date = date
+        }
     }
 
     /// An invoice line's amount and days, kept for `invoice_amount` actuals.
     public struct CountedLine: Sendable, Hashable {
         public let period: BillingPeriod
         public let amount: Money
+
+        public init(period: BillingPeriod, amount: Money) {
+            self.period = period
+            self.amount = amount
+        }
     }
 
     public struct WindowKey: Sendable, Hashable {
         public let contractId: String
         public let commitmentId: String
         public let window: Int
+
+        public init(contractId: String, commitmentId: String, window: Int) {
+            self.contractId = contractId
+            self.commitmentId = commitmentId
+            self.window = window
+        }
     }
 
     public init(customerId: String) {
         self.customerId = customerId
+    }
+
+    /// A ledger as a store kept it.
+    public init(
+        customerId: String, contracts: [Contract], services: [String: [ServiceSpan]], usage: [UsageDay: Rational],
+        lines: [CountedLine], evaluated: Set<WindowKey>
+    ) {
+        self.customerId = customerId
+        self.contracts = Dictionary(contracts.map { ($0.id, $0) }) { _, later in later }
+        self.services = services
+        self.usage = usage
+        self.lines = lines
+        self.evaluated = evaluated
+    }
+
+    /// Takes the customer's contracts and service spans as invoicing knows them at a billing
+    /// run: the latest state replaces what was known before.
+    public mutating func update(contracts: [Contract], services: [String: [ServiceSpan]]) {
+        for contract in contracts { self.contracts[contract.id] = contract }
+        for (id, spans) in services { self.services[id] = spans.sorted { $0.period.start < $1.period.start } }
     }
 
     /// Adds a contract or replaces it with its later state (its end brought forward, say).
@@ -82,21 +119,32 @@ public struct CommitmentLedger: Sendable, Hashable {
     /// before. Returns a `commitment_shortfall` line for each window missed.
     public mutating func evaluate(draft: [InvoiceLine], cutoff: CalendarDate) -> [InvoiceLine] {
         recordComposed(draft)
-        var shortfallLines: [InvoiceLine] = []
+        return evaluateWindows(closingBy: cutoff).compactMap { outcome in
+            contracts[outcome.contractId]?.shortfallLine(outcome)
+        }
+    }
+
+    /// Evaluates, once each, every window that closes by `cutoff` and was not evaluated
+    /// before; the outcomes in contract, commitment and window order, met windows included.
+    public mutating func evaluateWindows(closingBy cutoff: CalendarDate) -> [CommitmentOutcome] {
+        var outcomes: [CommitmentOutcome] = []
         for contract in contracts.values.sorted(by: { ($0.start, $0.id) < ($1.start, $1.id) }) {
             for commitment in contract.terms.commitments {
                 for window in contract.windows(of: commitment) where window.closesOn <= cutoff {
                     let key = WindowKey(contractId: contract.id, commitmentId: commitment.id, window: window.number)
                     guard evaluated.insert(key).inserted else { continue }
-                    if let outcome = self.outcome(of: commitment, in: window, of: contract),
-                        let line = Self.shortfallLine(outcome, commitment: commitment, contract: contract)
-                    {
-                        shortfallLines.append(line)
+                    if let outcome = self.outcome(of: commitment, in: window, of: contract) {
+                        outcomes.append(outcome)
                     }
                 }
             }
         }
-        return shortfallLines
+        return outcomes
+    }
+
+    /// Takes counted lines (amount and days) into the history.
+    public mutating func record(_ counted: [CountedLine]) {
+        lines += counted
     }
 
     /// Committed against actual for one window; `nil` when the measure has nothing to measure
@@ -152,20 +200,32 @@ public struct CommitmentLedger: Sendable, Hashable {
             .values.sum()
     }
 
-    /// The penalty line for a missed window, or `nil` when the commitment was met.
-    static func shortfallLine(
-        _ outcome: CommitmentOutcome, commitment: Commitment, contract: Contract
-    )
-        -> InvoiceLine?
-    {
-        guard outcome.shortfall > .zero else { return nil }
-        let penalty = Money.rounding(commitment.penaltyAmount(shortfall: outcome.shortfall), in: contract.currency)
+}
+
+extension Contract {
+    /// The penalty line for a missed window, or `nil` when the commitment was met (or the
+    /// outcome names no commitment of this contract).
+    public func shortfallLine(_ outcome: CommitmentOutcome) -> InvoiceLine? {
+        guard outcome.shortfall > .zero,
+            let commitment = terms.commitments.first(where: { $0.id == outcome.commitmentId })
+        else { return nil }
+        let penalty = Money.rounding(commitment.penaltyAmount(shortfall: outcome.shortfall), in: currency)
         return InvoiceLine(
-            kind: .commitmentShortfall, serviceId: contract.chargeToServiceId, contractId: contract.id,
-            period: outcome.window.days,
+            kind: .commitmentShortfall, serviceId: chargeToServiceId, contractId: id, period: outcome.window.days,
             description:
                 "Commitment \(commitment.id) shortfall, window \(outcome.window.number), \(LineDescription.days(of: outcome.window.days))",
             grossAmount: penalty, commitment: outcome)
+    }
+
+    /// The outcome of window `number` of commitment `commitmentId` measured at `actual`, as
+    /// the commitments worker reports it; `nil` when the contract has no such window.
+    public func outcome(commitmentId: String, window number: Int, actual: Rational) -> CommitmentOutcome? {
+        guard let commitment = terms.commitments.first(where: { $0.id == commitmentId }),
+            let window = windows(of: commitment).first(where: { $0.number == number })
+        else { return nil }
+        return CommitmentOutcome(
+            commitmentId: commitmentId, contractId: id, window: window, committed: window.committed, actual: actual,
+            isMonetary: commitment.measure.isMonetary)
     }
 }
 

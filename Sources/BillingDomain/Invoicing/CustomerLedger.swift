@@ -188,6 +188,12 @@ public struct InvoiceDraft: Sendable, Hashable {
     /// The first day the run does not cover: the first of the issue date's month.
     public let cutoff: CalendarDate
     public let lines: [InvoiceLine]
+
+    public init(issueDate: CalendarDate, cutoff: CalendarDate, lines: [InvoiceLine]) {
+        self.issueDate = issueDate
+        self.cutoff = cutoff
+        self.lines = lines
+    }
 }
 
 extension CustomerLedger {

@@ -87,3 +87,23 @@ extension Rational: CustomStringConvertible {
         exactDecimalText ?? "\(numerator)/\(denominator)"
     }
 }
+
+extension Rational {
+    /// Exact text for a value passed between workers: decimal when it terminates, else
+    /// `numerator/denominator` (an average over three services, say).
+    public var exactText: String { description }
+
+    /// Reads ``exactText``: a decimal or `numerator/denominator` with a positive denominator.
+    public init?(exactText text: some StringProtocol) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        if parts.count == 1 {
+            guard let value = Rational(storedDecimal: text) else { return nil }
+            self = value
+            return
+        }
+        guard parts.count == 2, let numerator = Int128(String(parts[0])), let denominator = Int128(String(parts[1])),
+            denominator > 0
+        else { return nil }
+        self.init(numerator, denominator)
+    }
+}
