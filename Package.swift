@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // rabbitmq-c 0.11 (Debian: librabbitmq-dev). `amqp_login` is variadic, so the shim
@@ -89,6 +90,14 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "NotificationWorker",
+            dependencies: [
+                "WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "CommitmentsWorker",
             dependencies: ["WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain"],
             swiftSettings: strictSettings
@@ -101,6 +110,9 @@ let package = Package(
             name: "covenant-invoicing", dependencies: ["InvoicingWorker", "WorkerRuntime"],
             swiftSettings: strictSettings),
         .executableTarget(
+            name: "covenant-notification", dependencies: ["NotificationWorker", "WorkerRuntime"],
+            swiftSettings: strictSettings),
+        .executableTarget(
             name: "covenant-commitments", dependencies: ["CommitmentsWorker", "WorkerRuntime"],
             swiftSettings: strictSettings),
         .executableTarget(
@@ -109,8 +121,9 @@ let package = Package(
         .executableTarget(
             name: "covenant",
             dependencies: [
-                "AMQPClient", "CovenantMessages", "WorkerRuntime",
+                "AMQPClient", "CovenantMessages", "WorkerRuntime", "WorkerStores",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -163,7 +176,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ClusterTests",
-            dependencies: ["AMQPClient", "CovenantMessages", "WorkerRuntime"],
+            dependencies: ["AMQPClient", "CovenantMessages", "WorkerRuntime", "NotificationWorker", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -177,6 +190,16 @@ let package = Package(
                 "InvoicingWorker", "CommitmentsWorker", "ProvisioningWorker", "WorkerRuntime", "WorkerStores",
                 "CovenantMessages",
                 "BillingDomain",
+            ],
+            swiftSettings: strictSettings
+        ),
+        // What several test targets share: child processes with sane signal handling.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSettings),
+        .testTarget(
+            name: "NotificationWorkerTests",
+            dependencies: [
+                "NotificationWorker", "WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain",
+                "TestSupport",
             ],
             swiftSettings: strictSettings
         ),

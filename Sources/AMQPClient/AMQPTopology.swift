@@ -28,15 +28,16 @@ public struct AMQPTopology: Sendable {
         /// Quorum queues: deliveries after which a message is dead-lettered.
         public var deliveryLimit: Int?
         public var singleActiveConsumer: Bool
-        /// When set, a queue `<name>.retry` holds messages published to it for this many
-        /// milliseconds, then the broker dead-letters them back to this queue (a message that
-        /// arrived before what it depends on waits there without holding up the others).
-        public var retryDelayMilliseconds: Int?
+        /// For each delay, a queue `<name>.retry.<milliseconds>` holds messages published to it
+        /// that long, then the broker dead-letters them back to this queue: a message that
+        /// arrived before what it depends on, or a webhook to try again, waits there without
+        /// holding up the others. One queue per delay, since a queue expires only its head.
+        public var retryDelaysMilliseconds: [Int]
 
         public init(
             name: String, kind: Kind = .quorum, bindings: [(exchange: String, routingKey: String)] = [],
             deadLetterExchange: String? = nil, deliveryLimit: Int? = nil, singleActiveConsumer: Bool = false,
-            retryDelayMilliseconds: Int? = nil
+            retryDelaysMilliseconds: [Int] = []
         ) {
             self.name = name
             self.kind = kind
@@ -44,22 +45,27 @@ public struct AMQPTopology: Sendable {
             self.deadLetterExchange = deadLetterExchange
             self.deliveryLimit = deliveryLimit
             self.singleActiveConsumer = singleActiveConsumer
-            self.retryDelayMilliseconds = retryDelayMilliseconds
+            self.retryDelaysMilliseconds = retryDelaysMilliseconds.sorted()
         }
 
         /// The queue dead letters of this one land in.
         public var deadLetterQueueName: String { "\(name).dead" }
 
-        /// The queue a message waits in before it comes back to this one.
-        public var retryQueueName: String { "\(name).retry" }
+        /// The queue a message waits in for `milliseconds` before it comes back to this one.
+        public func retryQueueName(milliseconds: Int) -> String { "\(name).retry.\(milliseconds)" }
 
-        /// The retry queue's arguments: messages expire after the delay and go back through the
+        /// The retry queue of the shortest delay at least `milliseconds` (the longest if none is).
+        public func retryQueueName(atLeast milliseconds: Int) -> String? {
+            (retryDelaysMilliseconds.first { $0 >= milliseconds } ?? retryDelaysMilliseconds.last)
+                .map { retryQueueName(milliseconds: $0) }
+        }
+
+        /// A retry queue's arguments: messages expire after the delay and go back through the
         /// default exchange to this queue; at-least-once dead-lettering loses none on the way.
-        var retryArguments: AMQPTable? {
-            guard let retryDelayMilliseconds else { return nil }
-            return [
+        func retryArguments(milliseconds: Int) -> AMQPTable {
+            [
                 "x-queue-type": .string(Kind.quorum.rawValue),
-                "x-message-ttl": .int(Int64(retryDelayMilliseconds)),
+                "x-message-ttl": .int(Int64(milliseconds)),
                 "x-dead-letter-exchange": .string(""),
                 "x-dead-letter-routing-key": .string(name),
                 "x-dead-letter-strategy": .string("at-least-once"),

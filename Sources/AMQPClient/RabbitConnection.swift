@@ -134,8 +134,9 @@ final class RabbitConnection {
                 try declareQueue(queue.deadLetterQueueName, arguments: ["x-queue-type": .string(queue.kind.rawValue)])
                 try bind(queue: queue.deadLetterQueueName, exchange: deadLetterExchange, routingKey: queue.name)
             }
-            if let retryArguments = queue.retryArguments {
-                try declareQueue(queue.retryQueueName, arguments: retryArguments)
+            for delay in queue.retryDelaysMilliseconds {
+                try declareQueue(
+                    queue.retryQueueName(milliseconds: delay), arguments: queue.retryArguments(milliseconds: delay))
             }
         }
     }

@@ -1,5 +1,5 @@
 public import BillingDomain
-import Foundation
+public import Foundation
 
 /// A CloudEvents 1.0 envelope in structured JSON mode: what every command and event travels in.
 public struct CloudEvent: Sendable, Hashable {
@@ -102,13 +102,13 @@ public struct CloudEvent: Sendable, Hashable {
 }
 
 /// RFC 3339 timestamps: `2025-01-15T09:30:00Z`, with optional fraction and a `Z` or ±hh:mm offset.
-enum RFC3339 {
+public enum RFC3339 {
     static func isValid(_ text: String) -> Bool {
         instant(text) != nil
     }
 
     /// The instant, or `nil` when the text is not RFC 3339.
-    static func instant(_ text: String) -> Date? {
+    public static func instant(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
         guard bytes.count >= 20, let date = CalendarDate(iso: String(decoding: bytes[0..<10], as: UTF8.self)),
             bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: "t"), bytes[13] == UInt8(ascii: ":"),

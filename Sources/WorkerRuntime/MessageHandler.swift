@@ -13,10 +13,11 @@ public protocol MessageHandler: Sendable {
 public enum HandlerOutcome: Sendable {
     case commit(UnitOfWork)
     case reject(Rejection)
-    /// The message is valid but arrived before what it depends on (the event of an earlier
-    /// change of the same service, say): it waits in the role's retry queue and comes back,
+    /// The message is valid but cannot be handled yet: it arrived before what it depends on
+    /// (the event of an earlier change of the same service, say), or a webhook receiver did
+    /// not answer. It waits in a retry queue of the role for about `after` and comes back,
     /// while the messages behind it go on.
-    case retryLater(String)
+    case retryLater(String, after: Duration = .milliseconds(500))
 }
 
 /// Builds the events a worker publishes: CloudEvents with `causationid`, as outbox rows.

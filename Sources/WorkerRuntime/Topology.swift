@@ -14,7 +14,7 @@ public enum Topology {
     /// `.dead` queue on the dead-letter exchange.
     public static func workerQueue(
         _ name: String, commands: [String] = [], events: [String] = [], kind: AMQPTopology.Queue.Kind = .quorum,
-        retryDelayMilliseconds: Int = 500
+        retryDelaysMilliseconds: [Int] = [500, 5_000, 60_000]
     ) -> AMQPTopology {
         let bindings =
             commands.map { (exchange: commandsExchange, routingKey: $0) }
@@ -24,7 +24,7 @@ public enum Topology {
             queues: [
                 .init(
                     name: name, kind: kind, bindings: bindings, deadLetterExchange: deadExchange,
-                    retryDelayMilliseconds: retryDelayMilliseconds)
+                    retryDelaysMilliseconds: retryDelaysMilliseconds)
             ])
     }
 }

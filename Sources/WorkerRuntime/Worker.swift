@@ -105,8 +105,8 @@ public final class Worker: Service {
                         delivery, consumer, commandId: event.id, commandType: event.type, tenantId: event.tenantId,
                         rejection: rejection)
                     return
-                case .retryLater(let reason):
-                    try await park(delivery, consumer, reason: reason, metadata: metadata)
+                case .retryLater(let reason, let delay):
+                    try await park(delivery, consumer, reason: reason, after: delay, metadata: metadata)
                     return
                 case .commit(var unit):
                     unit.messageId = event.id
@@ -143,8 +143,18 @@ public final class Worker: Service {
     /// Sends a copy of the delivery to the role's retry queue (through the outbox, so it cannot
     /// be lost) and acknowledges the original; the broker brings the copy back after the delay.
     private func park(
-        _ delivery: AMQPDelivery, _ consumer: AMQPConsumer, reason: String, metadata: Logger.Metadata
+        _ delivery: AMQPDelivery, _ consumer: AMQPConsumer, reason: String, after delay: Duration,
+        metadata: Logger.Metadata
     ) async throws {
+        let milliseconds = Int(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)
+        guard
+            let retryQueue = configuration.topology.queues.first(where: { $0.name == configuration.queue })?
+                .retryQueueName(atLeast: milliseconds)
+        else {
+            // No retry queue declared: back to this queue, behind what is waiting.
+            consumer.requeue(delivery)
+            return
+        }
         let retries = Int(delivery.message.headers[Self.retriesHeader]?.stringValue ?? "") ?? 0
         let level: Logger.Level = retries > 0 && retries % 100 == 0 ? .warning : .debug
         logger.log(level: level, "waiting: \(reason)", metadata: metadata.merging(["retries": "\(retries)"]) { $1 })
@@ -156,7 +166,7 @@ public final class Worker: Service {
         headers["x-covenant-original-exchange"] = exchange
         headers["x-covenant-original-routing-key"] = routingKey
         let copy = OutboxMessage(
-            exchange: "", routingKey: "\(configuration.queue).retry",
+            exchange: "", routingKey: retryQueue,
             messageId: delivery.message.messageId ?? "", type: delivery.message.type,
             contentType: delivery.message.contentType ?? CloudEvent.contentType, headers: headers,
             body: delivery.message.body)

@@ -35,12 +35,34 @@ public struct WorkerSettings: Sendable {
         } catch {
             throw Invalid(variable: "COVENANT_AMQP_URL", problem: error.message)
         }
+        let location = try StoreLocation.from(environment)
+        return WorkerSettings(amqp: amqp, databaseURL: location.databaseURL, dataDirectory: location.dataDirectory)
+    }
+
+    /// The role's store: PostgreSQL when a database URL is set, else a SQLite file.
+    public func store(_ role: StoreRole, logger: Logger) throws -> any WorkerStore {
+        try StoreLocation(databaseURL: databaseURL, dataDirectory: dataDirectory).store(role, logger: logger)
+    }
+}
+
+/// Where the workers keep their data: `COVENANT_DATABASE_URL` (PostgreSQL, a schema per role)
+/// or SQLite files under `COVENANT_DATA_DIR` (default `./var/data`). The ops CLI reads the
+/// same variables to show what a worker stored.
+public struct StoreLocation: Sendable {
+    public var databaseURL: String?
+    public var dataDirectory: String
+
+    public init(databaseURL: String?, dataDirectory: String) {
+        self.databaseURL = databaseURL
+        self.dataDirectory = dataDirectory
+    }
+
+    public static func from(_ environment: [String: String]) throws(WorkerSettings.Invalid) -> StoreLocation {
         let database = environment["COVENANT_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         if let database, !database.hasPrefix("postgres://") && !database.hasPrefix("postgresql://") {
-            throw Invalid(variable: "COVENANT_DATABASE_URL", problem: "must start with postgres://")
+            throw WorkerSettings.Invalid(variable: "COVENANT_DATABASE_URL", problem: "must start with postgres://")
         }
-        return WorkerSettings(
-            amqp: amqp, databaseURL: database, dataDirectory: environment["COVENANT_DATA_DIR"] ?? "./var/data")
+        return StoreLocation(databaseURL: database, dataDirectory: environment["COVENANT_DATA_DIR"] ?? "./var/data")
     }
 
     /// The role's store: PostgreSQL when a database URL is set, else a SQLite file.

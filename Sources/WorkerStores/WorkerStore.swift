@@ -48,7 +48,7 @@ public protocol InvoicingStore: DocumentStore {
 public protocol CommitmentsStore: DocumentStore {}
 
 /// Notification: the delivery log of webhooks.
-public protocol NotificationStore: MessageStore {
+public protocol NotificationStore: DocumentStore {
     /// The attempts of an event's deliveries, in order.
     func deliveries(eventId: String) async throws -> [DeliveryRecord]
 }

@@ -10,7 +10,9 @@ import WorkerRuntime
 struct Covenant: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "covenant", abstract: "Operate a Covenant cluster.",
-        subcommands: [TopologyCommand.self, Publish.self, Billing.self, Dead.self, Queues.self, Watch.self])
+        subcommands: [
+            TopologyCommand.self, Publish.self, Billing.self, InvoiceCommand.self, Dead.self, Queues.self, Watch.self,
+        ])
 }
 
 /// Options every subcommand shares.
@@ -192,12 +194,17 @@ struct Dead: AsyncParsableCommand {
 }
 
 struct Queues: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Depths and consumers of the worker queues.")
+    static let configuration = CommandConfiguration(
+        abstract: "Depths and consumers of the worker queues, their dead letters and their retry queues.")
     @OptionGroup var connection: Connection
 
     func run() async throws {
         let configuration = try connection.configuration()
-        for name in workerQueues.flatMap({ [$0, "\($0).dead"] }) {
+        let queues = workerQueues.flatMap { name in
+            let queue = Topology.workerQueue(name).queues[0]
+            return [name, queue.deadLetterQueueName] + queue.retryDelaysMilliseconds.map(queue.retryQueueName)
+        }
+        for name in queues {
             let result = Result { () throws(AMQPError) in try inspectQueues([name], using: configuration) }
             switch result {
             case .success(let rows):

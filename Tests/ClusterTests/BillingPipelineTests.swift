@@ -2,6 +2,7 @@ import AMQPClient
 import CovenantMessages
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 import WorkerRuntime
 
@@ -15,7 +16,22 @@ extension ProvisioningProcessTests {
         let tenant = "t-\(UUID().uuidString.prefix(8))"
         let integrator = Integrator(configuration, tenant: tenant)
         let data = NSTemporaryDirectory() + "covenant-\(UUID().uuidString)"
-        let roles = ["provisioning", "rating", "invoicing", "commitments"]
+        let roles = ["provisioning", "rating", "invoicing", "commitments", "notification"]
+        // The tenant's webhook: an integrator's receiver that checks every signature and fails
+        // its first good request, so one delivery is retried.
+        let scripts = try #require(
+            ProcessInfo.processInfo.environment["COVENANT_SCRIPTS"], "COVENANT_SCRIPTS is not set")
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let receiver = try ChildProcess.spawn(
+            "\(scripts)/webhook-receiver",
+            arguments: [
+                "--secret", "hook-secret", "--port-file", "\(data)/hook.port", "--log", "\(data)/hook.log",
+                "--fail-first", "1",
+            ])
+        defer {
+            kill(receiver, SIGTERM)
+            waitpid(receiver, nil, 0)
+        }
         var workers: [pid_t] = []
         for role in roles {
             for _ in 0..<replicas {
@@ -38,11 +54,17 @@ extension ProvisioningProcessTests {
             try await integrator.waitFor(type, count: count, until: deadline)
             try #require(integrator.events.count(of: type) >= count, "no \(type) in time")
         }
+        var port: String?
+        while port == nil, ContinuousClock.now < deadline {
+            port = try? String(contentsOfFile: "\(data)/hook.port", encoding: .utf8)
+            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let hook = "http://127.0.0.1:\(try #require(port))/hooks"
         try await step(
             [
                 (
                     "tenant.upsert",
-                    #"{"name":"Acme","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true}"#
+                    #"{"name":"Acme","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true,"notification":{"webhook_url":"\#(hook)","webhook_secret":"hook-secret"}}"#
                 )
             ], then: "tenant.updated", count: 1)
         try await step(
@@ -111,6 +133,27 @@ extension ProvisioningProcessTests {
                 "INV-cust-2-20250301-INR": .string("115.00"),
             ])
         #expect(integrator.events.of("billing.run.completed").count == 3)
+        // The ops CLI shows what invoicing stored.
+        let (status, shown) = try await runTool(
+            "covenant", ["invoice", "show", "INV-cust-2-20250201-INR", "--tenant", tenant, "--data-dir", data],
+            environment: [:])
+        #expect(status == 0)
+        #expect(shown.contains("commitment_shortfall: Commitment sms shortfall, window 1"), "\(shown)")
+        #expect(shown.contains("total 107.00"), "\(shown)")
+        // Every invoice reached the webhook, signed; the receiver's refused first try was retried.
+        var requests: [JSONValue] = []
+        var deliveredInvoices: Set<JSONValue> = []
+        while deliveredInvoices.count < 5, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            requests = ((try? String(contentsOfFile: "\(data)/hook.log", encoding: .utf8)) ?? "")
+                .split(separator: "\n").compactMap { JSONValue.parse(Array($0.utf8)) }
+            deliveredInvoices = Set(
+                requests.filter { $0["type"] == .string("invoice.ready") && $0["status"] == .number("200") }
+                    .compactMap { $0["event_id"] })
+        }
+        #expect(deliveredInvoices.count == 5)
+        #expect(requests.allSatisfy { $0["verified"] == .bool(true) })
+        #expect(requests.contains { $0["status"] == .number("500") })
         for pid in workers { kill(pid, SIGTERM) }
         for pid in workers { #expect(await waitForExit(pid) == 0) }
         await integrator.stop()

@@ -2,6 +2,7 @@ import AMQPClient
 import CovenantMessages
 import Foundation
 import Glibc
+import TestSupport
 import Testing
 import WorkerRuntime
 
@@ -10,25 +11,9 @@ func runTool(_ executable: String, _ arguments: [String], environment: [String: 
 {
     let bin = try #require(ProcessInfo.processInfo.environment["COVENANT_BIN"], "COVENANT_BIN is not set")
     let output = NSTemporaryDirectory() + "covenant-out-\(UUID().uuidString)"
-    let path = "\(bin)/\(executable)"
-    let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let status: Int32 = await Task.detached {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, path, &actions, nil, argv, envp) == 0 else { return -1 }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        return status
-    }.value
+    let pid = try ChildProcess.spawn(
+        "\(bin)/\(executable)", arguments: arguments, environment: environment, output: output)
+    let status = await ChildProcess.waitForExit(pid)
     let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
     return (status, text)
 }

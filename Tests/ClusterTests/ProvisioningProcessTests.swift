@@ -3,6 +3,7 @@ import CovenantMessages
 import Foundation
 import Glibc
 import Synchronization
+import TestSupport
 import Testing
 import WorkerRuntime
 
@@ -12,25 +13,14 @@ struct ProvisioningProcessTests {
     /// Starts a worker executable with `environment` added to this process's.
     func launch(_ executable: String, _ environment: [String: String]) throws -> pid_t {
         let bin = try #require(ProcessInfo.processInfo.environment["COVENANT_BIN"], "COVENANT_BIN is not set")
-        let path = "\(bin)/\(executable)"
-        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(path), nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        #expect(posix_spawn(&pid, path, nil, nil, argv, envp) == 0)
-        return pid
+        let logs = NSTemporaryDirectory() + "covenant-test-logs"
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        return try ChildProcess.spawn(
+            "\(bin)/\(executable)", environment: environment, output: "\(logs)/\(executable).log")
     }
 
     func waitForExit(_ pid: pid_t) async -> Int32 {
-        await Task.detached {
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            return status
-        }.value
+        await ChildProcess.waitForExit(pid)
     }
 
     func command(_ type: String, _ data: String, id: String, tenant: String) -> OutgoingMessage {

@@ -29,7 +29,7 @@ final class Provisioning {
         switch try await handler.handle(command) {
         case .reject(let rejection):
             return .failure(rejection)
-        case .retryLater(let reason):
+        case .retryLater(let reason, _):
             Issue.record("provisioning does not wait: \(reason)")
             return .success([])
         case .commit(var unit):

@@ -27,7 +27,7 @@ final class Rating {
             data: try #require(JSONValue.parse(Array(data.utf8))))
         switch try await handler.handle(event) {
         case .reject(let rejection): return .failure(rejection)
-        case .retryLater(let reason):
+        case .retryLater(let reason, _):
             Issue.record("rating does not wait: \(reason)")
             return .success([])
         case .commit(var unit):

@@ -1,0 +1,140 @@
+import BillingDomain
+public import CovenantMessages
+public import Foundation
+public import WorkerRuntime
+public import WorkerStores
+
+/// Notification: delivers Covenant's events to each tenant's webhook, signed (see
+/// ``WebhookSignature``), and keeps a delivery log of every attempt. A receiver that fails or
+/// does not answer is tried again with growing delays (through the role's retry queues, so
+/// other tenants' deliveries go on); after `maximumAttempts` the delivery is given up and
+/// `notification.failed` says so. A delivered event publishes `notification.delivered`.
+///
+/// Delivery is at least once: a crash after the receiver answered and before the log is
+/// committed posts the event again, with the same `Covenant-Event-Id` for the receiver to
+/// recognise it.
+public struct NotificationHandler: MessageHandler {
+    let store: any NotificationStore
+    let events: EventFactory
+    let sender: any WebhookSender
+    let now: @Sendable () -> Date
+    let maximumAttempts: Int
+
+    public init(
+        store: any NotificationStore, events: EventFactory, sender: any WebhookSender,
+        now: @escaping @Sendable () -> Date = Date.init, maximumAttempts: Int = 8
+    ) {
+        self.store = store
+        self.events = events
+        self.sender = sender
+        self.now = now
+        self.maximumAttempts = maximumAttempts
+    }
+
+    /// Notification reads the webhook address and secret from the tenant's own command (the
+    /// secret is never published in an event).
+    public static let commands = ["tenant.upsert"]
+    public static let subscribedEvents = [
+        "invoice.ready", "billing.run.completed", "contract.activated", "contract.plan_changed", "contract.renewed",
+        "contract.expiring", "contract.expired", "contract.cancelled", "command.rejected",
+    ]
+
+    public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
+        if event.type == "tenant.upsert" { return try await configure(event) }
+        guard let webhook = try await webhook(event.tenantId) else {
+            return .commit(UnitOfWork(messageId: nil))  // the tenant takes no webhooks
+        }
+        return try await deliver(event, to: webhook)
+    }
+
+    struct Webhook {
+        var url: String
+        var secret: String
+        var time: Date
+    }
+
+    private func webhook(_ tenant: String) async throws -> Webhook? {
+        guard let (json, _) = try await store.jsonDocument(kind: "webhook", key: tenant) else { return nil }
+        let fields = try Fields(json, path: "webhook")
+        guard let time = RFC3339.instant(try fields.string("time")) else { return nil }
+        return Webhook(url: try fields.string("url"), secret: try fields.string("secret"), time: time)
+    }
+
+    /// A tenant's webhook from its `tenant.upsert`; an upsert older than the one kept changes
+    /// nothing (replicas may take two upserts in either order). A command provisioning will
+    /// reject is not notification's to reject: it changes nothing here either.
+    private func configure(_ event: CloudEvent) async throws -> HandlerOutcome {
+        guard case .success(.tenantUpsert(let upsert)) = Command.decode(event), let time = RFC3339.instant(event.time)
+        else { return .commit(UnitOfWork(messageId: nil)) }
+        let current = try await store.jsonDocument(kind: "webhook", key: event.tenantId)
+        if let (json, _) = current, let kept = try? Fields(json, path: "webhook").string("time"),
+            let keptTime = RFC3339.instant(kept), keptTime > time
+        {
+            return .commit(UnitOfWork(messageId: nil))
+        }
+        guard let url = upsert.webhookURL, let secret = upsert.webhookSecret else {
+            // Without an address or a secret the tenant takes no webhooks from now on.
+            guard let (_, version) = current else { return .commit(UnitOfWork(messageId: nil)) }
+            return .commit(
+                UnitOfWork(
+                    messageId: nil,
+                    documents: [
+                        DocumentWrite(
+                            kind: "webhook", key: event.tenantId, json: .object(["time": .string(event.time)]),
+                            expectedVersion: version)
+                    ]))
+        }
+        return .commit(
+            try await store.replacing(
+                kind: "webhook", key: event.tenantId,
+                with: .object(["url": .string(url), "secret": .string(secret), "time": .string(event.time)])))
+    }
+
+    private func deliver(_ event: CloudEvent, to webhook: Webhook) async throws -> HandlerOutcome {
+        let attempt = try await store.deliveries(eventId: event.id).count + 1
+        let timestamp = Int64(now().timeIntervalSince1970)
+        let body = event.encoded()
+        let response = await sender.post(
+            to: webhook.url,
+            headers: [
+                "Content-Type": CloudEvent.contentType, WebhookSignature.timestampHeader: String(timestamp),
+                WebhookSignature.signatureHeader: WebhookSignature.signature(
+                    body: body, timestamp: timestamp, secret: webhook.secret),
+                WebhookSignature.eventIdHeader: event.id,
+            ], body: body)
+        let record = DeliveryRecord(
+            eventId: event.id, target: webhook.url, attempt: attempt,
+            status: response.isDelivered ? "delivered" : "failed", responseCode: response.statusCode, at: timestamp)
+        var outcome: JSONValue = .object([
+            "event_id": .string(event.id), "event_type": .string(event.type), "url": .string(webhook.url),
+            "attempts": .number(String(attempt)),
+        ])
+        if response.isDelivered {
+            return .commit(
+                UnitOfWork(
+                    messageId: nil, deliveries: [record],
+                    outbox: [notification("notification.delivered", event, outcome)]))
+        }
+        if case .unreachable(let reason) = response { outcome = outcome.adding(["error": .string(reason)]) }
+        if let code = response.statusCode { outcome = outcome.adding(["status": .number(String(code))]) }
+        guard attempt < maximumAttempts else {
+            return .commit(
+                UnitOfWork(
+                    messageId: nil, deliveries: [record], outbox: [notification("notification.failed", event, outcome)])
+            )
+        }
+        _ = try await store.commit(UnitOfWork(messageId: nil, deliveries: [record]))
+        return .retryLater("webhook attempt \(attempt) failed", after: Self.backoff(attempt: attempt))
+    }
+
+    /// 1 s, 5 s, 25 s … at most 10 minutes before the next attempt.
+    static func backoff(attempt: Int) -> Duration {
+        var delay = Duration.seconds(1)
+        for _ in 1..<max(1, attempt) { delay *= 5 }
+        return min(delay, .seconds(600))
+    }
+
+    private func notification(_ type: String, _ event: CloudEvent, _ data: JSONValue) -> OutboxMessage {
+        events.event(type, tenantId: event.tenantId, causationId: event.id, data: data, time: Worker.now())
+    }
+}

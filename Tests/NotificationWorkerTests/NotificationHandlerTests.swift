@@ -1,0 +1,197 @@
+import CovenantMessages
+import Foundation
+import Glibc
+import NotificationWorker
+import Synchronization
+import TestSupport
+import Testing
+import WorkerRuntime
+import WorkerStores
+
+/// A receiver in memory: answers from a script, keeps every request.
+final class ScriptedSender: WebhookSender {
+    struct Request {
+        let url: String
+        let headers: [String: String]
+        let body: [UInt8]
+    }
+
+    private let state: Mutex<(answers: [WebhookResponse], requests: [Request])>
+
+    init(answers: [WebhookResponse]) {
+        state = Mutex((answers, []))
+    }
+
+    var requests: [Request] { state.withLock { $0.requests } }
+
+    func post(to url: String, headers: [String: String], body: [UInt8]) async -> WebhookResponse {
+        state.withLock { state in
+            state.requests.append(Request(url: url, headers: headers, body: body))
+            return state.answers.count > 1 ? state.answers.removeFirst() : state.answers.first ?? .status(200)
+        }
+    }
+}
+
+@Suite("Notification: signed webhooks, retries, the delivery log")
+struct NotificationHandlerTests {
+    let store: SQLiteWorkerStore
+
+    init() async throws {
+        store = try SQLiteWorkerStore(
+            directory: NSTemporaryDirectory() + "covenant-notification-\(UUID().uuidString)", role: .notification)
+        try await store.migrate()
+    }
+
+    func handler(_ sender: ScriptedSender, attempts: Int = 8) -> NotificationHandler {
+        NotificationHandler(
+            store: store, events: EventFactory(source: "covenant/notification"), sender: sender,
+            now: { Date(timeIntervalSince1970: 1_738_368_000) }, maximumAttempts: attempts)
+    }
+
+    func event(_ type: String, _ id: String, time: String = "2025-02-01T00:00:00Z", _ data: String) -> CloudEvent {
+        CloudEvent(
+            id: id, source: "tests", type: type, time: time, tenantId: "acme", data: JSONValue.parse(Array(data.utf8))!)
+    }
+
+    func configure(
+        _ handler: NotificationHandler, url: String, time: String = "2025-01-01T00:00:00Z", id: String
+    )
+        async throws
+    {
+        let upsert = event(
+            "tenant.upsert", id, time: time,
+            #"{"name":"Acme","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true,"notification":{"webhook_url":"\#(url)","webhook_secret":"s3cret"}}"#
+        )
+        guard case .commit(var unit) = try await handler.handle(upsert) else {
+            Issue.record("tenant.upsert not taken")
+            return
+        }
+        unit.messageId = upsert.id
+        _ = try await store.commit(unit)
+    }
+
+    let invoiceReady = #"{"invoice_id":"INV-cust-1-20250201-INR","total":"505.90"}"#
+
+    @Test("An event is posted once, signed over the timestamp and body, and logged delivered")
+    func delivered() async throws {
+        let sender = ScriptedSender(answers: [.status(204)])
+        let handler = handler(sender)
+        try await configure(handler, url: "https://hooks.example/acme", id: "t-1")
+        let ready = event("invoice.ready", "e-1", invoiceReady)
+        guard case .commit(let unit) = try await handler.handle(ready) else {
+            Issue.record("not delivered")
+            return
+        }
+        let request = try #require(sender.requests.first)
+        #expect(request.url == "https://hooks.example/acme")
+        #expect(request.body == ready.encoded())
+        let timestamp = try #require(Int64(request.headers[WebhookSignature.timestampHeader] ?? ""))
+        let signature = try #require(request.headers[WebhookSignature.signatureHeader])
+        #expect(
+            WebhookSignature.verify(signature: signature, body: request.body, timestamp: timestamp, secret: "s3cret"))
+        #expect(
+            !WebhookSignature.verify(
+                signature: signature, body: request.body + [32], timestamp: timestamp, secret: "s3cret"))
+        #expect(
+            !WebhookSignature.verify(
+                signature: signature, body: request.body, timestamp: timestamp + 1, secret: "s3cret"))
+        #expect(
+            !WebhookSignature.verify(signature: signature, body: request.body, timestamp: timestamp, secret: "other"))
+        #expect(unit.deliveries.map(\.status) == ["delivered"] && unit.deliveries.first?.responseCode == 204)
+        #expect(unit.outbox.map(\.routingKey) == ["notification.delivered"])
+    }
+
+    @Test("A failing receiver is tried again later with growing delays; each attempt is logged")
+    func retried() async throws {
+        let sender = ScriptedSender(answers: [.status(500), .unreachable("refused"), .status(200)])
+        let handler = handler(sender)
+        try await configure(handler, url: "https://hooks.example/acme", id: "t-1")
+        let ready = event("invoice.ready", "e-2", invoiceReady)
+        var delays: [Duration] = []
+        while true {
+            switch try await handler.handle(ready) {
+            case .retryLater(_, let delay):
+                delays.append(delay)
+                continue
+            case .commit(var unit):
+                unit.messageId = ready.id
+                _ = try await store.commit(unit)
+            case .reject(let rejection):
+                Issue.record("rejected: \(rejection)")
+            }
+            break
+        }
+        #expect(delays == [.seconds(1), .seconds(5)])
+        let log = try await store.deliveries(eventId: "e-2")
+        #expect(log.map(\.attempt) == [1, 2, 3])
+        #expect(log.map(\.status) == ["failed", "failed", "delivered"])
+        #expect(log.map(\.responseCode) == [500, nil, 200])
+    }
+
+    @Test("After the last attempt the delivery is given up with notification.failed")
+    func givenUp() async throws {
+        let sender = ScriptedSender(answers: [.status(503)])
+        let handler = handler(sender, attempts: 3)
+        try await configure(handler, url: "https://hooks.example/acme", id: "t-1")
+        let ready = event("invoice.ready", "e-3", invoiceReady)
+        var outcome = try await handler.handle(ready)
+        while case .retryLater = outcome { outcome = try await handler.handle(ready) }
+        guard case .commit(let unit) = outcome else {
+            Issue.record("no final outcome")
+            return
+        }
+        #expect(sender.requests.count == 3)
+        #expect(unit.outbox.map(\.routingKey) == ["notification.failed"])
+        let data = try #require(JSONValue.parse(unit.outbox[0].body)?["data"])
+        #expect(data["attempts"] == .number("3") && data["status"] == .number("503"))
+    }
+
+    @Test("A tenant without a webhook gets nothing posted; an older upsert does not replace a newer one")
+    func configuration() async throws {
+        let sender = ScriptedSender(answers: [.status(200)])
+        let handler = handler(sender)
+        guard case .commit(let nothing) = try await handler.handle(event("invoice.ready", "e-4", invoiceReady)) else {
+            Issue.record("not taken")
+            return
+        }
+        #expect(sender.requests.isEmpty && nothing.outbox.isEmpty)
+        try await configure(handler, url: "https://new.example/hook", time: "2025-01-02T00:00:00Z", id: "t-2")
+        try await configure(handler, url: "https://old.example/hook", time: "2025-01-01T00:00:00Z", id: "t-1")
+        _ = try await handler.handle(event("invoice.ready", "e-5", invoiceReady))
+        #expect(sender.requests.map(\.url) == ["https://new.example/hook"])
+    }
+
+    @Test("Through HTTP: the integrator's receiver verifies the signature and refuses a tampered body")
+    func receiver() async throws {
+        let scripts = try #require(
+            ProcessInfo.processInfo.environment["COVENANT_SCRIPTS"], "COVENANT_SCRIPTS is not set")
+        let folder = NSTemporaryDirectory() + "covenant-hooks-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let receiver = try ChildProcess.spawn(
+            "\(scripts)/webhook-receiver",
+            arguments: ["--secret", "s3cret", "--port-file", "\(folder)/port", "--log", "\(folder)/log"])
+        defer {
+            kill(receiver, SIGTERM)
+            waitpid(receiver, nil, 0)
+        }
+        var port: String?
+        for _ in 0..<100 where port == nil {
+            port = try? String(contentsOfFile: "\(folder)/port", encoding: .utf8)
+            if port == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let url = "http://127.0.0.1:\(try #require(port))/hooks"
+        let sender = HTTPWebhookSender(timeout: 5)
+        let body = event("invoice.ready", "e-6", invoiceReady).encoded()
+        let timestamp = Int64(Date().timeIntervalSince1970)
+        let headers = [
+            WebhookSignature.timestampHeader: String(timestamp),
+            WebhookSignature.signatureHeader: WebhookSignature.signature(
+                body: body, timestamp: timestamp, secret: "s3cret"),
+        ]
+        #expect(await sender.post(to: url, headers: headers, body: body) == .status(200))
+        var tampered = body
+        tampered[tampered.count - 3] ^= 1
+        #expect(await sender.post(to: url, headers: headers, body: tampered) == .status(401))
+        #expect(await sender.post(to: "http://127.0.0.1:9/", headers: headers, body: body).isDelivered == false)
+    }
+}
