@@ -32,10 +32,10 @@ extension ProvisioningProcessTests {
             kill(receiver, SIGTERM)
             waitpid(receiver, nil, 0)
         }
-        var workers: [pid_t] = []
+        let workers = ChildGroup()
         for role in roles {
             for _ in 0..<replicas {
-                workers.append(try launch("covenant-\(role)", ["COVENANT_AMQP_URL": url, "COVENANT_DATA_DIR": data]))
+                workers.add(try launch("covenant-\(role)", ["COVENANT_AMQP_URL": url, "COVENANT_DATA_DIR": data]))
             }
         }
         let deadline = ContinuousClock.now + .seconds(90)
@@ -154,8 +154,7 @@ extension ProvisioningProcessTests {
         #expect(deliveredInvoices.count == 5)
         #expect(requests.allSatisfy { $0["verified"] == .bool(true) })
         #expect(requests.contains { $0["status"] == .number("500") })
-        for pid in workers { kill(pid, SIGTERM) }
-        for pid in workers { #expect(await waitForExit(pid) == 0) }
+        for status in await workers.stop() { #expect(status == 0) }
         await integrator.stop()
         await publisher.close()
     }

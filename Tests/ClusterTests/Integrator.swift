@@ -6,13 +6,17 @@ import Testing
 import WorkerRuntime
 
 /// An integrator's view of a cluster: its own queue on the events exchange, keeping the events
-/// of one tenant.
+/// of the tenants it is given.
 final class Integrator: Sendable {
     let consumer: AMQPConsumer
     let events = EventLog()
     private let collecting: Task<Void, Never>
 
-    init(_ configuration: AMQPConfiguration, tenant: String) {
+    convenience init(_ configuration: AMQPConfiguration, tenant: String) {
+        self.init(configuration, tenants: [tenant])
+    }
+
+    init(_ configuration: AMQPConfiguration, tenants: Set<String>) {
         let queue = "integrator.\(UUID().uuidString.prefix(8))"
         let consumer = AMQPConsumer(
             configuration: configuration, queue: queue,
@@ -24,7 +28,7 @@ final class Integrator: Sendable {
         collecting = Task {
             for await delivery in consumer.deliveries {
                 consumer.acknowledge(delivery)
-                if let event = try? CloudEvent.decode(delivery.message.body).get(), event.tenantId == tenant {
+                if let event = try? CloudEvent.decode(delivery.message.body).get(), tenants.contains(event.tenantId) {
                     events.append(event)
                 }
             }

@@ -27,7 +27,8 @@ extension ProvisioningProcessTests {
             "COVENANT_AMQP_URL": url, "COVENANT_DATA_DIR": NSTemporaryDirectory() + "covenant-\(UUID().uuidString)",
         ]
         let tenant = "t-\(UUID().uuidString.prefix(8))"
-        let worker = try launch("covenant-provisioning", environment)
+        let workers = ChildGroup()
+        workers.add(try launch("covenant-provisioning", environment))
         let configuration = try AMQPConfiguration(url: url, connectionName: "cli-test")
         let deadline = ContinuousClock.now + .seconds(30)
         try await waitForWorkers(["covenant.provisioning"], configuration, until: deadline)
@@ -80,7 +81,6 @@ extension ProvisioningProcessTests {
         ).1
         #expect(!remaining.contains("\(tenant)-2"), "\(remaining)")
 
-        kill(worker, SIGTERM)
-        #expect(await waitForExit(worker) == 0)
+        #expect(await workers.stop() == [0])
     }
 }

@@ -19,10 +19,6 @@ struct ProvisioningProcessTests {
             "\(bin)/\(executable)", environment: environment, output: "\(logs)/\(executable).log")
     }
 
-    func waitForExit(_ pid: pid_t) async -> Int32 {
-        await ChildProcess.waitForExit(pid)
-    }
-
     func command(_ type: String, _ data: String, id: String, tenant: String) -> OutgoingMessage {
         let event = CloudEvent(
             id: id, source: "tests", type: type, time: "2025-01-15T09:30:00Z", tenantId: tenant,
@@ -41,9 +37,15 @@ struct ProvisioningProcessTests {
         let integrator = Integrator(configuration, tenant: tenant)
         try await Task.sleep(for: .milliseconds(300))
 
-        let pid = try launch(
-            "covenant-provisioning",
-            ["COVENANT_AMQP_URL": url, "COVENANT_DATA_DIR": NSTemporaryDirectory() + "covenant-\(UUID().uuidString)"])
+        let workers = ChildGroup()
+        workers.add(
+            try launch(
+                "covenant-provisioning",
+                [
+                    "COVENANT_AMQP_URL": url,
+                    "COVENANT_DATA_DIR": NSTemporaryDirectory() + "covenant-\(UUID().uuidString)",
+                ]
+            ))
         let publisher = AMQPPublisher(
             configuration: configuration, topology: AMQPTopology(exchanges: Topology.exchanges))
         // The worker declares its queue when it connects; commands published before that would
@@ -79,8 +81,7 @@ struct ProvisioningProcessTests {
         #expect(events.first { $0.type == "command.rejected" }?.data["code"] == .string("unknown_service"))
         #expect(events.first { $0.type == "contract.activated" }?.data["monthly_fee"] == .string("1000.00"))
 
-        kill(pid, SIGTERM)
-        let status = await waitForExit(pid)
+        let status = await workers.stop().first ?? -1
         #expect(status == 0, "the worker exited with \(status) after SIGTERM")
         await integrator.stop()
         await publisher.close()
@@ -93,8 +94,9 @@ struct ProvisioningProcessTests {
         let tenant = "t-\(UUID().uuidString.prefix(8))"
         let integrator = Integrator(configuration, tenant: tenant)
         let data = NSTemporaryDirectory() + "covenant-\(UUID().uuidString)"
-        let workers = try ["covenant-provisioning", "covenant-rating"].map {
-            try launch($0, ["COVENANT_AMQP_URL": url, "COVENANT_DATA_DIR": data])
+        let workers = ChildGroup()
+        for executable in ["covenant-provisioning", "covenant-rating"] {
+            workers.add(try launch(executable, ["COVENANT_AMQP_URL": url, "COVENANT_DATA_DIR": data]))
         }
         let deadline = ContinuousClock.now + .seconds(30)
         try await waitForWorkers(["covenant.provisioning", "covenant.rating"], configuration, until: deadline)
@@ -141,8 +143,7 @@ struct ProvisioningProcessTests {
         // 20:00Z on 31 January is 1 February in Kolkata.
         #expect(records.first?["month"] == .string("2025-02") && records.first?["quantity"] == .string("12.5"))
         #expect(events.first { $0.type == "command.rejected" }?.data["code"] == .string("unknown_service"))
-        for pid in workers { kill(pid, SIGTERM) }
-        for pid in workers { #expect(await waitForExit(pid) == 0) }
+        for status in await workers.stop() { #expect(status == 0) }
         await integrator.stop()
         await publisher.close()
     }

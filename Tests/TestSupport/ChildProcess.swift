@@ -54,3 +54,31 @@ public enum ChildProcess {
         public var description: String { "posix_spawn \(path) failed: \(String(cString: strerror(code)))" }
     }
 }
+
+/// Children a test started: stopped with SIGTERM at the test's end, or killed when the test
+/// leaves early (a failed `#require`), so no worker outlives its test and competes for the
+/// next test's queue.
+public final class ChildGroup {
+    private var running: [pid_t] = []
+
+    public init() {}
+
+    public func add(_ pid: pid_t) { running.append(pid) }
+
+    /// SIGTERM to every child, then each one's wait status.
+    public func stop() async -> [Int32] {
+        let children = running
+        running = []
+        for pid in children { kill(pid, SIGTERM) }
+        var statuses: [Int32] = []
+        for pid in children { statuses.append(await ChildProcess.waitForExit(pid)) }
+        return statuses
+    }
+
+    deinit {
+        for pid in running {
+            kill(pid, SIGKILL)
+            waitpid(pid, nil, 0)
+        }
+    }
+}
