@@ -76,7 +76,11 @@ let package = Package(
         // Worker handlers: what each worker decides, through the domain, for each message.
         .target(
             name: "ProvisioningWorker",
-            dependencies: ["WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain"],
+            dependencies: [
+                "WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(

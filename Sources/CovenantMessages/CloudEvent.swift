@@ -107,6 +107,13 @@ public enum RFC3339 {
         instant(text) != nil
     }
 
+    /// `date` as RFC 3339 text in UTC, to the second (`2025-02-01T00:00:00Z`).
+    public static func text(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
     /// The instant, or `nil` when the text is not RFC 3339.
     public static func instant(_ text: String) -> Date? {
         let bytes = Array(text.utf8)

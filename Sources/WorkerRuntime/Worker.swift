@@ -261,7 +261,7 @@ public final class Worker: Service {
 
     /// The current time as RFC 3339 text, for events.
     public static func now() -> String {
-        ISO8601DateFormatter().string(from: Date())
+        RFC3339.text(Date())
     }
 
     // MARK: Relay

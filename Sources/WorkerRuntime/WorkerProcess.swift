@@ -1,15 +1,17 @@
 import Foundation
-import Logging
-import ServiceLifecycle
+public import Logging
+public import ServiceLifecycle
 public import WorkerStores
 
 /// What every worker executable does: read the environment, open the role's store, run the
 /// role's handler in a `Worker` until SIGTERM or SIGINT. Each `main` only names its role.
 public enum WorkerProcess {
-    /// Runs the worker of `role` (queue `covenant.<role>`, events from `covenant/<role>`).
+    /// Runs the worker of `role` (queue `covenant.<role>`, events from `covenant/<role>`), and
+    /// any services the role runs `alongside` it (provisioning's clock).
     public static func run(
         role: StoreRole, commands: [String], events subscribed: [String] = [],
-        handler: @Sendable (any WorkerStore, EventFactory) -> any MessageHandler
+        handler: @Sendable (any WorkerStore, EventFactory) -> any MessageHandler,
+        alongside: @Sendable (any WorkerStore, EventFactory, Logger) throws -> [any Service] = { _, _, _ in [] }
     ) async throws {
         let name = role.rawValue
         let logger = Logger(label: "covenant.\(name)")
@@ -27,7 +29,9 @@ public enum WorkerProcess {
             configuration: .init(
                 queue: queue, topology: Topology.workerQueue(queue, commands: commands, events: subscribed)),
             amqp: settings.amqp, store: store, handler: handler(store, events), events: events, logger: logger)
-        let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let group = ServiceGroup(
+            services: [worker] + (try alongside(store, events, logger)), gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
         try await group.run()
         try await store.close()
     }

@@ -16,7 +16,23 @@ public final class SQLiteWorkerStore: WorkerStore {
         configuration.busyMode = .timeout(TimeInterval(busyTimeout.components.seconds))
         configuration.label = "covenant.\(role.rawValue)"
         self.role = role
-        self.pool = try DatabasePool(path: "\(directory)/\(role.rawValue).sqlite", configuration: configuration)
+        self.pool = try Self.open("\(directory)/\(role.rawValue).sqlite", configuration, patience: busyTimeout)
+    }
+
+    /// Opens the pool, waiting while another process holds the lock that switching a new file
+    /// to WAL needs (replicas starting together): SQLite reports that as `SQLITE_BUSY` at once,
+    /// without calling the busy handler.
+    private static func open(_ path: String, _ configuration: Configuration, patience: Duration) throws -> DatabasePool
+    {
+        let deadline = ContinuousClock.now + patience
+        while true {
+            do {
+                return try DatabasePool(path: path, configuration: configuration)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline
+            {
+                Thread.sleep(forTimeInterval: 0.02 + Double.random(in: 0..<0.03))
+            }
+        }
     }
 
     public func migrate() async throws {

@@ -1,12 +1,27 @@
+import Foundation
 import ProvisioningWorker
 import WorkerRuntime
 
-/// The provisioning worker: tenants, catalog, services and contracts.
+/// The provisioning worker, with the clock of the 1st beside it.
+///
+/// `COVENANT_CLOCK_INTERVAL_MS` sets how often the clock looks (default 30 s);
+/// `COVENANT_CLOCK_FILE` makes it read the time from a file (demos and tests only).
 @main
 struct ProvisioningMain {
     static func main() async throws {
-        try await WorkerProcess.run(role: .provisioning, commands: ProvisioningHandler.commands) { store, events in
-            ProvisioningHandler(store: store, events: events, now: Worker.now)
-        }
+        let environment = ProcessInfo.processInfo.environment
+        let file = environment["COVENANT_CLOCK_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        let interval = environment["COVENANT_CLOCK_INTERVAL_MS"].flatMap(Int.init) ?? (file == nil ? 30_000 : 200)
+        try await WorkerProcess.run(
+            role: .provisioning, commands: ProvisioningHandler.commands,
+            handler: { store, events in ProvisioningHandler(store: store, events: events, now: Worker.now) },
+            alongside: { store, events, logger in
+                [
+                    BillingClockService(
+                        ticker: BillingClockTicker(store: store, events: EventFactory(source: "covenant/clock")),
+                        time: file.map { .file($0) } ?? .system, interval: .milliseconds(max(50, interval)),
+                        logger: logger)
+                ]
+            })
     }
 }

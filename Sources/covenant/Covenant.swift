@@ -259,13 +259,17 @@ enum EventText {
         guard event.type == "invoice.ready" else {
             return "\(event.type) [\(event.tenantId)] \(String(decoding: event.data.serialized(), as: UTF8.self))"
         }
-        let data = event.data
+        return "invoice.ready " + invoice(event.data)
+    }
+
+    /// An invoice's `invoice.ready` data: its header, each line, the totals.
+    static func invoice(_ data: JSONValue) -> String {
         func text(_ value: JSONValue?) -> String {
             if case .string(let string) = value { return string }
             return "-"
         }
         var lines = [
-            "invoice.ready \(text(data["invoice_id"]))  customer \(text(data["customer_id"]))  issued \(text(data["issue_date"]))  \(text(data["currency"]))"
+            "\(text(data["invoice_id"]))  customer \(text(data["customer_id"]))  issued \(text(data["issue_date"]))  \(text(data["currency"]))"
         ]
         if case .array(let items) = data["lines"] {
             for item in items {

@@ -35,28 +35,7 @@ struct InvoiceCommand: AsyncParsableCommand {
                 print(String(decoding: invoice.serialized(), as: UTF8.self))
                 return
             }
-            print(Self.render(invoice))
-        }
-
-        static func render(_ invoice: JSONValue) -> String {
-            func text(_ value: JSONValue?) -> String {
-                if case .string(let text) = value { return text }
-                return ""
-            }
-            var output = [
-                "\(text(invoice["invoice_id"]))  customer \(text(invoice["customer_id"]))  issued \(text(invoice["issue_date"]))  \(text(invoice["currency"]))"
-            ]
-            if case .array(let lines) = invoice["lines"] {
-                for line in lines {
-                    let amount = text(line["amount"])
-                    let padding = String(repeating: " ", count: max(1, 14 - amount.count))
-                    output.append("  \(text(line["type"])): \(text(line["description"]))\(padding)\(amount)")
-                }
-            }
-            output.append(
-                "  subtotal \(text(invoice["subtotal"]))  discount \(text(invoice["discount_total"]))  total \(text(invoice["total"]))"
-            )
-            return output.joined(separator: "\n")
+            print(EventText.invoice(invoice))
         }
     }
 }

@@ -138,7 +138,7 @@ extension ProvisioningProcessTests {
             "covenant", ["invoice", "show", "INV-cust-2-20250201-INR", "--tenant", tenant, "--data-dir", data],
             environment: [:])
         #expect(status == 0)
-        #expect(shown.contains("commitment_shortfall: Commitment sms shortfall, window 1"), "\(shown)")
+        #expect(shown.contains("commitment_shortfall  sim-9  Commitment sms shortfall, window 1"), "\(shown)")
         #expect(shown.contains("total 107.00"), "\(shown)")
         // Every invoice reached the webhook, signed; the receiver's refused first try was retried.
         var requests: [JSONValue] = []

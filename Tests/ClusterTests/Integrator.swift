@@ -48,18 +48,21 @@ final class Integrator: Sendable {
     }
 }
 
-/// Waits until each queue has `replicas` consumers (its workers connected and declared it).
+/// Waits until each queue has `replicas` consumers (its workers connected and declared it);
+/// fails the test when they do not by the deadline (a worker that crashed at start).
 func waitForWorkers(
     _ queues: [String], _ configuration: AMQPConfiguration, replicas: Int = 1, until deadline: ContinuousClock.Instant
 )
     async throws
 {
-    while ContinuousClock.now < deadline,
-        (try? inspectQueues(queues, using: configuration).map(\.consumers))
-            != Array(repeating: replicas, count: queues.count)
-    {
+    let expected = Array(repeating: replicas, count: queues.count)
+    var consumers: [Int] = []
+    while ContinuousClock.now < deadline {
+        consumers = (try? inspectQueues(queues, using: configuration).map(\.consumers)) ?? []
+        if consumers == expected { return }
         try await Task.sleep(for: .milliseconds(100))
     }
+    try #require(consumers == expected, "consumers of \(queues): \(consumers)")
 }
 
 /// Events an integrator received, shared between tasks.
