@@ -39,6 +39,14 @@ public final class Worker: Service {
     private let logger: Logger
     /// Rung after each commit: the relay publishes at once instead of at its next poll.
     private let outboxBell = Doorbell()
+    public let metrics: WorkerMetrics
+    private let status = Mutex(Status())
+
+    struct Status {
+        var brokerConnected = false
+        var consuming = false
+        var connections = 0
+    }
     private let relayId = "relay-\(UUID().uuidString.prefix(8))"
 
     public init(
@@ -51,6 +59,36 @@ public final class Worker: Service {
         self.handler = handler
         self.events = events
         self.logger = logger
+        self.metrics = WorkerMetrics(queue: configuration.queue)
+    }
+
+    /// Ready when connected to the broker, consuming, and the database answers: what `/health`
+    /// reports.
+    public func health() async -> HealthReport {
+        let (broker, consuming) = status.withLock { ($0.brokerConnected, $0.consuming) }
+        var database = true
+        do {
+            metrics.outboxBacklog.record(try await store.outboxBacklog())
+        } catch {
+            database = false
+        }
+        return HealthReport(
+            queue: configuration.queue, broker: broker, database: database, consuming: consuming && broker)
+    }
+
+    private func connectionEvent(_ event: AMQPConnectionEvent) {
+        let reconnected = status.withLock { status -> Bool in
+            switch event {
+            case .connected:
+                status.brokerConnected = true
+                status.connections += 1
+                return status.connections > 1
+            case .disconnected:
+                status.brokerConnected = false
+                return false
+            }
+        }
+        if reconnected { metrics.reconnects.increment() }
     }
 
     public func run() async throws {
@@ -58,14 +96,19 @@ public final class Worker: Service {
         let publisher = AMQPPublisher(configuration: amqp, topology: configuration.topology)
         let consumer = AMQPConsumer(
             configuration: amqp, queue: configuration.queue, topology: configuration.topology,
-            prefetch: configuration.prefetch, consumerTag: "\(configuration.queue)-\(relayId)")
+            prefetch: configuration.prefetch, consumerTag: "\(configuration.queue)-\(relayId)",
+            onConnectionEvent: { [weak self] event in self?.connectionEvent(event) })
         let relayStop = StopFlag()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.relay(publisher, stopping: relayStop) }
             // Consume until a graceful shutdown; finish the message in hand, then stop.
+            status.withLock { $0.consuming = true }
             for await delivery in consumer.deliveries.cancelOnGracefulShutdown() {
+                let started = ContinuousClock.now
                 await process(delivery, consumer)
+                metrics.latency.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
             }
+            status.withLock { $0.consuming = false }
             await consumer.stop()
             relayStop.set()
             outboxBell.ring()
@@ -77,7 +120,12 @@ public final class Worker: Service {
 
     // MARK: Consuming
 
+    static func nanoseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+    }
+
     private func process(_ delivery: AMQPDelivery, _ consumer: AMQPConsumer) async {
+        if delivery.redelivered { metrics.redelivered.increment() }
         let messageId = delivery.message.messageId
         var metadata: Logger.Metadata = ["message.id": "\(messageId ?? "-")", "routing.key": "\(delivery.routingKey)"]
         let decoded = readEnvelope(delivery)
@@ -97,6 +145,7 @@ public final class Worker: Service {
             do {
                 if try await store.hasHandled(messageId: event.id) {
                     consumer.acknowledge(delivery)
+                    metrics.handled.increment()
                     return
                 }
                 switch try await handler.handle(event) {
@@ -107,6 +156,7 @@ public final class Worker: Service {
                     return
                 case .retryLater(let reason, let delay):
                     try await park(delivery, consumer, reason: reason, after: delay, metadata: metadata)
+                    metrics.deferred.increment()
                     return
                 case .commit(var unit):
                     unit.messageId = event.id
@@ -114,6 +164,7 @@ public final class Worker: Service {
                     case .committed, .alreadyHandled:
                         consumer.acknowledge(delivery)
                         outboxBell.ring()
+                        metrics.handled.increment()
                         return
                     case .versionConflict(let kind, let key):
                         // Another replica changed the entity first: decide again on fresh state.
@@ -127,6 +178,7 @@ public final class Worker: Service {
                 }
             } catch {
                 // A fault, not bad input: wait and try again; never dead-letter a valid message.
+                metrics.faults.increment()
                 let delay = backoff(attempt)
                 logger.warning(
                     "handling failed; retrying in \(delay)", metadata: metadata.merging(["error": "\(error)"]) { $1 })
@@ -221,6 +273,7 @@ public final class Worker: Service {
         _ delivery: AMQPDelivery, _ consumer: AMQPConsumer, commandId: String, commandType: String, tenantId: String,
         rejection: Rejection
     ) async {
+        metrics.rejected(rejection.code.rawValue)
         logger.info(
             "rejected: \(rejection.code.rawValue)",
             metadata: ["message.id": "\(commandId)", "reason": "\(rejection.message)"])

@@ -1,4 +1,6 @@
 import Foundation
+import Metrics
+import Prometheus
 public import Logging
 public import ServiceLifecycle
 public import WorkerStores
@@ -22,6 +24,10 @@ public enum WorkerProcess {
             FileHandle.standardError.write(Data("covenant-\(name): configuration: \(error)\n".utf8))
             exit(78)  // EX_CONFIG
         }
+        // Metrics go to Prometheus when the operations endpoint is on (bootstrapped before any
+        // metric is created: one made earlier would stay a no-op).
+        let registry = settings.httpPort.map { _ in PrometheusCollectorRegistry() }
+        if let registry { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
         let store = try settings.store(role, logger: logger)
         let queue = "covenant.\(name)"
         let events = EventFactory(source: "covenant/\(name)")
@@ -29,8 +35,15 @@ public enum WorkerProcess {
             configuration: .init(
                 queue: queue, topology: Topology.workerQueue(queue, commands: commands, events: subscribed)),
             amqp: settings.amqp, store: store, handler: handler(store, events), events: events, logger: logger)
+        var services: [any Service] = [worker]
+        if let port = settings.httpPort, let registry {
+            services.append(
+                OperationsServer(
+                    host: settings.httpHost, port: port, registry: registry, health: { await worker.health() },
+                    logger: logger))
+        }
         let group = ServiceGroup(
-            services: [worker] + (try alongside(store, events, logger)), gracefulShutdownSignals: [.sigterm, .sigint],
+            services: services + (try alongside(store, events, logger)), gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
         try await group.run()
         try await store.close()

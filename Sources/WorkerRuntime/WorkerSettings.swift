@@ -13,6 +13,10 @@ public struct WorkerSettings: Sendable {
     public var amqp: AMQPConfiguration
     public var databaseURL: String?
     public var dataDirectory: String
+    /// `COVENANT_HTTP_PORT`: where `/health` and `/metrics` are served (none when unset), on
+    /// `COVENANT_HTTP_HOST` (default 127.0.0.1).
+    public var httpPort: Int?
+    public var httpHost = "127.0.0.1"
 
     public struct Invalid: Error, CustomStringConvertible {
         public let variable: String
@@ -36,7 +40,16 @@ public struct WorkerSettings: Sendable {
             throw Invalid(variable: "COVENANT_AMQP_URL", problem: error.message)
         }
         let location = try StoreLocation.from(environment)
-        return WorkerSettings(amqp: amqp, databaseURL: location.databaseURL, dataDirectory: location.dataDirectory)
+        var settings = WorkerSettings(
+            amqp: amqp, databaseURL: location.databaseURL, dataDirectory: location.dataDirectory)
+        if let port = environment["COVENANT_HTTP_PORT"], !port.isEmpty {
+            guard let number = Int(port), (1...65_535).contains(number) else {
+                throw Invalid(variable: "COVENANT_HTTP_PORT", problem: "must be a port number 1–65535")
+            }
+            settings.httpPort = number
+        }
+        if let host = environment["COVENANT_HTTP_HOST"], !host.isEmpty { settings.httpHost = host }
+        return settings
     }
 
     /// The role's store: PostgreSQL when a database URL is set, else a SQLite file.

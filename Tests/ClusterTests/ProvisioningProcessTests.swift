@@ -11,12 +11,12 @@ import WorkerRuntime
 @Suite("Worker processes", .serialized)
 struct ProvisioningProcessTests {
     /// Starts a worker executable with `environment` added to this process's.
-    func launch(_ executable: String, _ environment: [String: String]) throws -> pid_t {
+    func launch(_ executable: String, _ environment: [String: String], output: String? = nil) throws -> pid_t {
         let bin = try #require(ProcessInfo.processInfo.environment["COVENANT_BIN"], "COVENANT_BIN is not set")
         let logs = NSTemporaryDirectory() + "covenant-test-logs"
         try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
         return try ChildProcess.spawn(
-            "\(bin)/\(executable)", environment: environment, output: "\(logs)/\(executable).log")
+            "\(bin)/\(executable)", environment: environment, output: output ?? "\(logs)/\(executable).log")
     }
 
     func command(_ type: String, _ data: String, id: String, tenant: String) -> OutgoingMessage {
