@@ -101,10 +101,13 @@ final class OperationsHandler: ChannelInboundHandler, Sendable {
             headers.add(name: "Content-Length", value: String(body.count))
             headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
             context.write(
-                NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: request.version, status: status, headers: headers))),
+                NIOAny(
+                    HTTPServerResponsePart.head(
+                        HTTPResponseHead(version: request.version, status: status, headers: headers))),
                 promise: nil)
             context.write(
-                NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+                NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))),
+                promise: nil)
             let done = context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)))
             if !keepAlive { done.whenComplete { _ in bound.value.close(promise: nil) } }
         }

@@ -1,7 +1,7 @@
 import Foundation
+public import Logging
 import Metrics
 import Prometheus
-public import Logging
 public import ServiceLifecycle
 public import WorkerStores
 
