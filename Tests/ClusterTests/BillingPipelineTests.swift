@@ -6,17 +6,32 @@ import TestSupport
 import Testing
 import WorkerRuntime
 
+/// Where the workers of a process test keep their data.
+enum Storage: String, Sendable, CustomTestStringConvertible {
+    case sqlite
+    case postgres
+
+    var testDescription: String { rawValue }
+}
+
 extension ProvisioningProcessTests {
     @Test(
-        "Every worker as a process, one or two replicas each: the worked examples' invoices reach an integrator's queue",
-        arguments: [1, 2])
-    func billingPipeline(replicas: Int) async throws {
+        "Every worker as a process, one or two replicas each, on SQLite or PostgreSQL: the worked examples' invoices reach an integrator's queue",
+        arguments: [(1, Storage.sqlite), (2, .sqlite), (2, .postgres)])
+    func billingPipeline(replicas: Int, storage: Storage) async throws {
         let url = try #require(ProcessInfo.processInfo.environment["AMQP_URL"], "AMQP_URL is not set")
         let configuration = try AMQPConfiguration(url: url, connectionName: "pipeline-test")
         let tenant = "t-\(UUID().uuidString.prefix(8))"
         let integrator = Integrator(configuration, tenant: tenant)
         let data = NSTemporaryDirectory() + "covenant-\(UUID().uuidString)"
         let roles = ["provisioning", "rating", "invoicing", "commitments", "notification"]
+        let storeSettings: [String: String]
+        switch storage {
+        case .sqlite: storeSettings = ["COVENANT_DATA_DIR": data, "COVENANT_DATABASE_URL": ""]
+        case .postgres:
+            let database = try #require(ProcessInfo.processInfo.environment["DATABASE_URL"], "DATABASE_URL is not set")
+            storeSettings = ["COVENANT_DATABASE_URL": database]
+        }
         // The tenant's webhook: an integrator's receiver that checks every signature and fails
         // its first good request, so one delivery is retried.
         let scripts = try #require(
@@ -35,7 +50,7 @@ extension ProvisioningProcessTests {
         let workers = ChildGroup()
         for role in roles {
             for _ in 0..<replicas {
-                workers.add(try launch("covenant-\(role)", ["COVENANT_AMQP_URL": url, "COVENANT_DATA_DIR": data]))
+                workers.add(try launch("covenant-\(role)", ["COVENANT_AMQP_URL": url].merging(storeSettings) { $1 }))
             }
         }
         let deadline = ContinuousClock.now + .seconds(90)
@@ -135,8 +150,8 @@ extension ProvisioningProcessTests {
         #expect(integrator.events.of("billing.run.completed").count == 3)
         // The ops CLI shows what invoicing stored.
         let (status, shown) = try await runTool(
-            "covenant", ["invoice", "show", "INV-cust-2-20250201-INR", "--tenant", tenant, "--data-dir", data],
-            environment: [:])
+            "covenant", ["invoice", "show", "INV-cust-2-20250201-INR", "--tenant", tenant],
+            environment: storeSettings)
         #expect(status == 0)
         #expect(shown.contains("commitment_shortfall  sim-9  Commitment sms shortfall, window 1"), "\(shown)")
         #expect(shown.contains("total 107.00"), "\(shown)")
