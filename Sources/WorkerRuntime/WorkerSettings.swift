@@ -3,8 +3,9 @@ import Foundation
 public import Logging
 public import WorkerStores
 
-/// What a worker process needs from its environment, checked at start: a bad or missing value
-/// stops the worker with a message naming the variable (never its secret value).
+/// What a worker process needs from its environment (and the file `COVENANT_CONFIG` names, see
+/// ``ConfigurationFile``), checked at start: a bad or missing value stops the worker with a
+/// message naming the variable or key (never its secret value).
 ///
 /// - `COVENANT_AMQP_URL`: the broker (`amqp://…` or `amqps://…`), required.
 /// - `COVENANT_DATABASE_URL`: PostgreSQL (`postgres://…`); when absent, SQLite files under
@@ -24,9 +25,19 @@ public struct WorkerSettings: Sendable {
         public var description: String { "\(variable): \(problem)" }
     }
 
-    /// Reads the process environment.
+    /// Reads the process environment over the configuration file.
     public static func fromEnvironment(connectionName: String) throws(Invalid) -> WorkerSettings {
-        try from(ProcessInfo.processInfo.environment, connectionName: connectionName)
+        try from(environment: ProcessInfo.processInfo.environment, connectionName: connectionName)
+    }
+
+    /// `environment` over the file it names in `COVENANT_CONFIG`.
+    public static func from(environment: [String: String], connectionName: String) throws(Invalid) -> WorkerSettings {
+        let file = try ConfigurationFile.load(from: environment)
+        do {
+            return try from(file.merged(with: environment), connectionName: connectionName)
+        } catch {
+            throw file.naming(error, environment: environment)
+        }
     }
 
     public static func from(_ environment: [String: String], connectionName: String) throws(Invalid) -> WorkerSettings {

@@ -9,7 +9,11 @@ import WorkerRuntime
 @main
 struct ProvisioningMain {
     static func main() async throws {
-        let environment = ProcessInfo.processInfo.environment
+        // The clock's settings, like the worker's, from the environment over the configuration
+        // file (a bad file stops the worker in WorkerProcess.run, naming the key).
+        let environment =
+            (try? ConfigurationFile.load(from: ProcessInfo.processInfo.environment))?
+            .merged(with: ProcessInfo.processInfo.environment) ?? ProcessInfo.processInfo.environment
         let file = environment["COVENANT_CLOCK_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         let interval = environment["COVENANT_CLOCK_INTERVAL_MS"].flatMap(Int.init) ?? (file == nil ? 30_000 : 200)
         try await WorkerProcess.run(

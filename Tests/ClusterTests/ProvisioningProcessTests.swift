@@ -148,6 +148,45 @@ struct ProvisioningProcessTests {
         await publisher.close()
     }
 
+    @Test("A configuration file under the environment: a bad key or value is named, the environment overrides")
+    func configurationFile() throws {
+        let path = NSTemporaryDirectory() + "covenant-config-\(UUID().uuidString).json"
+        func write(_ text: String) throws { try text.write(toFile: path, atomically: true, encoding: .utf8) }
+        try write(#"{"amqp_url":"amqp://u:hunter2@rabbit:5672/","http_port":9401,"data_dir":"/srv/covenant"}"#)
+        let settings = try WorkerSettings.from(environment: ["COVENANT_CONFIG": path], connectionName: "x")
+        #expect(
+            settings.amqp.host == "rabbit" && settings.httpPort == 9401 && settings.dataDirectory == "/srv/covenant")
+        let overridden = try WorkerSettings.from(
+            environment: ["COVENANT_CONFIG": path, "COVENANT_HTTP_PORT": "9500"], connectionName: "x")
+        #expect(overridden.httpPort == 9500)
+        try write(#"{"amqp_url":"amqp://u:hunter2@rabbit/","http_port":"ninety"}"#)
+        #expect(throws: WorkerSettings.Invalid.self) {
+            try WorkerSettings.from(environment: ["COVENANT_CONFIG": path], connectionName: "x")
+        }
+        do {
+            _ = try WorkerSettings.from(environment: ["COVENANT_CONFIG": path], connectionName: "x")
+        } catch {
+            #expect(error.variable == "http_port in \(path)" && !error.description.contains("hunter2"))
+        }
+        // The environment's good value wins over the file's bad one.
+        #expect(
+            try WorkerSettings.from(
+                environment: ["COVENANT_CONFIG": path, "COVENANT_HTTP_PORT": "9402"], connectionName: "x"
+            ).httpPort == 9402)
+        try write(#"{"amqp_url":"amqp://rabbit/","http_prot":9401}"#)
+        do {
+            _ = try WorkerSettings.from(environment: ["COVENANT_CONFIG": path], connectionName: "x")
+            Issue.record("accepted an unknown key")
+        } catch {
+            #expect(error.variable == "http_prot in \(path)")
+        }
+        // The example configuration is valid.
+        let example =
+            try #require(ProcessInfo.processInfo.environment["COVENANT_SCRIPTS"]) + "/../config/covenant.example.json"
+        #expect(
+            try WorkerSettings.from(environment: ["COVENANT_CONFIG": example], connectionName: "x").httpPort == 9401)
+    }
+
     @Test("A missing or bad setting names the variable")
     func settings() {
         #expect(throws: WorkerSettings.Invalid.self) { try WorkerSettings.from([:], connectionName: "x") }
