@@ -120,6 +120,23 @@ public final class Worker: Service {
 
     // MARK: Consuming
 
+    /// One log line per invoice a message issued, with its invoice and customer ids.
+    private func logIssued(_ outbox: [OutboxMessage], _ metadata: Logger.Metadata) {
+        for message in outbox where message.routingKey == "invoice.ready" {
+            guard case .success(let event) = CloudEvent.decode(message.body),
+                case .string(let invoice) = event.data["invoice_id"],
+                case .string(let customer) = event.data["customer_id"], case .string(let total) = event.data["total"]
+            else { continue }
+            logger.info(
+                "invoice issued",
+                metadata: metadata.merging([
+                    "invoice.id": "\(invoice)", "customer.id": "\(customer)", "total": "\(total)",
+                ]) {
+                    $1
+                })
+        }
+    }
+
     static func nanoseconds(_ duration: Duration) -> Int64 {
         duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
@@ -139,6 +156,7 @@ public final class Worker: Service {
             return
         }
         metadata["tenant.id"] = "\(event.tenantId)"
+        if case .string(let customer) = event.data["customer_id"] { metadata["customer.id"] = "\(customer)" }
         var attempt = 0
         while true {
             attempt += 1
@@ -165,6 +183,7 @@ public final class Worker: Service {
                         consumer.acknowledge(delivery)
                         outboxBell.ring()
                         metrics.handled.increment()
+                        logIssued(unit.outbox, metadata)
                         return
                     case .versionConflict(let kind, let key):
                         // Another replica changed the entity first: decide again on fresh state.

@@ -50,7 +50,10 @@ extension ProvisioningProcessTests {
         let workers = ChildGroup()
         for role in roles {
             for _ in 0..<replicas {
-                workers.add(try launch("covenant-\(role)", ["COVENANT_AMQP_URL": url].merging(storeSettings) { $1 }))
+                workers.add(
+                    try launch(
+                        "covenant-\(role)", ["COVENANT_AMQP_URL": url].merging(storeSettings) { $1 },
+                        output: "\(data)/\(role).log"))
             }
         }
         let deadline = ContinuousClock.now + .seconds(90)
@@ -169,7 +172,18 @@ extension ProvisioningProcessTests {
         #expect(deliveredInvoices.count == 5)
         #expect(requests.allSatisfy { $0["verified"] == .bool(true) })
         #expect(requests.contains { $0["status"] == .number("500") })
+        // The logs say which invoice was issued to whom, and never the webhook secret.
         for status in await workers.stop() { #expect(status == 0) }
+        let invoicingLog = try String(contentsOfFile: "\(data)/invoicing.log", encoding: .utf8)
+        #expect(
+            invoicingLog.split(separator: "\n").contains {
+                $0.contains("invoice issued") && $0.contains("invoice.id=INV-cust-2-20250201-INR")
+                    && $0.contains("customer.id=cust-2") && $0.contains("tenant.id=\(tenant)")
+            })
+        for role in roles {
+            let log = try String(contentsOfFile: "\(data)/\(role).log", encoding: .utf8)
+            #expect(!log.contains("hook-secret"), "\(role) logged the webhook secret")
+        }
         await integrator.stop()
         await publisher.close()
     }
