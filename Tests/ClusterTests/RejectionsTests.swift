@@ -167,11 +167,18 @@ extension ProvisioningProcessTests {
         try await settle("billing.run.completed", count: 2)
         try await twice([(acme, "billing.run", #"{"as_of":"2025-04-01"}"#)])
         try await settle("billing.run.completed", count: 3)
+        // A plan change and a PAYG cancellation, each sent twice too.
+        try await twice([
+            (acme, "service.change_plan", #"{"service_id":"vm-1","plan_id":"vm","effective_date":"2025-04-15"}"#),
+            (acme, "service.cancel", #"{"service_id":"sim-1","effective_date":"2025-04-20"}"#),
+        ])
+        try await settle("billing.run.completed", count: 4)
+        try await settle("service.cancelled", count: 1)
         // Every command went twice; each had its effect once. The rejected ones changed nothing:
         // March is billed as if they had never been sent.
         let counts = [
             "tenant.updated": 3, "plan.updated": 3, "service.activated": 2, "contract.activated": 1, "usage.rated": 1,
-            "billing.run.completed": 3, "contract.cancelled": 0, "contract.plan_changed": 0,
+            "billing.run.completed": 4, "contract.cancelled": 0, "contract.plan_changed": 1, "service.cancelled": 1,
         ]
         for (type, count) in counts { #expect(integrator.events.count(of: type) == count, "\(type)") }
         let invoices = integrator.events.of("invoice.ready").map { event -> String in
@@ -181,7 +188,11 @@ extension ProvisioningProcessTests {
             return "?"
         }
         // Jan 15–31 and February less 10 % (493.55 + 900.00) with 5 GB unpriced; then March.
-        #expect(invoices.sorted() == ["INV-cust-1-20250301-INR 1393.55", "INV-cust-1-20250401-INR 900.00"])
+        // The plan change's invoice: 1–14 April, 14/30 of 1000.00 less 10 %.
+        #expect(
+            invoices.sorted() == [
+                "INV-cust-1-20250301-INR 1393.55", "INV-cust-1-20250401-INR 900.00", "INV-cust-1-20250415-INR 420.00",
+            ])
         for status in await workers.stop() { #expect(status == 0) }
         await integrator.stop()
         await publisher.close()
