@@ -226,10 +226,13 @@ struct Watch: AsyncParsableCommand {
     @Option(help: "Routing keys to bind (default: every event).") var bind: [String] = ["#"]
     @Option(help: "Stop after this many events (0: never).") var count = 0
     @Option(help: "Write a line to this file once the queue is bound (for scripts).") var readyFile: String?
+    @Option(help: "The queue's name: a durable queue a later watch can take over (default: a new one).")
+    var queue: String?
+    @Flag(help: "Print each event as one line of CloudEvents JSON.") var json = false
 
     func run() async throws {
         let configuration = try connection.configuration()
-        let queue = "watch.\(UUID().uuidString.prefix(8))"
+        let queue = self.queue ?? "watch.\(UUID().uuidString.prefix(8))"
         let consumer = AMQPConsumer(
             configuration: configuration, queue: queue,
             topology: AMQPTopology(
@@ -245,7 +248,8 @@ struct Watch: AsyncParsableCommand {
             consumer.acknowledge(delivery)
             guard let event = try? CloudEvent.decode(delivery.message.body).get() else { continue }
             // Unbuffered, so a script piping the output sees each event as it arrives.
-            FileHandle.standardOutput.write(Data((EventText.render(event) + "\n").utf8))
+            let line = json ? String(decoding: event.encoded(), as: UTF8.self) : EventText.render(event)
+            FileHandle.standardOutput.write(Data((line + "\n").utf8))
             seen += 1
             if count > 0 && seen >= count { break }
         }
