@@ -60,8 +60,19 @@ struct Publish: AsyncParsableCommand {
 
     @OptionGroup var connection: Connection
     @Argument(help: "JSON files of CloudEvents commands.") var files: [String]
+    @Flag(
+        help: """
+            Publish messages as given, unchecked (to test how Covenant treats bad input): each line of \
+            the files a JSON object with routing_key, and optionally message_id, content_type and body \
+            (text) or body_base64.
+            """)
+    var raw = false
 
     func run() async throws {
+        if raw {
+            try await Self.publish(try files.flatMap(Self.rawMessages), using: try connection.configuration())
+            return
+        }
         var outgoing: [OutgoingMessage] = []
         for file in files {
             let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
@@ -74,6 +85,26 @@ struct Publish: AsyncParsableCommand {
             }
         }
         try await Self.publish(outgoing, using: try connection.configuration())
+    }
+
+    /// The messages of a `--raw` file, one JSON object per line.
+    static func rawMessages(_ file: String) throws -> [OutgoingMessage] {
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        return try text.split(separator: "\n").map { line in
+            guard let item = JSONValue.parse(Array(line.utf8)), case .string(let key) = item["routing_key"] else {
+                throw ValidationError("\(file): a line is not an object with a routing_key")
+            }
+            func text(_ name: String) -> String? {
+                if case .string(let value) = item[name] { return value }
+                return nil
+            }
+            let body =
+                text("body_base64").flatMap { Data(base64Encoded: $0) }.map { [UInt8]($0) }
+                ?? Array((text("body") ?? "").utf8)
+            return OutgoingMessage(
+                AMQPMessage(body: body, messageId: text("message_id"), contentType: text("content_type")),
+                exchange: Topology.commandsExchange, routingKey: key)
+        }
     }
 
     static func message(_ event: CloudEvent) -> OutgoingMessage {
