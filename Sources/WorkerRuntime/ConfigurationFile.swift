@@ -9,7 +9,8 @@ public struct ConfigurationFile: Sendable {
     public static let keys: [String: String] = [
         "amqp_url": "COVENANT_AMQP_URL", "database_url": "COVENANT_DATABASE_URL", "data_dir": "COVENANT_DATA_DIR",
         "http_host": "COVENANT_HTTP_HOST", "http_port": "COVENANT_HTTP_PORT",
-        "clock_interval_ms": "COVENANT_CLOCK_INTERVAL_MS",
+        "clock_interval_ms": "COVENANT_CLOCK_INTERVAL_MS", "amqp_ca_file": "COVENANT_AMQP_CA_FILE",
+        "amqp_cert_file": "COVENANT_AMQP_CERT_FILE", "amqp_key_file": "COVENANT_AMQP_KEY_FILE",
     ]
 
     public let path: String?

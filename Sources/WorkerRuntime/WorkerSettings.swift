@@ -45,8 +45,9 @@ public struct WorkerSettings: Sendable {
             throw Invalid(variable: "COVENANT_AMQP_URL", problem: "is not set")
         }
         let amqp: AMQPConfiguration
+        let tls = try tls(environment)
         do {
-            amqp = try AMQPConfiguration(url: url, connectionName: connectionName)
+            amqp = try AMQPConfiguration(url: url, connectionName: connectionName, tls: tls)
         } catch {
             throw Invalid(variable: "COVENANT_AMQP_URL", problem: error.message)
         }
@@ -61,6 +62,30 @@ public struct WorkerSettings: Sendable {
         }
         if let host = environment["COVENANT_HTTP_HOST"], !host.isEmpty { settings.httpHost = host }
         return settings
+    }
+
+    /// TLS for an `amqps://` broker: the peer and its host name are always verified; the CA
+    /// (`COVENANT_AMQP_CA_FILE`, default: the system's) and a client certificate and key
+    /// (`COVENANT_AMQP_CERT_FILE`, `COVENANT_AMQP_KEY_FILE`, both or neither) come from files
+    /// that must be readable.
+    static func tls(_ environment: [String: String]) throws(Invalid) -> AMQPConfiguration.TLS {
+        func file(_ variable: String) throws(Invalid) -> String? {
+            guard let path = environment[variable], !path.isEmpty else { return nil }
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw Invalid(variable: variable, problem: "cannot read \(path)")
+            }
+            return path
+        }
+        let certificate = try file("COVENANT_AMQP_CERT_FILE")
+        let key = try file("COVENANT_AMQP_KEY_FILE")
+        guard (certificate == nil) == (key == nil) else {
+            throw Invalid(
+                variable: certificate == nil ? "COVENANT_AMQP_CERT_FILE" : "COVENANT_AMQP_KEY_FILE",
+                problem: "a client certificate needs both COVENANT_AMQP_CERT_FILE and COVENANT_AMQP_KEY_FILE")
+        }
+        return AMQPConfiguration.TLS(
+            caFile: try file("COVENANT_AMQP_CA_FILE"), certificateFile: certificate, keyFile: key, verifyPeer: true,
+            verifyHostname: true)
     }
 
     /// The role's store: PostgreSQL when a database URL is set, else a SQLite file.

@@ -82,3 +82,48 @@ extension ProvisioningProcessTests {
         #expect(!text.contains("guest:guest"))
     }
 }
+
+extension ProvisioningProcessTests {
+    @Test("A worker reaches the broker over TLS with the CA that signed it, and never with another")
+    func workerOverTLS() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let url = try #require(environment["AMQPS_URL"], "AMQPS_URL is not set")
+        let certificates = try #require(environment["COVENANT_TEST_CERTS"], "COVENANT_TEST_CERTS is not set")
+        func start(ca: String) throws -> (ChildGroup, Int) {
+            let port = Int.random(in: 30_000...60_000)
+            let workers = ChildGroup()
+            workers.add(
+                try launch(
+                    "covenant-provisioning",
+                    [
+                        "COVENANT_AMQP_URL": url, "COVENANT_HTTP_PORT": String(port),
+                        "COVENANT_AMQP_CA_FILE": "\(certificates)/\(ca)",
+                        "COVENANT_AMQP_CERT_FILE": "\(certificates)/client.pem",
+                        "COVENANT_AMQP_KEY_FILE": "\(certificates)/client-key.pem",
+                        "COVENANT_DATA_DIR": NSTemporaryDirectory() + "covenant-\(UUID().uuidString)",
+                    ]))
+            return (workers, port)
+        }
+        func health(_ port: Int, until ready: Bool) async throws -> JSONValue? {
+            let deadline = ContinuousClock.now + .seconds(20)
+            var last: JSONValue?
+            while ContinuousClock.now < deadline {
+                if let (status, body) = await get("http://127.0.0.1:\(port)/health") {
+                    last = JSONValue.parse(Array(body.utf8))
+                    if (status == 200) == ready { return last }
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            return last
+        }
+        let (trusted, trustedPort) = try start(ca: "ca.pem")
+        #expect(try await health(trustedPort, until: true)?["broker"] == .bool(true))
+        #expect(await trusted.stop() == [0])
+        // Trusting an unrelated CA, the worker refuses the broker: it stays up, not ready.
+        let (refusing, refusingPort) = try start(ca: "other-ca.pem")
+        try await Task.sleep(for: .seconds(2))
+        let report = try await health(refusingPort, until: false)
+        #expect(report?["broker"] == .bool(false) && report?["status"] == .string("not_ready"))
+        #expect(await refusing.stop() == [0])
+    }
+}
