@@ -49,28 +49,21 @@ public struct CommitmentsHandler: MessageHandler {
 
     /// Usage of every service, by day: what usage commitments measure.
     private func recordUsage(_ data: Fields, _ tenant: String) async throws -> HandlerOutcome {
-        var changed: [String: (CommitmentLedger, Int64)] = [:]
+        var changed = DocumentChanges<CommitmentLedger>()
         for record in try data.objects("records") {
             let customer = try record.string("customer_id")
-            var (ledger, version): (CommitmentLedger, Int64)
-            if let known = changed[customer] {
-                (ledger, version) = known
-            } else {
-                (ledger, version) = try await self.ledger(tenant, customer)
-            }
+            var ledger = try await changed.value(customer) { try await self.ledger(tenant, customer) }
             if let rejection = ledger.recordUsage(
                 serviceId: try record.string("service_id"), metric: try record.string("metric"),
                 quantity: try record.decimal("quantity"), on: try record.date("date"))
             {
                 throw rejection
             }
-            changed[customer] = (ledger, version)
+            changed.set(customer, ledger)
         }
         return .commit(
             UnitOfWork(
-                messageId: nil,
-                documents: changed.sorted { $0.key < $1.key }.map { _, entry in write(entry.0, tenant, version: entry.1)
-                }
+                messageId: nil, documents: changed.writes { ledger, version in write(ledger, tenant, version: version) }
             ))
     }
 

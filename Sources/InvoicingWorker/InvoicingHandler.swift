@@ -162,18 +162,13 @@ public struct InvoicingHandler: MessageHandler {
     }
 
     private func rateUsage(_ data: Fields, _ tenant: String) async throws -> HandlerOutcome {
-        var changed: [String: (CustomerAccount, Int64)] = [:]
+        var changed = DocumentChanges<CustomerAccount>()
         for record in try data.objects("records") {
             // Fixed-term services are not metered: their usage is kept by rating and commitments.
             guard try record.string("billing_model") == "payg" else { continue }
             let serviceId = try record.string("service_id")
             let customer = try record.string("customer_id")
-            var (account, version): (CustomerAccount, Int64)
-            if let known = changed[customer] {
-                (account, version) = known
-            } else {
-                (account, version) = try await self.account(tenant, customer)
-            }
+            var account = try await changed.value(customer) { try await self.account(tenant, customer) }
             let date = try record.date("date")
             guard let planId = account.paygPlan(serviceId: serviceId, on: date) else {
                 return .retryLater("service \(serviceId) not known on \(date) yet")
@@ -187,14 +182,12 @@ public struct InvoicingHandler: MessageHandler {
             {
                 throw rejection
             }
-            changed[customer] = (account, version)
+            changed.set(customer, account)
         }
         return .commit(
             UnitOfWork(
                 messageId: nil,
-                documents: changed.sorted { $0.key < $1.key }.map { _, entry in write(entry.0, tenant, version: entry.1)
-                }
-            ))
+                documents: changed.writes { account, version in write(account, tenant, version: version) }))
     }
 
     // MARK: Billing runs
