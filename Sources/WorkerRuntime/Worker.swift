@@ -200,7 +200,8 @@ public final class Worker: Service {
                 metrics.faults.increment()
                 let delay = backoff(attempt)
                 logger.warning(
-                    "handling failed; retrying in \(delay)", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+                    "handling failed; retrying in \(delay)",
+                    metadata: metadata.merging(["error": "\(loggableDescription(of: error))"]) { $1 })
                 do {
                     try await Task.sleep(for: delay)
                 } catch {
@@ -317,7 +318,8 @@ public final class Worker: Service {
                 outboxBell.ring()
                 return
             } catch {
-                logger.warning("recording a rejection failed; retrying", metadata: ["error": "\(error)"])
+                logger.warning(
+                    "recording a rejection failed; retrying", metadata: ["error": "\(loggableDescription(of: error))"])
                 do { try await Task.sleep(for: backoff(attempt)) } catch { return }
             }
         }
@@ -370,7 +372,8 @@ public final class Worker: Service {
                 attempt = 0
             } catch {
                 attempt += 1
-                logger.warning("outbox relay failed; retrying", metadata: ["error": "\(error)"])
+                logger.warning(
+                    "outbox relay failed; retrying", metadata: ["error": "\(loggableDescription(of: error))"])
                 if stopping.isSet && attempt > 5 { return }
                 try? await Task.sleep(for: backoff(attempt))
             }

@@ -309,3 +309,16 @@ public final class PostgresWorkerStore: WorkerStore {
         await runTask.value
     }
 }
+
+/// An error for a log line. PostgreSQL's errors print only a "generic description"; their
+/// debug description carries the query's bound values, which can be a tenant's documents and
+/// its webhook secret, so neither is logged: the code, SQLSTATE, the server's message and the
+/// underlying network error are.
+public func loggableDescription(of error: any Error) -> String {
+    guard let error = error as? PSQLError else { return "\(error)" }
+    var text = "PostgreSQL \(error.code)"
+    if let state = error.serverInfo?[.sqlState] { text += " SQLSTATE \(state)" }
+    if let message = error.serverInfo?[.message] { text += ": \(message)" }
+    if let underlying = error.underlying { text += " (\(underlying))" }
+    return text
+}
