@@ -147,6 +147,18 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "PipelineBenchmark",
+            dependencies: ["AMQPClient", "CovenantMessages", "RatingWorker", "WorkerRuntime"],
+            path: "Benchmarks/PipelineBenchmark",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "DomainBenchmark",
+            dependencies: ["BillingDomain"],
+            path: "Benchmarks/DomainBenchmark",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "StoreThroughput",
             dependencies: ["WorkerStores", "BillingDomain", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/StoreThroughput",

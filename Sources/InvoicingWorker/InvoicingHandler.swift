@@ -292,20 +292,35 @@ public struct InvoicingHandler: MessageHandler {
         let tenant = event.tenantId
         var unit = UnitOfWork(messageId: nil, documents: [write(account, tenant, version: version)])
         announce(invoices, tenant: tenant, causation: runId, into: &unit)
+        // The run counts customers in a small document; each customer's invoice ids are a
+        // document of their own, read back once, by the last customer (so a run of n customers
+        // costs O(n), not a growing document rewritten n times).
         let runKey = "\(tenant)/\(runId)"
         let stored = try await store.jsonDocument(kind: "run", key: runKey)
-        var done = try stored.map { try Fields($0.0, path: "run").object("done").members } ?? [:]
-        done[account.ledger.customerId] = .array(invoices.map { .string($0.id) })
+        let done = try stored.map { try Fields($0.0, path: "run").int("done", in: 0...Int.max) } ?? 0
+        let ids: JSONValue = .array(invoices.map { .string($0.id) })
         unit.documents.append(
             DocumentWrite(
                 kind: "run", key: runKey,
                 json: .object([
-                    "as_of": .string(asOf.description), "customers": .number(String(customers)), "done": .object(done),
+                    "as_of": .string(asOf.description), "customers": .number(String(customers)),
+                    "done": .number(String(done + 1)),
                 ]),
                 expectedVersion: stored?.1 ?? 0))
-        if done.count == customers {
-            let invoiceIds = done.keys.sorted().flatMap { customer -> [String] in
-                guard case .array(let ids) = done[customer] else { return [] }
+        // A fresh document: a customer counted twice would be a version conflict.
+        let customerKey = "\(runKey)/\(account.ledger.customerId)"
+        unit.documents.append(
+            DocumentWrite(
+                kind: "run-customer", key: customerKey, json: .object(["invoice_ids": ids]), expectedVersion: 0))
+        if done + 1 == customers {
+            var byCustomer = [customerKey: ids]
+            for document in try await store.documents(kind: "run-customer", keyPrefix: "\(runKey)/") {
+                byCustomer[document.key] = try JSONValue.parse(document.body).map {
+                    try Fields($0, path: "run-customer").members["invoice_ids"] ?? .array([])
+                }
+            }
+            let invoiceIds = byCustomer.keys.sorted().flatMap { key -> [String] in
+                guard case .array(let ids) = byCustomer[key] else { return [] }
                 return ids.compactMap { if case .string(let id) = $0 { id } else { nil } }
             }
             unit.outbox.append(

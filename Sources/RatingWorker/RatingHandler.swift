@@ -24,13 +24,33 @@ public struct RatingHandler: MessageHandler {
         "billing.run.completed",
     ]
 
+    /// Usage is rated in batches: within a run of `usage.record` messages nothing but usage
+    /// totals change, and the batch keeps those as running totals.
+    public var batchableTypes: Set<String> { ["usage.record"] }
+
+    public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
+        let reads = BatchReads(store: store)
+        try await reads.prefetch(
+            events.compactMap { event in
+                guard case .success(.usageRecord(let usage)) = Command.decode(event) else { return nil }
+                return (event.tenantId, usage)
+            })
+        var outcomes: [HandlerOutcome] = []
+        for event in events { outcomes.append(try await handle(event, reads)) }
+        return outcomes
+    }
+
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
+        try await handle(event, BatchReads(store: store))
+    }
+
+    private func handle(_ event: CloudEvent, _ reads: BatchReads) async throws -> HandlerOutcome {
         do {
             switch event.type {
             case "usage.record":
                 switch Command.decode(event) {
                 case .failure(let rejection): return .reject(rejection)
-                case .success(.usageRecord(let usage)): return try await rate(usage, event)
+                case .success(.usageRecord(let usage)): return try await rate(usage, event, reads)
                 case .success: return .reject(Rejection(.unknownType, "rating takes usage.record only"))
                 }
             case "tenant.updated":
@@ -95,11 +115,15 @@ public struct RatingHandler: MessageHandler {
                 ]))
     }
 
-    private func rate(_ usage: UsageRecord, _ command: CloudEvent) async throws -> HandlerOutcome {
-        guard let (tenant, _) = try await document("tenant", command.tenantId) else {
+    private func rate(
+        _ usage: UsageRecord, _ command: CloudEvent, _ reads: BatchReads
+    ) async throws
+        -> HandlerOutcome
+    {
+        guard let tenant = try await reads.document("tenant", command.tenantId) else {
             throw Rejection(.unknownTenant, "tenant \(command.tenantId) does not exist")
         }
-        guard let (service, _) = try await document("service", "\(command.tenantId)/\(usage.serviceId)"),
+        guard let service = try await reads.document("service", "\(command.tenantId)/\(usage.serviceId)"),
             service["customer_id"] == .string(usage.customerId)
         else {
             throw Rejection(
@@ -110,12 +134,14 @@ public struct RatingHandler: MessageHandler {
         }
         let day = usage.date(in: zone)
         let month = day.startOfMonth
-        let total = try await store.usageTotal(
-            tenantId: command.tenantId, serviceId: usage.serviceId, metric: usage.metric, month: month)
+        let increment = UsageIncrement(
+            tenantId: command.tenantId, serviceId: usage.serviceId, metric: usage.metric, month: month,
+            quantity: usage.quantity)
+        let total = try await reads.total(increment)
         if let rejection = UsageMonth.checkQuantity(usage.quantity, total: total + usage.quantity) {
             throw rejection
         }
-        let closed = try await document("closed", command.tenantId).flatMap { json, _ -> CalendarDate? in
+        let closed = try await reads.document("closed", command.tenantId).flatMap { json -> CalendarDate? in
             if case .string(let text) = json["through"] { CalendarDate(iso: text) } else { nil }
         }
         let late = closed.map { month.startOfNextMonth <= $0 } ?? false
@@ -127,18 +153,76 @@ public struct RatingHandler: MessageHandler {
             "date": .string(day.description), "late": .bool(late),
             "billing_model": service["billing_model"] ?? .null, "plan_id": service["plan_id"] ?? .null,
         ])
+        reads.add(increment)
         return .commit(
             UnitOfWork(
                 messageId: command.id,
-                usage: [
-                    UsageIncrement(
-                        tenantId: command.tenantId, serviceId: usage.serviceId, metric: usage.metric, month: month,
-                        quantity: usage.quantity)
-                ],
+                usage: [increment],
                 outbox: [
                     events.event(
                         "usage.rated", tenantId: command.tenantId, causationId: command.id,
                         data: .object(["records": .array([record])]), time: now())
                 ]))
+    }
+}
+
+/// What a batch of usage reads, read once per batch: tenants, services and closed months
+/// (which usage messages never change), and each month's total, kept running as the batch's
+/// usage is added to it.
+final class BatchReads {
+    private let store: any RatingStore & DocumentStore
+    private var documents: [String: JSONValue?] = [:]
+    private var totals: [UsageMonthKey: Rational] = [:]
+
+    init(store: any RatingStore & DocumentStore) {
+        self.store = store
+    }
+
+    /// Reads what the usage of a batch needs in four queries: its tenants, their closed months,
+    /// its services, then its months' totals.
+    func prefetch(_ usage: [(tenantId: String, record: UsageRecord)]) async throws {
+        let tenants = Array(Set(usage.map(\.tenantId)))
+        try await load("tenant", tenants)
+        try await load("closed", tenants)
+        try await load("service", usage.map { "\($0.tenantId)/\($0.record.serviceId)" })
+        let keys = usage.compactMap { tenantId, record -> UsageMonthKey? in
+            guard case .some(.some(let tenant)) = documents["tenant|\(tenantId)"],
+                case .string(let name) = tenant["time_zone"], let zone = TenantTimeZone(identifier: name)
+            else { return nil }
+            return UsageMonthKey(
+                tenantId: tenantId, serviceId: record.serviceId, metric: record.metric, month: record.date(in: zone))
+        }
+        let stored = try await store.usageTotals(of: keys)
+        for key in keys where totals[key] == nil { totals[key] = stored[key] ?? .zero }
+    }
+
+    private func load(_ kind: String, _ keys: [String]) async throws {
+        let missing = Array(Set(keys.filter { documents["\(kind)|\($0)"] == nil }))
+        let found = try await store.documents(kind: kind, keys: missing)
+        for key in missing {
+            documents["\(kind)|\(key)"] = try found[key].map { stored in
+                guard let json = JSONValue.parse(stored.body) else { throw StoreError("\(kind) \(key) is unreadable") }
+                return json
+            }
+        }
+    }
+
+    func document(_ kind: String, _ key: String) async throws -> JSONValue? {
+        if let known = documents["\(kind)|\(key)"] { return known }
+        let json = try await store.jsonDocument(kind: kind, key: key)?.0
+        documents["\(kind)|\(key)"] = json
+        return json
+    }
+
+    /// The month's total before `usage`: stored plus what the batch added.
+    func total(_ usage: UsageIncrement) async throws -> Rational {
+        if let total = totals[usage.key] { return total }
+        let total = try await store.usageTotals(of: [usage.key])[usage.key] ?? .zero
+        totals[usage.key] = total
+        return total
+    }
+
+    func add(_ usage: UsageIncrement) {
+        totals[usage.key, default: .zero] += usage.quantity
     }
 }

@@ -11,6 +11,7 @@ public struct ConfigurationFile: Sendable {
         "http_host": "COVENANT_HTTP_HOST", "http_port": "COVENANT_HTTP_PORT",
         "clock_interval_ms": "COVENANT_CLOCK_INTERVAL_MS", "amqp_ca_file": "COVENANT_AMQP_CA_FILE",
         "amqp_cert_file": "COVENANT_AMQP_CERT_FILE", "amqp_key_file": "COVENANT_AMQP_KEY_FILE",
+        "log_level": "COVENANT_LOG_LEVEL",
     ]
 
     public let path: String?

@@ -8,6 +8,36 @@ public protocol MessageHandler: Sendable {
     /// inbox id), or a rejection. Throwing is for faults (the database is down): the runtime
     /// retries with back-off and never dead-letters the message for it.
     func handle(_ event: CloudEvent) async throws -> HandlerOutcome
+
+    /// Message types the runtime may hand over several at a time, to ``handle(batch:)``: a run
+    /// of consecutive deliveries of these types is decided together and committed in one
+    /// transaction (a savepoint per message). Empty by default: one message at a time.
+    var batchableTypes: Set<String> { get }
+
+    /// The outcomes of consecutive messages, all of ``batchableTypes``, in order, with one
+    /// outcome per event. The units are committed together after this returns, so each
+    /// decision must count the effects of the earlier ones in the batch as made (a running
+    /// total, say) where reading the store would miss them.
+    func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome]
+}
+
+extension MessageHandler {
+    public var batchableTypes: Set<String> { [] }
+
+    /// One by one, each on the store as it is: right only for messages that do not depend on
+    /// each other's effects.
+    public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
+        try await events.asyncMap(handle)
+    }
+}
+
+extension Array {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        results.reserveCapacity(count)
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
 }
 
 public enum HandlerOutcome: Sendable {

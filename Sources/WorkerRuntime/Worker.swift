@@ -16,7 +16,11 @@ public final class Worker: Service {
         /// The role's queue (`covenant.rating`).
         public var queue: String
         public var topology: AMQPTopology
-        public var prefetch: UInt16 = 200
+        public var prefetch: UInt16 = 500
+        /// Most deliveries taken from the consumer at a time. Consecutive messages of the
+        /// handler's batchable types among them are decided together and committed in one
+        /// transaction; the rest one by one, in order.
+        public var batchSize = 250
         /// Versions conflicts retried before the message goes back to the queue.
         public var conflictRetries = 20
         /// Longest wait between retries of a fault.
@@ -101,12 +105,19 @@ public final class Worker: Service {
         let relayStop = StopFlag()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.relay(publisher, stopping: relayStop) }
-            // Consume until a graceful shutdown; finish the message in hand, then stop.
+            // Consume until a graceful shutdown; finish the batch in hand, then stop (what is
+            // buffered and not begun goes back to the queue unacknowledged).
+            let buffer = DeliveryBatches()
+            group.addTask {
+                for await delivery in consumer.deliveries.cancelOnGracefulShutdown() { buffer.append(delivery) }
+                buffer.finish()
+            }
             status.withLock { $0.consuming = true }
-            for await delivery in consumer.deliveries.cancelOnGracefulShutdown() {
+            while let deliveries = await buffer.next(upTo: configuration.batchSize) {
                 let started = ContinuousClock.now
-                await process(delivery, consumer)
-                metrics.latency.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - started))
+                await process(deliveries, consumer)
+                let elapsed = Self.nanoseconds(ContinuousClock.now - started)
+                for _ in deliveries { metrics.latency.recordNanoseconds(elapsed) }
             }
             status.withLock { $0.consuming = false }
             await consumer.stop()
@@ -141,11 +152,123 @@ public final class Worker: Service {
         duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
-    private func process(_ delivery: AMQPDelivery, _ consumer: AMQPConsumer) async {
-        if delivery.redelivered { metrics.redelivered.increment() }
+    /// Deliveries in order: runs of consecutive batchable messages together, the rest one by one.
+    private func process(_ deliveries: [AMQPDelivery], _ consumer: AMQPConsumer) async {
+        var run: [Accepted] = []
+        for delivery in deliveries {
+            if delivery.redelivered { metrics.redelivered.increment() }
+            let decoded = readEnvelope(delivery)
+            if case .success(let event) = decoded, handler.batchableTypes.contains(event.type) {
+                run.append(Accepted(delivery: delivery, event: event))
+                continue
+            }
+            await process(run, consumer)
+            run = []
+            await process(delivery, decoded, consumer)
+        }
+        await process(run, consumer)
+    }
+
+    /// A delivery whose envelope was accepted.
+    struct Accepted {
+        var delivery: AMQPDelivery
+        var event: CloudEvent
+    }
+
+    private func metadata(_ delivery: AMQPDelivery, _ event: CloudEvent?) -> Logger.Metadata {
+        var metadata: Logger.Metadata = [
+            "message.id": "\(delivery.message.messageId ?? "-")", "routing.key": "\(delivery.routingKey)",
+        ]
+        if let event {
+            metadata["tenant.id"] = "\(event.tenantId)"
+            if case .string(let customer) = event.data["customer_id"] { metadata["customer.id"] = "\(customer)" }
+        }
+        return metadata
+    }
+
+    /// A run of batchable messages: the inbox read once, the handler deciding them together,
+    /// one transaction with a savepoint per message, then the acknowledgements. A fault or a
+    /// version conflict sends the messages concerned down the one-by-one path, which retries.
+    private func process(_ run: [Accepted], _ consumer: AMQPConsumer) async {
+        guard run.count > 1 else {
+            for item in run { await process(item.delivery, .success(item.event), consumer) }
+            return
+        }
+        // The same message twice in one batch (a redelivery): the second waits for the first.
+        var seen = Set<String>()
+        let (fresh, repeated) = run.reduce(into: ([Accepted](), [Accepted]())) { split, item in
+            if seen.insert(item.event.id).inserted { split.0.append(item) } else { split.1.append(item) }
+        }
+        var retry: [Accepted] = []
+        do {
+            let handled = try await store.handledMessages(among: fresh.map(\.event.id))
+            let pending = fresh.filter { !handled.contains($0.event.id) }
+            let outcomes = try await handler.handle(batch: pending.map(\.event))
+            var units: [UnitOfWork] = []
+            var requeue: [Accepted] = []
+            for (item, outcome) in zip(pending, outcomes) {
+                switch outcome {
+                case .commit(var unit):
+                    unit.messageId = item.event.id
+                    units.append(unit)
+                case .reject(let rejection):
+                    units.append(
+                        rejectionUnit(
+                            item.delivery, commandId: item.event.id, commandType: item.event.type,
+                            tenantId: item.event.tenantId, rejection: rejection))
+                case .retryLater(let reason, let delay):
+                    if let unit = parkingUnit(
+                        item.delivery, reason: reason, after: delay, metadata: metadata(item.delivery, item.event))
+                    {
+                        units.append(unit)
+                    } else {
+                        requeue.append(item)
+                    }
+                }
+            }
+            let committed = try await store.commit(batch: units)
+            outboxBell.ring()
+            var unitIndex = 0
+            for (item, outcome) in zip(pending, outcomes) {
+                if case .retryLater = outcome, requeue.contains(where: { $0.event.id == item.event.id }) {
+                    consumer.requeue(item.delivery)
+                    continue
+                }
+                let result = committed[unitIndex]
+                unitIndex += 1
+                switch (outcome, result) {
+                case (_, .versionConflict):
+                    retry.append(item)
+                case (.commit(let unit), _):
+                    consumer.acknowledge(item.delivery)
+                    metrics.handled.increment()
+                    logIssued(unit.outbox, metadata(item.delivery, item.event))
+                case (.reject(let rejection), _):
+                    logRejection(item.event.id, rejection)
+                    consumer.acknowledge(item.delivery)
+                case (.retryLater, _):
+                    metrics.deferred.increment()
+                    consumer.acknowledge(item.delivery)
+                }
+            }
+            for item in fresh where handled.contains(item.event.id) {
+                consumer.acknowledge(item.delivery)
+                metrics.handled.increment()
+            }
+        } catch {
+            metrics.faults.increment()
+            logger.warning(
+                "handling a batch failed; handling its messages one by one",
+                metadata: ["error": "\(loggableDescription(of: error))", "messages": "\(run.count)"])
+            retry = fresh
+        }
+        for item in retry + repeated { await process(item.delivery, .success(item.event), consumer) }
+    }
+
+    private func process(
+        _ delivery: AMQPDelivery, _ decoded: Result<CloudEvent, Rejection>, _ consumer: AMQPConsumer
+    ) async {
         let messageId = delivery.message.messageId
-        var metadata: Logger.Metadata = ["message.id": "\(messageId ?? "-")", "routing.key": "\(delivery.routingKey)"]
-        let decoded = readEnvelope(delivery)
         guard case .success(let event) = decoded else {
             if case .failure(let rejection) = decoded {
                 await reject(
@@ -155,8 +278,7 @@ public final class Worker: Service {
             }
             return
         }
-        metadata["tenant.id"] = "\(event.tenantId)"
-        if case .string(let customer) = event.data["customer_id"] { metadata["customer.id"] = "\(customer)" }
+        let metadata = metadata(delivery, event)
         var attempt = 0
         while true {
             attempt += 1
@@ -218,15 +340,26 @@ public final class Worker: Service {
         _ delivery: AMQPDelivery, _ consumer: AMQPConsumer, reason: String, after delay: Duration,
         metadata: Logger.Metadata
     ) async throws {
-        let milliseconds = Int(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)
-        guard
-            let retryQueue = configuration.topology.queues.first(where: { $0.name == configuration.queue })?
-                .retryQueueName(atLeast: milliseconds)
-        else {
+        guard let unit = parkingUnit(delivery, reason: reason, after: delay, metadata: metadata) else {
             // No retry queue declared: back to this queue, behind what is waiting.
             consumer.requeue(delivery)
             return
         }
+        _ = try await store.commit(unit)
+        consumer.acknowledge(delivery)
+        outboxBell.ring()
+    }
+
+    /// The copy of a delivery bound for the role's retry queue, as a unit of work; nil when
+    /// the role has no retry queue.
+    private func parkingUnit(
+        _ delivery: AMQPDelivery, reason: String, after delay: Duration, metadata: Logger.Metadata
+    ) -> UnitOfWork? {
+        let milliseconds = Int(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)
+        guard
+            let retryQueue = configuration.topology.queues.first(where: { $0.name == configuration.queue })?
+                .retryQueueName(atLeast: milliseconds)
+        else { return nil }
         let retries = Int(delivery.message.headers[Self.retriesHeader]?.stringValue ?? "") ?? 0
         let level: Logger.Level = retries > 0 && retries % 100 == 0 ? .warning : .debug
         logger.log(level: level, "waiting: \(reason)", metadata: metadata.merging(["retries": "\(retries)"]) { $1 })
@@ -242,9 +375,7 @@ public final class Worker: Service {
             messageId: delivery.message.messageId ?? "", type: delivery.message.type,
             contentType: delivery.message.contentType ?? CloudEvent.contentType, headers: headers,
             body: delivery.message.body)
-        _ = try await store.commit(UnitOfWork(messageId: nil, outbox: [copy]))
-        consumer.acknowledge(delivery)
-        outboxBell.ring()
+        return UnitOfWork(messageId: nil, outbox: [copy])
     }
 
     static let retriesHeader = "x-covenant-retries"
@@ -293,10 +424,36 @@ public final class Worker: Service {
         _ delivery: AMQPDelivery, _ consumer: AMQPConsumer, commandId: String, commandType: String, tenantId: String,
         rejection: Rejection
     ) async {
+        logRejection(commandId, rejection)
+        let unit = rejectionUnit(
+            delivery, commandId: commandId, commandType: commandType, tenantId: tenantId, rejection: rejection)
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                _ = try await store.commit(unit)
+                consumer.acknowledge(delivery)
+                outboxBell.ring()
+                return
+            } catch {
+                logger.warning(
+                    "recording a rejection failed; retrying", metadata: ["error": "\(loggableDescription(of: error))"])
+                do { try await Task.sleep(for: backoff(attempt)) } catch { return }
+            }
+        }
+    }
+
+    private func logRejection(_ commandId: String, _ rejection: Rejection) {
         metrics.rejected(rejection.code.rawValue)
         logger.info(
             "rejected: \(rejection.code.rawValue)",
             metadata: ["message.id": "\(commandId)", "reason": "\(rejection.message)"])
+    }
+
+    /// `command.rejected` and the dead letter of a delivery, as a unit of work.
+    private func rejectionUnit(
+        _ delivery: AMQPDelivery, commandId: String, commandType: String, tenantId: String, rejection: Rejection
+    ) -> UnitOfWork {
         let rejected = events.event(
             "command.rejected", tenantId: tenantId, causationId: commandId,
             data: EventPayloads.commandRejected(commandId: commandId, commandType: commandType, rejection),
@@ -309,20 +466,7 @@ public final class Worker: Service {
                 "x-covenant-original-exchange": Self.origin(of: delivery).exchange,
                 "x-covenant-original-routing-key": Self.origin(of: delivery).routingKey,
             ], body: delivery.message.body)
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                _ = try await store.commit(UnitOfWork(messageId: nil, outbox: [rejected, deadLetter]))
-                consumer.acknowledge(delivery)
-                outboxBell.ring()
-                return
-            } catch {
-                logger.warning(
-                    "recording a rejection failed; retrying", metadata: ["error": "\(loggableDescription(of: error))"])
-                do { try await Task.sleep(for: backoff(attempt)) } catch { return }
-            }
-        }
+        return UnitOfWork(messageId: nil, outbox: [rejected, deadLetter])
     }
 
     /// The tenant a body names, when it is JSON enough to say; `unknown` otherwise (every event

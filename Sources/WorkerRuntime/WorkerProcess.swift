@@ -16,7 +16,6 @@ public enum WorkerProcess {
         alongside: @Sendable (any WorkerStore, EventFactory, Logger) throws -> [any Service] = { _, _, _ in [] }
     ) async throws {
         let name = role.rawValue
-        let logger = Logger(label: "covenant.\(name)")
         let settings: WorkerSettings
         do {
             settings = try WorkerSettings.fromEnvironment(connectionName: "covenant-\(name)")
@@ -24,6 +23,12 @@ public enum WorkerProcess {
             FileHandle.standardError.write(Data("covenant-\(name): configuration: \(error)\n".utf8))
             exit(78)  // EX_CONFIG
         }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardOutput(label: label)
+            handler.logLevel = settings.logLevel
+            return handler
+        }
+        let logger = Logger(label: "covenant.\(name)")
         // Metrics go to Prometheus when the operations endpoint is on (bootstrapped before any
         // metric is created: one made earlier would stay a no-op).
         let registry = settings.httpPort.map { _ in PrometheusCollectorRegistry() }

@@ -18,6 +18,8 @@ public struct WorkerSettings: Sendable {
     /// `COVENANT_HTTP_HOST` (default 127.0.0.1).
     public var httpPort: Int?
     public var httpHost = "127.0.0.1"
+    /// `COVENANT_LOG_LEVEL`: the least severe level logged (`trace` … `critical`; default `info`).
+    public var logLevel = Logger.Level.info
 
     public struct Invalid: Error, CustomStringConvertible {
         public let variable: String
@@ -61,6 +63,14 @@ public struct WorkerSettings: Sendable {
             settings.httpPort = number
         }
         if let host = environment["COVENANT_HTTP_HOST"], !host.isEmpty { settings.httpHost = host }
+        if let level = environment["COVENANT_LOG_LEVEL"], !level.isEmpty {
+            guard let parsed = Logger.Level(rawValue: level) else {
+                throw Invalid(
+                    variable: "COVENANT_LOG_LEVEL",
+                    problem: "must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            settings.logLevel = parsed
+        }
         return settings
     }
 
@@ -117,7 +127,7 @@ public struct StoreLocation: Sendable {
     /// The role's store: PostgreSQL when a database URL is set, else a SQLite file.
     public func store(_ role: StoreRole, logger: Logger) throws -> any WorkerStore {
         if let databaseURL {
-            return try PostgresWorkerStore(url: databaseURL, role: role, logger: logger)
+            return BoundedStore(try PostgresWorkerStore(url: databaseURL, role: role, logger: logger))
         }
         return try SQLiteWorkerStore(directory: dataDirectory, role: role)
     }

@@ -190,12 +190,32 @@ public final class PostgresWorkerStore: WorkerStore {
             > 0
     }
 
+    public func handledMessages(among messageIds: [String]) async throws -> Set<String> {
+        guard !messageIds.isEmpty else { return [] }
+        var handled = Set<String>()
+        let rows = try await client.query(
+            "SELECT message_id FROM \(unescaped: table("inbox")) WHERE message_id = ANY(\(messageIds))", logger: logger)
+        for try await id in rows.decode(String.self) { handled.insert(id) }
+        return handled
+    }
+
     public func document(kind: String, key: String) async throws -> StoredDocument? {
         try await documents(
             client.query(
                 "SELECT kind, key, version, body FROM \(unescaped: table("documents")) WHERE kind = \(kind) AND key = \(key)",
                 logger: logger)
         ).first
+    }
+
+    public func documents(kind: String, keys: [String]) async throws -> [String: StoredDocument] {
+        guard !keys.isEmpty else { return [:] }
+        let found = try await documents(
+            client.query(
+                """
+                SELECT kind, key, version, body FROM \(unescaped: table("documents"))
+                WHERE kind = \(kind) AND key = ANY(\(Array(Set(keys))))
+                """, logger: logger))
+        return Dictionary(found.map { ($0.key, $0) }) { first, _ in first }
     }
 
     public func documents(kind: String, keyPrefix: String) async throws -> [StoredDocument] {
@@ -215,19 +235,26 @@ public final class PostgresWorkerStore: WorkerStore {
         return result
     }
 
-    public func usageTotal(
-        tenantId: String, serviceId: String, metric: String, month: CalendarDate
-    ) async throws
-        -> Rational
-    {
+    public func usageTotals(of keys: [UsageMonthKey]) async throws -> [UsageMonthKey: Rational] {
+        let keys = Array(Set(keys))
+        guard !keys.isEmpty else { return [:] }
         let rows = try await client.query(
             """
-            SELECT quantity::text FROM \(unescaped: table("usage_totals"))
-            WHERE tenant_id = \(tenantId) AND service_id = \(serviceId) AND metric = \(metric)
-              AND month = \(month.startOfMonth.description)::date
+            SELECT u.tenant_id, u.service_id, u.metric, to_char(u.month, 'YYYY-MM-DD'), u.quantity::text
+            FROM \(unescaped: table("usage_totals")) u
+            JOIN unnest(\(keys.map(\.tenantId))::text[], \(keys.map(\.serviceId))::text[],
+                        \(keys.map(\.metric))::text[], \(keys.map(\.month.description))::text[]) AS k(t, s, m, d)
+              ON u.tenant_id = k.t AND u.service_id = k.s AND u.metric = k.m AND u.month = k.d::date
             """, logger: logger)
-        for try await text in rows.decode(String.self) { return try parseDecimal(text) }
-        return .zero
+        var totals: [UsageMonthKey: Rational] = [:]
+        for try await (tenant, service, metric, month, text) in rows.decode(
+            (String, String, String, String, String).self)
+        {
+            guard let month = CalendarDate(iso: month) else { throw StoreError("unreadable month \(month)") }
+            totals[UsageMonthKey(tenantId: tenant, serviceId: service, metric: metric, month: month)] =
+                try parseDecimal(text)
+        }
+        return totals
     }
 
     public func invoice(tenantId: String, invoiceId: String) async throws -> StoredInvoice? {
@@ -315,6 +342,16 @@ public final class PostgresWorkerStore: WorkerStore {
 /// its webhook secret, so neither is logged: the code, SQLSTATE, the server's message and the
 /// underlying network error are.
 public func loggableDescription(of error: any Error) -> String {
+    if let transaction = error as? PostgresTransactionError {
+        // Its own description prints the errors inside it in full.
+        let parts: [(String, (any Error)?)] = [
+            ("begin", transaction.beginError), ("statement", transaction.closureError),
+            ("rollback", transaction.rollbackError), ("commit", transaction.commitError),
+        ]
+        return "PostgreSQL transaction failed: "
+            + parts.compactMap { name, error in error.map { "\(name): \(loggableDescription(of: $0))" } }
+            .joined(separator: "; ")
+    }
     guard let error = error as? PSQLError else { return "\(error)" }
     var text = "PostgreSQL \(error.code)"
     if let state = error.serverInfo?[.sqlState] { text += " SQLSTATE \(state)" }

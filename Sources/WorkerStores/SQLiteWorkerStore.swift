@@ -76,21 +76,21 @@ public final class SQLiteWorkerStore: WorkerStore {
     private static func apply(_ unit: UnitOfWork, _ db: Database) throws -> CommitOutcome {
         let now = Int64(Date().timeIntervalSince1970)
         if let messageId = unit.messageId {
-            try db.execute(
-                sql: "INSERT INTO inbox (message_id, handled_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                arguments: [messageId, now])
+            try db.cachedStatement(
+                sql: "INSERT INTO inbox (message_id, handled_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
+            ).execute(arguments: [messageId, now])
             if db.changesCount == 0 { return .alreadyHandled }
         }
         for write in unit.documents {
             if write.expectedVersion == 0 {
-                try db.execute(
-                    sql: "INSERT INTO documents (kind, key, version, body) VALUES (?, ?, 1, ?) ON CONFLICT DO NOTHING",
-                    arguments: [write.kind, write.key, Data(write.body)])
+                try db.cachedStatement(
+                    sql: "INSERT INTO documents (kind, key, version, body) VALUES (?, ?, 1, ?) ON CONFLICT DO NOTHING"
+                ).execute(arguments: [write.kind, write.key, Data(write.body)])
             } else {
-                try db.execute(
+                try db.cachedStatement(
                     sql:
-                        "UPDATE documents SET body = ?, version = version + 1 WHERE kind = ? AND key = ? AND version = ?",
-                    arguments: [Data(write.body), write.kind, write.key, write.expectedVersion])
+                        "UPDATE documents SET body = ?, version = version + 1 WHERE kind = ? AND key = ? AND version = ?"
+                ).execute(arguments: [Data(write.body), write.kind, write.key, write.expectedVersion])
             }
             if db.changesCount == 0 { return .versionConflict(kind: write.kind, key: write.key) }
         }
@@ -100,51 +100,51 @@ public final class SQLiteWorkerStore: WorkerStore {
                 increment.tenantId, increment.serviceId, increment.metric, increment.month.description,
             ]
             let current = try String.fetchOne(
-                db,
-                sql:
-                    "SELECT quantity FROM usage_totals WHERE tenant_id = ? AND service_id = ? AND metric = ? AND month = ?",
-                arguments: key)
+                try db.cachedStatement(
+                    sql:
+                        "SELECT quantity FROM usage_totals WHERE tenant_id = ? AND service_id = ? AND metric = ? AND month = ?"
+                ), arguments: key)
             let total = (current.flatMap { Rational(decimal: $0) } ?? .zero) + increment.quantity
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO usage_totals (tenant_id, service_id, metric, month, quantity) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (tenant_id, service_id, metric, month) DO UPDATE SET quantity = excluded.quantity
-                    """,
-                arguments: key + [try decimalText(total)])
+                    """
+            ).execute(arguments: key + [try decimalText(total)])
         }
         for invoice in unit.invoices {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO invoices (tenant_id, invoice_id, customer_id, currency, issue_date, subtotal,
                         discount_total, total, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    invoice.tenantId, invoice.invoiceId, invoice.customerId, invoice.currency,
-                    invoice.issueDate.description, try decimalText(invoice.subtotal),
-                    try decimalText(invoice.discountTotal), try decimalText(invoice.total), Data(invoice.body),
-                ])
+                    """
+            ).execute(arguments: [
+                invoice.tenantId, invoice.invoiceId, invoice.customerId, invoice.currency,
+                invoice.issueDate.description, try decimalText(invoice.subtotal),
+                try decimalText(invoice.discountTotal), try decimalText(invoice.total), Data(invoice.body),
+            ])
         }
         for delivery in unit.deliveries {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO deliveries (event_id, target, attempt, status, response_code, at)
                     VALUES (?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    delivery.eventId, delivery.target, delivery.attempt, delivery.status, delivery.responseCode,
-                    delivery.at,
-                ])
+                    """
+            ).execute(arguments: [
+                delivery.eventId, delivery.target, delivery.attempt, delivery.status, delivery.responseCode,
+                delivery.at,
+            ])
         }
         for message in unit.outbox {
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO outbox (exchange, routing_key, message_id, type, content_type, headers, body, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    message.exchange, message.routingKey, message.messageId, message.type, message.contentType,
-                    try HeaderCoding.encode(message.headers), Data(message.body), now,
-                ])
+                    """
+            ).execute(arguments: [
+                message.exchange, message.routingKey, message.messageId, message.type, message.contentType,
+                try HeaderCoding.encode(message.headers), Data(message.body), now,
+            ])
         }
         return .committed
     }
@@ -155,12 +155,40 @@ public final class SQLiteWorkerStore: WorkerStore {
         }
     }
 
+    public func handledMessages(among messageIds: [String]) async throws -> Set<String> {
+        try await pool.read { db in
+            var handled = Set<String>()
+            // SQLite binds at most 32,766 values per statement.
+            for start in stride(from: 0, to: messageIds.count, by: 10_000) {
+                let chunk = Array(messageIds[start..<min(start + 10_000, messageIds.count)])
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                handled.formUnion(
+                    try String.fetchAll(
+                        db, sql: "SELECT message_id FROM inbox WHERE message_id IN (\(marks))",
+                        arguments: StatementArguments(chunk)))
+            }
+            return handled
+        }
+    }
+
     public func document(kind: String, key: String) async throws -> StoredDocument? {
         try await pool.read { db in
             try Row.fetchOne(
                 db, sql: "SELECT kind, key, version, body FROM documents WHERE kind = ? AND key = ?",
                 arguments: [kind, key]
             ).map(Self.document)
+        }
+    }
+
+    public func documents(kind: String, keys: [String]) async throws -> [String: StoredDocument] {
+        try await pool.read { db in
+            let statement = try db.cachedStatement(
+                sql: "SELECT kind, key, version, body FROM documents WHERE kind = ? AND key = ?")
+            var documents: [String: StoredDocument] = [:]
+            for key in Set(keys) {
+                documents[key] = try Row.fetchOne(statement, arguments: [kind, key]).map(Self.document)
+            }
+            return documents
         }
     }
 
@@ -181,19 +209,20 @@ public final class SQLiteWorkerStore: WorkerStore {
         StoredDocument(kind: row["kind"], key: row["key"], body: [UInt8](row["body"] as Data), version: row["version"])
     }
 
-    public func usageTotal(
-        tenantId: String, serviceId: String, metric: String, month: CalendarDate
-    ) async throws
-        -> Rational
-    {
-        let text = try await pool.read { db in
-            try String.fetchOne(
-                db,
+    public func usageTotals(of keys: [UsageMonthKey]) async throws -> [UsageMonthKey: Rational] {
+        let texts = try await pool.read { db in
+            let statement = try db.cachedStatement(
                 sql:
-                    "SELECT quantity FROM usage_totals WHERE tenant_id = ? AND service_id = ? AND metric = ? AND month = ?",
-                arguments: [tenantId, serviceId, metric, month.startOfMonth.description])
+                    "SELECT quantity FROM usage_totals WHERE tenant_id = ? AND service_id = ? AND metric = ? AND month = ?"
+            )
+            var texts: [UsageMonthKey: String] = [:]
+            for key in Set(keys) {
+                texts[key] = try String.fetchOne(
+                    statement, arguments: [key.tenantId, key.serviceId, key.metric, key.month.description])
+            }
+            return texts
         }
-        return try text.map(parseDecimal) ?? .zero
+        return try texts.mapValues(parseDecimal)
     }
 
     public func invoice(tenantId: String, invoiceId: String) async throws -> StoredInvoice? {

@@ -69,6 +69,22 @@ public struct DocumentWrite: Sendable, Hashable {
     }
 }
 
+/// A service's metric in a month: what rating keeps a total of.
+public struct UsageMonthKey: Sendable, Hashable {
+    public var tenantId: String
+    public var serviceId: String
+    public var metric: String
+    /// The first day of the month.
+    public var month: CalendarDate
+
+    public init(tenantId: String, serviceId: String, metric: String, month: CalendarDate) {
+        self.tenantId = tenantId
+        self.serviceId = serviceId
+        self.metric = metric
+        self.month = month.startOfMonth
+    }
+}
+
 /// Usage to add to a service's total for a metric and month (rating).
 public struct UsageIncrement: Sendable, Hashable {
     public var tenantId: String
@@ -84,6 +100,10 @@ public struct UsageIncrement: Sendable, Hashable {
         self.metric = metric
         self.month = month.startOfMonth
         self.quantity = quantity
+    }
+
+    public var key: UsageMonthKey {
+        UsageMonthKey(tenantId: tenantId, serviceId: serviceId, metric: metric, month: month)
     }
 }
 

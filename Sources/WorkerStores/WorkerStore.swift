@@ -11,6 +11,8 @@ public protocol MessageStore: Sendable {
     /// each): a repeated message or a conflict skips that unit only. One outcome per unit.
     func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome]
     func hasHandled(messageId: String) async throws -> Bool
+    /// Which of `messageIds` are in the inbox.
+    func handledMessages(among messageIds: [String]) async throws -> Set<String>
 
     /// Claims up to `limit` unsent outbox rows, oldest first, for `lease`: no other relay gets
     /// them until the lease runs out (a relay that dies has its rows published by another).
@@ -26,6 +28,9 @@ public protocol MessageStore: Sendable {
 /// Entities kept as versioned JSON documents (tenants, plans, services, contracts, ledgers).
 public protocol DocumentStore: MessageStore {
     func document(kind: String, key: String) async throws -> StoredDocument?
+    /// The documents of a kind with any of `keys`, by key (a key with none is absent), read
+    /// at once: what a batch of messages needs in one round trip.
+    func documents(kind: String, keys: [String]) async throws -> [String: StoredDocument]
     /// Every document of a kind whose key starts with `keyPrefix`, in key order.
     func documents(kind: String, keyPrefix: String) async throws -> [StoredDocument]
 }
@@ -35,8 +40,21 @@ public protocol ProvisioningStore: DocumentStore {}
 
 /// Rating: rated usage per service, metric and month, summed exactly.
 public protocol RatingStore: MessageStore {
+    /// Services' totals of a metric for a month, read at once (a key with nothing recorded is
+    /// absent).
+    func usageTotals(of keys: [UsageMonthKey]) async throws -> [UsageMonthKey: Rational]
+}
+
+extension RatingStore {
     /// A service's total of a metric for a month (zero when nothing was recorded).
-    func usageTotal(tenantId: String, serviceId: String, metric: String, month: CalendarDate) async throws -> Rational
+    public func usageTotal(
+        tenantId: String, serviceId: String, metric: String, month: CalendarDate
+    ) async throws
+        -> Rational
+    {
+        let key = UsageMonthKey(tenantId: tenantId, serviceId: serviceId, metric: metric, month: month)
+        return try await usageTotals(of: [key])[key] ?? .zero
+    }
 }
 
 /// Invoicing: customers' ledgers as documents, and final invoices with exact totals.

@@ -188,7 +188,7 @@ struct ProvisioningProcessTests {
     }
 
     @Test("A missing or bad setting names the variable")
-    func settings() {
+    func settings() throws {
         #expect(throws: WorkerSettings.Invalid.self) { try WorkerSettings.from([:], connectionName: "x") }
         do {
             _ = try WorkerSettings.from(
@@ -197,6 +197,17 @@ struct ProvisioningProcessTests {
         } catch {
             #expect(error.variable == "COVENANT_DATABASE_URL")
             #expect(!error.description.contains("hunter2"))
+        }
+        let url = ["COVENANT_AMQP_URL": "amqp://h/"]
+        #expect(try WorkerSettings.from(url, connectionName: "x").logLevel == .info)
+        #expect(
+            try WorkerSettings.from(url.merging(["COVENANT_LOG_LEVEL": "warning"]) { $1 }, connectionName: "x").logLevel
+                == .warning)
+        do {
+            _ = try WorkerSettings.from(url.merging(["COVENANT_LOG_LEVEL": "loud"]) { $1 }, connectionName: "x")
+            Issue.record("accepted log level loud")
+        } catch {
+            #expect(error.variable == "COVENANT_LOG_LEVEL")
         }
     }
 }

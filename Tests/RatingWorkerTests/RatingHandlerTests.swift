@@ -37,6 +37,34 @@ final class Rating {
         }
     }
 
+    /// Usage records decided as one batch and committed together, as the runtime does.
+    func usageBatch(_ records: [(quantity: String, timestamp: String)]) async throws -> [RejectionCode?] {
+        let events = try records.map { record in
+            sequence += 1
+            let data =
+                #"{"customer_id":"cust-1","service_id":"sim-1","metric":"gb","quantity":"\#(record.quantity)","timestamp":"\#(record.timestamp)"}"#
+            return CloudEvent(
+                id: "msg-\(sequence)", source: "tests", type: "usage.record", time: "2025-01-15T09:30:00Z",
+                tenantId: "acme", data: try #require(JSONValue.parse(Array(data.utf8))))
+        }
+        #expect(events.allSatisfy { handler.batchableTypes.contains($0.type) })
+        let outcomes = try await handler.handle(batch: events)
+        var units: [UnitOfWork] = []
+        var codes: [RejectionCode?] = []
+        for (event, outcome) in zip(events, outcomes) {
+            switch outcome {
+            case .commit(var unit):
+                unit.messageId = event.id
+                units.append(unit)
+                codes.append(nil)
+            case .reject(let rejection): codes.append(rejection.code)
+            case .retryLater(let reason, _): Issue.record("rating does not wait: \(reason)")
+            }
+        }
+        #expect(try await store.commit(batch: units).allSatisfy { $0 == .committed })
+        return codes
+    }
+
     func usage(
         _ quantity: String, at timestamp: String, service: String = "sim-1", customer: String = "cust-1"
     )
@@ -93,6 +121,28 @@ struct RatingHandlerTests {
             #"{"customer_id":"cust-1","service_id":"sim-1","metric":"gb","quantity":"1","timestamp":"2025-01-10T00:00:00Z"}"#,
             tenant: "rival")
         #expect(foreign.failureCode == .unknownService)
+    }
+
+    @Test("A batch of usage keeps a running total: the month's limit holds across the batch, and the sums are exact")
+    func batch() async throws {
+        let rating = try await Rating()
+        try await rating.setUp(zone: "UTC")
+        _ = try await rating.usage("0.5", at: "2025-01-02T00:00:00Z")
+        let codes = try await rating.usageBatch([
+            ("999999999998", "2025-01-10T00:00:00Z"),  // 999,999,999,998.5 in January
+            ("2", "2025-01-11T00:00:00Z"),  // would pass 10^12 with the one before it: rejected
+            ("1.25", "2025-02-11T00:00:00Z"),  // February is another month
+            ("1.5", "2025-01-12T00:00:00Z"),  // reaches 10^12 exactly: accepted
+        ])
+        #expect(codes == [nil, .invalidQuantity, nil, nil])
+        let january = CalendarDate(year: 2025, month: 1, day: 1)!
+        #expect(
+            try await rating.store.usageTotal(tenantId: "acme", serviceId: "sim-1", metric: "gb", month: january)
+                == Rational(1_000_000_000_000))
+        #expect(
+            try await rating.store.usageTotal(
+                tenantId: "acme", serviceId: "sim-1", metric: "gb", month: january.startOfNextMonth)
+                == Rational(decimal: "1.25"))
     }
 
     @Test("Usage of a month a completed run covered is marked late")

@@ -71,6 +71,8 @@ struct WorkerStoreConformanceTests {
         // The conflicting units left no trace: not in the inbox, nothing in the outbox.
         #expect(try await store.hasHandled(messageId: "b") == false)
         #expect(try await store.hasHandled(messageId: "d") == false)
+        #expect(try await store.handledMessages(among: ["a", "b", "c", "d", "e"]) == ["a", "c"])
+        #expect(try await store.handledMessages(among: []) == [])
         #expect(try await store.outboxBacklog() == 2)
         try await store.close()
     }
@@ -88,6 +90,11 @@ struct WorkerStoreConformanceTests {
                     + [DocumentWrite(kind: "tenant", key: "acme/x", body: [1], expectedVersion: 0)]))
         let acme = try await store.documents(kind: "contract", keyPrefix: "acme/")
         #expect(acme.map(\.key) == ["acme/c-1", "acme/c-10", "acme/c-2"])
+        // Read by keys at once: the ones that exist, of that kind only.
+        let some = try await store.documents(kind: "contract", keys: ["acme/c-10", "beta/c-1", "acme/x", "none"])
+        #expect(Set(some.keys) == ["acme/c-10", "beta/c-1"])
+        #expect(some["beta/c-1"]?.body == Array("beta/c-1".utf8) && some["beta/c-1"]?.version == 1)
+        #expect(try await store.documents(kind: "contract", keys: []).isEmpty)
         try await store.close()
     }
 
@@ -128,6 +135,11 @@ struct WorkerStoreConformanceTests {
         #expect(
             try await store.usageTotal(tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month)
                 == dec("999999999999.123456"))
+        // Several totals read at once; a month with nothing is absent.
+        let january = UsageMonthKey(tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month)
+        let february = UsageMonthKey(
+            tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month.startOfNextMonth)
+        #expect(try await store.usageTotals(of: [january, february, january]) == [january: dec("999999999999.123456")])
         try await store.close()
     }
 

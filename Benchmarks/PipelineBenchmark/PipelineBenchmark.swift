@@ -1,0 +1,253 @@
+import AMQPClient
+import CovenantMessages
+import Foundation
+import RatingWorker
+import Synchronization
+import WorkerRuntime
+
+/// The broker-side tools of `Benchmarks/run`'s pipeline figures.
+///
+///     pipeline-benchmark setup URL SERVICES          a tenant and SERVICES PAYG services, as the
+///                                                    events rating learns them from
+///     pipeline-benchmark preload URL SERVICES COUNT  COUNT usage.record commands (confirmed)
+///     pipeline-benchmark copy URL QUEUE COUNT        the same bodies straight into QUEUE
+///     pipeline-benchmark relay URL IN OUT            consume IN → publish to OUT with confirms → ack
+///     pipeline-benchmark drain URL QUEUE BINDING COUNT   consume until COUNT arrived; prints the
+///                                                    rate from the first to the last, per second
+///     pipeline-benchmark latency URL SERVICES RATE SECONDS   usage.record at RATE per second;
+///                                                    prints p50 and p99 to usage.rated, in ms
+@main
+struct PipelineBenchmark {
+    static let tenant = "bench"
+
+    static func main() async throws {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        guard arguments.count >= 2 else { usage() }
+        let amqp = try AMQPConfiguration(url: arguments[1], connectionName: "pipeline-benchmark")
+        switch (arguments[0], arguments.count) {
+        case ("setup", 3):
+            try await setup(amqp, services: int(arguments[2]))
+        case ("preload", 4):
+            try await preload(amqp, services: int(arguments[2]), count: int(arguments[3]), queue: nil)
+        case ("copy", 4):
+            try await preload(amqp, services: 1000, count: int(arguments[3]), queue: arguments[2])
+        case ("relay", 4):
+            await relay(amqp, from: arguments[2], to: arguments[3])
+        case ("drain", 5):
+            print(Int(await drain(amqp, queue: arguments[2], binding: arguments[3], count: int(arguments[4]))))
+        case ("latency", 5):
+            let (p50, p99) = try await latency(
+                amqp, services: int(arguments[2]), rate: int(arguments[3]), seconds: int(arguments[4]))
+            print(String(format: "%.1f %.1f", p50, p99))
+        default:
+            usage()
+        }
+    }
+
+    static func usage() -> Never {
+        FileHandle.standardError.write(Data("usage: see Benchmarks/PipelineBenchmark/PipelineBenchmark.swift\n".utf8))
+        exit(2)
+    }
+
+    static func int(_ text: String) -> Int {
+        guard let value = Int(text) else { usage() }
+        return value
+    }
+
+    static func envelope(_ id: String, _ type: String, _ data: JSONValue) -> AMQPMessage {
+        let event = CloudEvent(
+            id: id, source: "benchmark", type: type, time: "2025-01-01T00:00:00Z", tenantId: tenant, data: data)
+        return AMQPMessage(
+            body: event.encoded(), messageId: id, contentType: CloudEvent.contentType, type: type,
+            timestamp: UInt64(Date().timeIntervalSince1970))
+    }
+
+    static func usageRecord(_ index: Int, services: Int, run: String = "u", id: String? = nil) -> AMQPMessage {
+        let service = index % services
+        // A quantity and a moment that vary, inside January 2025 in UTC.
+        let stamp = RFC3339.text(Date(timeIntervalSince1970: 1_735_689_600 + Double(index % 2_592_000)))
+        return envelope(
+            id ?? "\(run)-\(index)", "usage.record",
+            .object([
+                "customer_id": .string("c\(service)"), "service_id": .string("sim-\(service)"),
+                "metric": .string("mb"), "quantity": .string("\(1 + index % 400).\(index % 10)"),
+                "timestamp": .string(stamp),
+            ]))
+    }
+
+    /// Publishes in calls of 500 with up to 4 calls in flight, each returning once confirmed.
+    static func publishAll(_ amqp: AMQPConfiguration, _ messages: [OutgoingMessage]) async throws {
+        let publisher = AMQPPublisher(configuration: amqp, topology: AMQPTopology(exchanges: Topology.exchanges))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (call, first) in stride(from: 0, to: messages.count, by: 500).enumerated() {
+                if call >= 4 { try await group.next() }
+                let slice = Array(messages[first..<min(first + 500, messages.count)])
+                group.addTask {
+                    for confirmation in try await publisher.publish(slice) where confirmation != .confirmed {
+                        throw AMQPError(.channelClosed, "a benchmark message was not routed: \(confirmation)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        await publisher.close()
+    }
+
+    static func setup(_ amqp: AMQPConfiguration, services: Int) async throws {
+        // Rating's queue as the worker declares it, so that this can run first.
+        try Topology.workerQueue(
+            "covenant.rating", commands: RatingHandler.commands, events: RatingHandler.subscribedEvents
+        ).declare(using: amqp)
+        var messages = [
+            OutgoingMessage(
+                envelope(
+                    "setup-tenant", "tenant.updated", .object(["name": .string("Bench"), "time_zone": .string("UTC")])),
+                exchange: Topology.eventsExchange, routingKey: "tenant.updated")
+        ]
+        for n in 0..<services {
+            messages.append(
+                OutgoingMessage(
+                    envelope(
+                        "setup-sim-\(n)", "service.activated",
+                        .object([
+                            "customer_id": .string("c\(n)"), "service_id": .string("sim-\(n)"),
+                            "plan_id": .string("sim"), "billing_model": .string("payg"),
+                            "start_date": .string("2025-01-01"),
+                        ])), exchange: Topology.eventsExchange, routingKey: "service.activated"))
+        }
+        try await publishAll(amqp, messages)
+    }
+
+    static func preload(_ amqp: AMQPConfiguration, services: Int, count: Int, queue: String?) async throws {
+        if let queue {
+            try AMQPTopology(queues: [.init(name: queue)]).declare(using: amqp)
+        }
+        let messages = (0..<count).map { index in
+            OutgoingMessage(
+                usageRecord(index, services: services), exchange: queue == nil ? Topology.commandsExchange : "",
+                routingKey: queue ?? "usage.record")
+        }
+        try await publishAll(amqp, messages)
+    }
+
+    /// The broker's own limit for a worker's path: consume, publish each message on with
+    /// confirms, acknowledge once confirmed; no database, no logic. Batches and prefetch as the
+    /// worker's, and up to 4 batches in flight (the worker overlaps its relay with consuming).
+    static func relay(_ amqp: AMQPConfiguration, from input: String, to output: String) async {
+        let topology = AMQPTopology(queues: [.init(name: input), .init(name: output)])
+        let consumer = AMQPConsumer(configuration: amqp, queue: input, topology: topology, prefetch: 500)
+        let publisher = AMQPPublisher(configuration: amqp, topology: topology)
+        let batches = DeliveryBatches()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await delivery in consumer.deliveries { batches.append(delivery) }
+                batches.finish()
+            }
+            var inFlight = 0
+            while let deliveries = await batches.next(upTo: 250) {
+                if inFlight >= 4 {
+                    await group.next()
+                    inFlight -= 1
+                }
+                inFlight += 1
+                group.addTask {
+                    let outgoing = deliveries.map { OutgoingMessage($0.message, exchange: "", routingKey: output) }
+                    guard (try? await publisher.publish(outgoing)) != nil else { return }
+                    for delivery in deliveries { consumer.acknowledge(delivery) }
+                }
+            }
+        }
+    }
+
+    /// Consumes `queue` (declared, bound to `binding` on the events exchange unless "-") until
+    /// `count` messages arrived; the rate from the first to the last.
+    static func drain(_ amqp: AMQPConfiguration, queue: String, binding: String, count: Int) async -> Double {
+        let bindings = binding == "-" ? [] : [(exchange: Topology.eventsExchange, routingKey: binding)]
+        let topology = AMQPTopology(exchanges: Topology.exchanges, queues: [.init(name: queue, bindings: bindings)])
+        let consumer = AMQPConsumer(configuration: amqp, queue: queue, topology: topology, prefetch: 1000)
+        var received = 0
+        var first = ContinuousClock.now
+        for await delivery in consumer.deliveries {
+            if received == 0 {
+                first = .now
+                FileHandle.standardError.write(Data("drain: first message\n".utf8))
+            }
+            consumer.acknowledge(delivery)
+            received += 1
+            if received == count { break }
+        }
+        let elapsed = ContinuousClock.now - first
+        await consumer.stop()
+        return Double(count - 1) / seconds(elapsed)
+    }
+
+    /// Publishes usage at a steady rate (a tick every 10 ms) and times each to its usage.rated.
+    static func latency(
+        _ amqp: AMQPConfiguration, services: Int, rate: Int, seconds total: Int
+    ) async throws
+        -> (Double, Double)
+    {
+        let queue = "bench.latency.\(UInt32.random(in: 0...UInt32.max))"
+        let topology = AMQPTopology(
+            exchanges: Topology.exchanges,
+            queues: [
+                .init(
+                    name: queue, kind: .classic,
+                    bindings: [(exchange: Topology.eventsExchange, routingKey: "usage.rated")])
+            ])
+        let consumer = AMQPConsumer(configuration: amqp, queue: queue, topology: topology, prefetch: 1000)
+        let publisher = AMQPPublisher(configuration: amqp, topology: topology)
+        let sent = Mutex([String: ContinuousClock.Instant]())
+        let count = rate * total
+        let perTick = max(1, rate / 100)
+        let run = "lat\(UInt32.random(in: 0...UInt32.max))"
+        let receiver = Task {
+            var latencies: [Double] = []
+            for await delivery in consumer.deliveries {
+                consumer.acknowledge(delivery)
+                guard case .success(let event) = CloudEvent.decode(delivery.message.body),
+                    let cause = event.causationId, cause.hasPrefix(run),
+                    let start = sent.withLock({ $0.removeValue(forKey: cause) })
+                else { continue }
+                if cause == "\(run)-warmup" { continue }
+                latencies.append(Self.seconds(ContinuousClock.now - start) * 1000)
+                if latencies.count == count { break }
+            }
+            return latencies
+        }
+        try await Task.sleep(for: .milliseconds(500))  // the consumer's queue is declared and bound
+        // One message first, timed by nobody: it returns once the worker worked through what
+        // was queued before it (the setup), so the figures are of a steady state.
+        let warmup = usageRecord(0, services: services, id: "\(run)-warmup")
+        sent.withLock { $0["\(run)-warmup"] = .now }
+        _ = try await publisher.publish(warmup, exchange: Topology.commandsExchange, routingKey: "usage.record")
+        while sent.withLock({ $0["\(run)-warmup"] != nil }) { try await Task.sleep(for: .milliseconds(50)) }
+        let clock = ContinuousClock()
+        var next = clock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for first in stride(from: 0, to: count, by: perTick) {
+                try await clock.sleep(until: next)
+                next = next.advanced(by: .milliseconds(10))
+                let messages = (first..<min(first + perTick, count)).map { index in
+                    OutgoingMessage(
+                        usageRecord(index, services: services, run: run), exchange: Topology.commandsExchange,
+                        routingKey: "usage.record")
+                }
+                let now = clock.now
+                sent.withLock { sent in for message in messages { sent[message.message.messageId ?? ""] = now } }
+                group.addTask { _ = try await publisher.publish(messages) }
+            }
+            try await group.waitForAll()
+        }
+        let latencies = await receiver.value.sorted()
+        await consumer.stop()
+        await publisher.close()
+        guard !latencies.isEmpty else { return (.nan, .nan) }
+        func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+        return (percentile(0.50), percentile(0.99))
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,128 @@
+public import BillingDomain
+import Synchronization
+
+/// A store whose every call ends within `limit`: one that has not answered by then throws
+/// ``StoreTimeout`` (a fault: the worker retries it with back-off) and is cancelled.
+///
+/// Why: during a PostgreSQL restart a query can be lost with its connection and never answer;
+/// seen once in `scripts/fault-test --postgres`, where the rating worker then waited forever
+/// with a full prefetch window. A retry after a timeout is safe for the same reason a
+/// redelivery is: a commit that did land has its message id in the inbox.
+public final class BoundedStore: WorkerStore {
+    private let store: any WorkerStore
+    private let limit: Duration
+
+    public init(_ store: any WorkerStore, limit: Duration = .seconds(30)) {
+        self.store = store
+        self.limit = limit
+    }
+
+    public var role: StoreRole { store.role }
+
+    private func bounded<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withinLimit(limit, operation)
+    }
+
+    public func migrate() async throws {
+        // Migrations wait for other replicas' advisory locks: not bounded.
+        try await store.migrate()
+    }
+
+    public func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome] {
+        try await bounded { [store] in try await store.commit(batch: units) }
+    }
+
+    public func hasHandled(messageId: String) async throws -> Bool {
+        try await bounded { [store] in try await store.hasHandled(messageId: messageId) }
+    }
+
+    public func handledMessages(among messageIds: [String]) async throws -> Set<String> {
+        try await bounded { [store] in try await store.handledMessages(among: messageIds) }
+    }
+
+    public func claimOutbox(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord] {
+        try await bounded { [store] in try await store.claimOutbox(limit: limit, claimant: claimant, lease: lease) }
+    }
+
+    public func markSent(ids: [Int64]) async throws {
+        try await bounded { [store] in try await store.markSent(ids: ids) }
+    }
+
+    public func outboxBacklog() async throws -> Int {
+        try await bounded { [store] in try await store.outboxBacklog() }
+    }
+
+    public func close() async throws {
+        try await store.close()
+    }
+
+    public func document(kind: String, key: String) async throws -> StoredDocument? {
+        try await bounded { [store] in try await store.document(kind: kind, key: key) }
+    }
+
+    public func documents(kind: String, keys: [String]) async throws -> [String: StoredDocument] {
+        try await bounded { [store] in try await store.documents(kind: kind, keys: keys) }
+    }
+
+    public func documents(kind: String, keyPrefix: String) async throws -> [StoredDocument] {
+        try await bounded { [store] in try await store.documents(kind: kind, keyPrefix: keyPrefix) }
+    }
+
+    public func usageTotals(of keys: [UsageMonthKey]) async throws -> [UsageMonthKey: Rational] {
+        try await bounded { [store] in try await store.usageTotals(of: keys) }
+    }
+
+    public func invoice(tenantId: String, invoiceId: String) async throws -> StoredInvoice? {
+        try await bounded { [store] in try await store.invoice(tenantId: tenantId, invoiceId: invoiceId) }
+    }
+
+    public func deliveries(eventId: String) async throws -> [DeliveryRecord] {
+        try await bounded { [store] in try await store.deliveries(eventId: eventId) }
+    }
+}
+
+/// A store call that did not answer in time.
+public struct StoreTimeout: Error, CustomStringConvertible {
+    public let limit: Duration
+    public var description: String { "the database did not answer within \(limit)" }
+}
+
+/// `operation`'s result, or ``StoreTimeout`` once `limit` has passed (the operation is then
+/// cancelled and left to end by itself: a lost query may never end, so nothing waits for it).
+func withinLimit<T: Sendable>(
+    _ limit: Duration, _ operation: @escaping @Sendable () async throws -> T
+)
+    async throws -> T
+{
+    let settled = Settled()
+    let claim = { @Sendable in settled.claim() }
+    return try await withCheckedThrowingContinuation { continuation in
+        let work = Task {
+            do {
+                let value = try await operation()
+                if claim() { continuation.resume(returning: value) }
+            } catch {
+                if claim() { continuation.resume(throwing: error) }
+            }
+        }
+        Task {
+            try? await Task.sleep(for: limit)
+            if claim() {
+                work.cancel()
+                continuation.resume(throwing: StoreTimeout(limit: limit))
+            }
+        }
+    }
+}
+
+/// True for the first caller only.
+private final class Settled: Sendable {
+    private let done = Mutex(false)
+
+    func claim() -> Bool {
+        done.withLock { done in
+            defer { done = true }
+            return !done
+        }
+    }
+}
