@@ -296,8 +296,27 @@ public struct InvoicingHandler: MessageHandler {
         // document of their own, read back once, by the last customer (so a run of n customers
         // costs O(n), not a growing document rewritten n times).
         let runKey = "\(tenant)/\(runId)"
+        let customerKey = "\(runKey)/\(account.ledger.customerId)"
+        if try await store.document(kind: "run-customer", key: customerKey) != nil {
+            // This customer already finished this run (a replayed message): nothing to do.
+            return UnitOfWork(messageId: nil)
+        }
         let stored = try await store.jsonDocument(kind: "run", key: runKey)
-        let done = try stored.map { try Fields($0.0, path: "run").int("done", in: 0...Int.max) } ?? 0
+        // A stored document that cannot be read is a fault, never the message's: not a rejection.
+        // `done` was an object of every customer's invoice ids before it became a count; a run
+        // begun before that change keeps the ids it has there.
+        var earlier: [String: JSONValue] = [:]
+        let done: Int
+        switch stored?.0["done"] {
+        case nil: done = 0
+        case .number(let text)?:
+            guard let count = Int(text) else { throw StoreError("run \(runKey) has an unreadable count") }
+            done = count
+        case .object(let members)?:
+            earlier = Dictionary(uniqueKeysWithValues: members.map { ("\(runKey)/\($0.key)", $0.value) })
+            done = members.count
+        default: throw StoreError("run \(runKey) has an unreadable count")
+        }
         let ids: JSONValue = .array(invoices.map { .string($0.id) })
         unit.documents.append(
             DocumentWrite(
@@ -308,16 +327,15 @@ public struct InvoicingHandler: MessageHandler {
                 ]),
                 expectedVersion: stored?.1 ?? 0))
         // A fresh document: a customer counted twice would be a version conflict.
-        let customerKey = "\(runKey)/\(account.ledger.customerId)"
         unit.documents.append(
             DocumentWrite(
                 kind: "run-customer", key: customerKey, json: .object(["invoice_ids": ids]), expectedVersion: 0))
         if done + 1 == customers {
-            var byCustomer = [customerKey: ids]
+            var byCustomer = earlier.merging([customerKey: ids]) { $1 }
             for document in try await store.documents(kind: "run-customer", keyPrefix: "\(runKey)/") {
-                byCustomer[document.key] = try JSONValue.parse(document.body).map {
-                    try Fields($0, path: "run-customer").members["invoice_ids"] ?? .array([])
-                }
+                guard case .object(let members) = JSONValue.parse(document.body), let ids = members["invoice_ids"]
+                else { throw StoreError("run-customer \(document.key) is unreadable") }
+                byCustomer[document.key] = ids
             }
             let invoiceIds = byCustomer.keys.sorted().flatMap { key -> [String] in
                 guard case .array(let ids) = byCustomer[key] else { return [] }

@@ -2,6 +2,7 @@ import CovenantMessages
 public import Foundation
 public import Logging
 public import ServiceLifecycle
+import WorkerStores
 
 /// Runs the ``BillingClockTicker`` in the provisioning process until a graceful shutdown.
 public struct BillingClockService: Service {
@@ -49,7 +50,8 @@ public struct BillingClockService: Service {
                         logger.info("contract.expiring published", metadata: ["contract.id": "\(contract)"])
                     }
                 } catch {
-                    logger.warning("clock tick failed; trying again", metadata: ["error": "\(error)"])
+                    logger.warning(
+                        "clock tick failed; trying again", metadata: ["error": "\(loggableDescription(of: error))"])
                 }
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }

@@ -17,7 +17,8 @@ public protocol MessageHandler: Sendable {
     /// The outcomes of consecutive messages, all of ``batchableTypes``, in order, with one
     /// outcome per event. The units are committed together after this returns, so each
     /// decision must count the effects of the earlier ones in the batch as made (a running
-    /// total, say) where reading the store would miss them.
+    /// total, say) where reading the store would miss them. Batched units may add usage and
+    /// events but not write documents (the runtime takes such a batch one by one instead).
     func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome]
 }
 

@@ -204,6 +204,9 @@ public final class Worker: Service {
             let handled = try await store.handledMessages(among: fresh.map(\.event.id))
             let pending = fresh.filter { !handled.contains($0.event.id) }
             let outcomes = try await handler.handle(batch: pending.map(\.event))
+            guard outcomes.count == pending.count else {
+                throw StoreError("the handler decided \(outcomes.count) of \(pending.count) messages")
+            }
             var units: [UnitOfWork] = []
             var requeue: [Accepted] = []
             for (item, outcome) in zip(pending, outcomes) {
@@ -225,6 +228,11 @@ public final class Worker: Service {
                         requeue.append(item)
                     }
                 }
+            }
+            // Batched units may only add (usage, events): a document write could conflict, and
+            // the units after it, decided as if it had landed, would commit without it.
+            guard units.allSatisfy(\.documents.isEmpty) else {
+                throw StoreError("a batched message writes documents; deciding them one by one")
             }
             let committed = try await store.commit(batch: units)
             outboxBell.ring()

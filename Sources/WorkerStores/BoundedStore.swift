@@ -94,35 +94,65 @@ func withinLimit<T: Sendable>(
 )
     async throws -> T
 {
-    let settled = Settled()
-    let claim = { @Sendable in settled.claim() }
-    return try await withCheckedThrowingContinuation { continuation in
-        let work = Task {
-            do {
-                let value = try await operation()
-                if claim() { continuation.resume(returning: value) }
-            } catch {
-                if claim() { continuation.resume(throwing: error) }
+    let race = Race()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { continuation in
+            let work = Task {
+                do {
+                    let value = try await operation()
+                    if race.claim() { continuation.resume(returning: value) }
+                } catch {
+                    if race.claim() { continuation.resume(throwing: error) }
+                }
+                race.cancelTimer()
             }
-        }
-        Task {
-            try? await Task.sleep(for: limit)
-            if claim() {
+            let timer = Task {
+                guard (try? await Task.sleep(for: limit)) != nil, race.claim() else { return }
                 work.cancel()
                 continuation.resume(throwing: StoreTimeout(limit: limit))
             }
+            race.started(work: work, timer: timer)
         }
+    } onCancel: {
+        race.cancelWork()
     }
 }
 
-/// True for the first caller only.
-private final class Settled: Sendable {
-    private let done = Mutex(false)
+/// The operation and its timer: whichever ends first claims the result.
+private final class Race: Sendable {
+    private struct State {
+        var claimed = false
+        var work: Task<Void, Never>?
+        var timer: Task<Void, Never>?
+        var cancelled = false
+    }
 
+    private let state = Mutex(State())
+
+    /// True for the first caller only.
     func claim() -> Bool {
-        done.withLock { done in
-            defer { done = true }
-            return !done
+        state.withLock { state in
+            defer { state.claimed = true }
+            return !state.claimed
         }
+    }
+
+    func started(work: Task<Void, Never>, timer: Task<Void, Never>) {
+        let cancelled = state.withLock { state in
+            state.work = work
+            state.timer = timer
+            return state.cancelled
+        }
+        if cancelled { work.cancel() }
+    }
+
+    func cancelTimer() { state.withLock { $0.timer }?.cancel() }
+
+    /// The caller was cancelled: so is the operation (now, or once it has started).
+    func cancelWork() {
+        state.withLock { state in
+            state.cancelled = true
+            return state.work
+        }?.cancel()
     }
 }

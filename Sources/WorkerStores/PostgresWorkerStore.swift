@@ -27,6 +27,10 @@ public final class PostgresWorkerStore: WorkerStore {
             tls: .disable)
         configuration.options.maximumConnections = 10
         self.role = role
+        // postgres-nio's debug and trace lines carry queries' bound values and rows (tenant
+        // documents, webhook secrets): never below info, whatever the worker logs.
+        var logger = logger
+        logger.logLevel = max(logger.logLevel, .info)
         self.logger = logger
         self.schema = "\(schemaPrefix)\(role.rawValue)"
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
