@@ -217,7 +217,8 @@ final class BatchReads {
     /// The month's total before `usage`: stored plus what the batch added.
     func total(_ usage: UsageIncrement) async throws -> Rational {
         if let total = totals[usage.key] { return total }
-        let total = try await store.usageTotals(of: [usage.key])[usage.key] ?? .zero
+        let total = try await store.usageTotal(
+            tenantId: usage.tenantId, serviceId: usage.serviceId, metric: usage.metric, month: usage.month)
         totals[usage.key] = total
         return total
     }

@@ -32,10 +32,6 @@ public final class BoundedStore: WorkerStore {
         try await bounded { [store] in try await store.commit(batch: units) }
     }
 
-    public func hasHandled(messageId: String) async throws -> Bool {
-        try await bounded { [store] in try await store.hasHandled(messageId: messageId) }
-    }
-
     public func handledMessages(among messageIds: [String]) async throws -> Set<String> {
         try await bounded { [store] in try await store.handledMessages(among: messageIds) }
     }
@@ -54,10 +50,6 @@ public final class BoundedStore: WorkerStore {
 
     public func close() async throws {
         try await store.close()
-    }
-
-    public func document(kind: String, key: String) async throws -> StoredDocument? {
-        try await bounded { [store] in try await store.document(kind: kind, key: key) }
     }
 
     public func documents(kind: String, keys: [String]) async throws -> [String: StoredDocument] {

@@ -188,12 +188,6 @@ public final class PostgresWorkerStore: WorkerStore {
         return count
     }
 
-    public func hasHandled(messageId: String) async throws -> Bool {
-        try await count(
-            client.query("SELECT 1 FROM \(unescaped: table("inbox")) WHERE message_id = \(messageId)", logger: logger))
-            > 0
-    }
-
     public func handledMessages(among messageIds: [String]) async throws -> Set<String> {
         guard !messageIds.isEmpty else { return [] }
         var handled = Set<String>()
@@ -201,14 +195,6 @@ public final class PostgresWorkerStore: WorkerStore {
             "SELECT message_id FROM \(unescaped: table("inbox")) WHERE message_id = ANY(\(messageIds))", logger: logger)
         for try await id in rows.decode(String.self) { handled.insert(id) }
         return handled
-    }
-
-    public func document(kind: String, key: String) async throws -> StoredDocument? {
-        try await documents(
-            client.query(
-                "SELECT kind, key, version, body FROM \(unescaped: table("documents")) WHERE kind = \(kind) AND key = \(key)",
-                logger: logger)
-        ).first
     }
 
     public func documents(kind: String, keys: [String]) async throws -> [String: StoredDocument] {

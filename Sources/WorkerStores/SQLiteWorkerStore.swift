@@ -149,12 +149,6 @@ public final class SQLiteWorkerStore: WorkerStore {
         return .committed
     }
 
-    public func hasHandled(messageId: String) async throws -> Bool {
-        try await pool.read { db in
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM inbox WHERE message_id = ?", arguments: [messageId]) ?? false
-        }
-    }
-
     public func handledMessages(among messageIds: [String]) async throws -> Set<String> {
         try await pool.read { db in
             var handled = Set<String>()
@@ -168,15 +162,6 @@ public final class SQLiteWorkerStore: WorkerStore {
                         arguments: StatementArguments(chunk)))
             }
             return handled
-        }
-    }
-
-    public func document(kind: String, key: String) async throws -> StoredDocument? {
-        try await pool.read { db in
-            try Row.fetchOne(
-                db, sql: "SELECT kind, key, version, body FROM documents WHERE kind = ? AND key = ?",
-                arguments: [kind, key]
-            ).map(Self.document)
         }
     }
 

@@ -10,7 +10,6 @@ public protocol MessageStore: Sendable {
     /// Applies units of work in one transaction, each all-or-nothing on its own (a savepoint
     /// each): a repeated message or a conflict skips that unit only. One outcome per unit.
     func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome]
-    func hasHandled(messageId: String) async throws -> Bool
     /// Which of `messageIds` are in the inbox.
     func handledMessages(among messageIds: [String]) async throws -> Set<String>
 
@@ -27,7 +26,6 @@ public protocol MessageStore: Sendable {
 
 /// Entities kept as versioned JSON documents (tenants, plans, services, contracts, ledgers).
 public protocol DocumentStore: MessageStore {
-    func document(kind: String, key: String) async throws -> StoredDocument?
     /// The documents of a kind with any of `keys`, by key (a key with none is absent), read
     /// at once: what a batch of messages needs in one round trip.
     func documents(kind: String, keys: [String]) async throws -> [String: StoredDocument]
@@ -43,6 +41,12 @@ public protocol RatingStore: MessageStore {
     /// Services' totals of a metric for a month, read at once (a key with nothing recorded is
     /// absent).
     func usageTotals(of keys: [UsageMonthKey]) async throws -> [UsageMonthKey: Rational]
+}
+
+extension DocumentStore {
+    public func document(kind: String, key: String) async throws -> StoredDocument? {
+        try await documents(kind: kind, keys: [key])[key]
+    }
 }
 
 extension RatingStore {
@@ -75,6 +79,10 @@ public protocol NotificationStore: DocumentStore {
 public typealias WorkerStore = ProvisioningStore & RatingStore & InvoicingStore & CommitmentsStore & NotificationStore
 
 extension MessageStore {
+    public func hasHandled(messageId: String) async throws -> Bool {
+        try await handledMessages(among: [messageId]).contains(messageId)
+    }
+
     /// Applies one unit of work atomically (see ``UnitOfWork``).
     public func commit(_ unit: UnitOfWork) async throws -> CommitOutcome {
         try await commit(batch: [unit])[0]
