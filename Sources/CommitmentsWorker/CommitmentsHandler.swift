@@ -21,12 +21,39 @@ public struct CommitmentsHandler: MessageHandler {
     public static let commands: [String] = []
     public static let subscribedEvents = ["usage.rated", "invoice.drafted"]
 
+    /// Rated usage is taken in batches: the batch's ledgers are read at once, and each
+    /// message's usage is added to the ledger as the messages before it left it.
+    public var batchableTypes: Set<String> { ["usage.rated"] }
+
+    public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
+        let ledgers = ledgers()
+        try await ledgers.prefetch(
+            events.flatMap { event -> [String] in
+                guard case .array(let records)? = event.data["records"] else { return [] }
+                return records.compactMap { record in
+                    guard case .string(let customer)? = record["customer_id"] else { return nil }
+                    return "\(event.tenantId)/\(customer)"
+                }
+            })
+        var outcomes: [HandlerOutcome] = []
+        for event in events { outcomes.append(try await handle(event, ledgers)) }
+        return outcomes
+    }
+
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
+        try await handle(event, ledgers())
+    }
+
+    private func handle(
+        _ event: CloudEvent, _ ledgers: BatchDocuments<CommitmentLedger>
+    ) async throws
+        -> HandlerOutcome
+    {
         do {
             let data = try Fields(event.data, path: "data")
             switch event.type {
-            case "usage.rated": return try await recordUsage(data, event.tenantId)
-            case "invoice.drafted": return try await evaluate(data, event)
+            case "usage.rated": return try await recordUsage(data, event.tenantId, ledgers)
+            case "invoice.drafted": return try await evaluate(data, event, ledgers)
             default: return .reject(Rejection(.unknownType, "commitments does not handle \(event.type)"))
             }
         } catch let rejection as Rejection {
@@ -34,44 +61,47 @@ public struct CommitmentsHandler: MessageHandler {
         }
     }
 
-    private func ledger(_ tenant: String, _ customer: String) async throws -> (CommitmentLedger, Int64) {
-        guard let (json, version) = try await store.jsonDocument(kind: "ledger", key: "\(tenant)/\(customer)") else {
-            return (CommitmentLedger(customerId: customer), 0)
-        }
-        return (try CommitmentLedgerCoding.decode(json), version)
+    /// Customers' ledgers, keyed `tenant/customer`.
+    private func ledgers() -> BatchDocuments<CommitmentLedger> {
+        BatchDocuments(
+            "ledger", in: store, decode: CommitmentLedgerCoding.decode, encode: CommitmentLedgerCoding.encode)
     }
 
-    private func write(_ ledger: CommitmentLedger, _ tenant: String, version: Int64) -> DocumentWrite {
-        DocumentWrite(
-            kind: "ledger", key: "\(tenant)/\(ledger.customerId)", json: CommitmentLedgerCoding.encode(ledger),
-            expectedVersion: version)
+    private func currentLedger(
+        _ tenant: String, _ customer: String, _ ledgers: BatchDocuments<CommitmentLedger>
+    ) async throws -> CommitmentLedger {
+        try await ledgers.value("\(tenant)/\(customer)") ?? CommitmentLedger(customerId: customer)
     }
 
     /// Usage of every service, by day: what usage commitments measure.
-    private func recordUsage(_ data: Fields, _ tenant: String) async throws -> HandlerOutcome {
-        var changed = DocumentChanges<CommitmentLedger>()
+    private func recordUsage(
+        _ data: Fields, _ tenant: String, _ ledgers: BatchDocuments<CommitmentLedger>
+    ) async throws -> HandlerOutcome {
+        var changed: [String: CommitmentLedger] = [:]
         for record in try data.objects("records") {
             let customer = try record.string("customer_id")
-            var ledger = try await changed.value(customer) { try await self.ledger(tenant, customer) }
+            var ledger = try await changed["\(tenant)/\(customer)"].asyncOr {
+                try await currentLedger(tenant, customer, ledgers)
+            }
             if let rejection = ledger.recordUsage(
                 serviceId: try record.string("service_id"), metric: try record.string("metric"),
                 quantity: try record.decimal("quantity"), on: try record.date("date"))
             {
                 throw rejection
             }
-            changed.set(customer, ledger)
+            changed["\(tenant)/\(customer)"] = ledger
         }
-        return .commit(
-            UnitOfWork(
-                messageId: nil, documents: changed.writes { ledger, version in write(ledger, tenant, version: version) }
-            ))
+        return .commit(UnitOfWork(messageId: nil, documents: ledgers.writes(changed)))
     }
 
     /// A run's draft: take its state and lines, evaluate every window the run closes, once.
-    private func evaluate(_ data: Fields, _ event: CloudEvent) async throws -> HandlerOutcome {
+    private func evaluate(
+        _ data: Fields, _ event: CloudEvent, _ ledgers: BatchDocuments<CommitmentLedger>
+    ) async throws -> HandlerOutcome {
         let tenant = event.tenantId
         let runId = try data.string("run_id")
-        var (ledger, version) = try await ledger(tenant, try data.string("customer_id"))
+        let customer = try data.string("customer_id")
+        var ledger = try await currentLedger(tenant, customer, ledgers)
         var contracts: [Contract] = []
         for item in try data.array("contracts") { contracts.append(try ContractEncoding.decodeContract(item)) }
         ledger.update(contracts: contracts, services: try CommitmentCoding.decodeSpans(try data.object("services")))
@@ -80,7 +110,7 @@ public struct CommitmentsHandler: MessageHandler {
         let outcomes = ledger.evaluateWindows(closingBy: try data.date("cutoff"))
         return .commit(
             UnitOfWork(
-                messageId: nil, documents: [write(ledger, tenant, version: version)],
+                messageId: nil, documents: ledgers.writes(["\(tenant)/\(customer)": ledger]),
                 outbox: [
                     events.event(
                         "commitments.evaluated", tenantId: tenant, causationId: runId,

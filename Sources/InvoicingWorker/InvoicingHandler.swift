@@ -29,7 +29,30 @@ public struct InvoicingHandler: MessageHandler {
         "commitments.evaluated",
     ]
 
+    /// Rated usage is taken in batches: the batch's accounts are read at once, and each
+    /// message's usage is added to the account as the messages before it left it.
+    public var batchableTypes: Set<String> { ["usage.rated"] }
+
+    public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
+        let documents = Documents(store)
+        try await documents.accounts.prefetch(
+            events.flatMap { event -> [String] in
+                guard case .array(let records)? = event.data["records"] else { return [] }
+                return records.compactMap { record in
+                    guard case .string(let customer)? = record["customer_id"] else { return nil }
+                    return Documents.key(event.tenantId, customer)
+                }
+            })
+        var outcomes: [HandlerOutcome] = []
+        for event in events { outcomes.append(try await handle(event, documents)) }
+        return outcomes
+    }
+
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
+        try await handle(event, Documents(store))
+    }
+
+    private func handle(_ event: CloudEvent, _ documents: Documents) async throws -> HandlerOutcome {
         do {
             let data = try Fields(event.data, path: "data")
             let tenant = event.tenantId
@@ -37,15 +60,15 @@ public struct InvoicingHandler: MessageHandler {
             case "plan.updated":
                 return .commit(
                     try await store.replacing(
-                        kind: "plan", key: "\(tenant)/\(try data.string("plan_id"))", with: event.data))
+                        kind: "plan", key: Documents.key(tenant, try data.string("plan_id")), with: event.data))
             case "usage.rated":
-                return try await rateUsage(data, tenant)
+                return try await rateUsage(data, tenant, documents)
             case "billing.period_closed":
-                return try await closePeriod(data, event)
+                return try await closePeriod(data, event, documents)
             case "commitments.evaluated":
-                return try await finishRun(data, event)
+                return try await finishRun(data, event, documents)
             default:
-                return try await applyServiceChange(data, event)
+                return try await applyServiceChange(data, event, documents)
             }
         } catch let rejection as Rejection {
             return .reject(rejection)
@@ -54,26 +77,39 @@ public struct InvoicingHandler: MessageHandler {
 
     // MARK: Accounts
 
-    private func plan(_ tenant: String, _ id: String) async throws -> Plan? {
-        guard let (json, _) = try await store.jsonDocument(kind: "plan", key: "\(tenant)/\(id)") else { return nil }
-        return try Command.plan(from: json).get()
-    }
+    /// The accounts and plans a message (or a batch of them) reads, each read once.
+    final class Documents {
+        let accounts: BatchDocuments<CustomerAccount>
+        let plans: BatchDocuments<Plan>
 
-    private func account(_ tenant: String, _ customer: String) async throws -> (CustomerAccount, Int64) {
-        guard let (json, version) = try await store.jsonDocument(kind: "account", key: "\(tenant)/\(customer)") else {
-            return (CustomerAccount(customerId: customer), 0)
+        init(_ store: any InvoicingStore) {
+            accounts = BatchDocuments("account", in: store, decode: CustomerAccount.init(json:), encode: \.json)
+            plans = BatchDocuments(
+                "plan", in: store, decode: { try Command.plan(from: $0).get() },
+                encode: { _ in preconditionFailure("plans are written as their events' data") })
         }
-        return (try CustomerAccount(json: json), version)
-    }
 
-    private func write(_ account: CustomerAccount, _ tenant: String, version: Int64) -> DocumentWrite {
-        DocumentWrite(
-            kind: "account", key: "\(tenant)/\(account.ledger.customerId)", json: account.json,
-            expectedVersion: version)
+        static func key(_ tenant: String, _ id: String) -> String { "\(tenant)/\(id)" }
+
+        func plan(_ tenant: String, _ id: String) async throws -> Plan? {
+            try await plans.value(Self.key(tenant, id))
+        }
+
+        func account(_ tenant: String, _ customer: String) async throws -> CustomerAccount {
+            try await accounts.value(Self.key(tenant, customer)) ?? CustomerAccount(customerId: customer)
+        }
+
+        /// The writes of a message's changed accounts.
+        func write(_ changed: [CustomerAccount], _ tenant: String) -> [DocumentWrite] {
+            accounts.writes(
+                Dictionary(changed.map { (Self.key(tenant, $0.ledger.customerId), $0) }) { $1 })
+        }
     }
 
     /// One of provisioning's events for a service, applied in revision order.
-    private func applyServiceChange(_ data: Fields, _ event: CloudEvent) async throws -> HandlerOutcome {
+    private func applyServiceChange(
+        _ data: Fields, _ event: CloudEvent, _ documents: Documents
+    ) async throws -> HandlerOutcome {
         let tenant = event.tenantId
         if event.type == "service.activated", try data.string("billing_model") != "payg" {
             // A fixed-term service's state comes with `contract.activated` of the same revision.
@@ -81,7 +117,7 @@ public struct InvoicingHandler: MessageHandler {
         }
         let serviceId = try data.string("service_id")
         let revision = Int64(try data.int("revision", in: 1...Int(Int32.max)))
-        var (account, version) = try await account(tenant, try data.string("customer_id"))
+        var account = try await documents.account(tenant, try data.string("customer_id"))
         switch account.order(serviceId: serviceId, revision: revision) {
         case .applied: return .commit(UnitOfWork(messageId: nil))
         case .early: return .retryLater("service \(serviceId) revision \(revision) before its predecessor")
@@ -98,7 +134,9 @@ public struct InvoicingHandler: MessageHandler {
                     period: BillingPeriod(start: try data.date("start_date"), end: CustomerAccount.openEnd)))
         case "service.plan_changed":
             let planId = try data.string("plan_id")
-            guard let plan = try await plan(tenant, planId) else { return .retryLater("plan \(planId) not known yet") }
+            guard let plan = try await documents.plan(tenant, planId) else {
+                return .retryLater("plan \(planId) not known yet")
+            }
             let date = try data.date("effective_date")
             account.changePayg(
                 serviceId: serviceId, from: date,
@@ -131,7 +169,7 @@ public struct InvoicingHandler: MessageHandler {
         default:
             return .reject(Rejection(.unknownType, "invoicing does not handle \(event.type)"))
         }
-        var unit = UnitOfWork(messageId: nil, documents: [write(account, tenant, version: version)])
+        var unit = UnitOfWork(messageId: nil, documents: documents.write([account], tenant))
         if !invoices.isEmpty {
             announce(invoices, tenant: tenant, causation: event.causationId ?? event.id, into: &unit)
             unit.outbox.append(
@@ -161,19 +199,21 @@ public struct InvoicingHandler: MessageHandler {
         }
     }
 
-    private func rateUsage(_ data: Fields, _ tenant: String) async throws -> HandlerOutcome {
-        var changed = DocumentChanges<CustomerAccount>()
+    private func rateUsage(_ data: Fields, _ tenant: String, _ documents: Documents) async throws -> HandlerOutcome {
+        var changed: [String: CustomerAccount] = [:]
         for record in try data.objects("records") {
             // Fixed-term services are not metered: their usage is kept by rating and commitments.
             guard try record.string("billing_model") == "payg" else { continue }
             let serviceId = try record.string("service_id")
             let customer = try record.string("customer_id")
-            var account = try await changed.value(customer) { try await self.account(tenant, customer) }
+            var account = try await changed[customer].asyncOr { try await documents.account(tenant, customer) }
             let date = try record.date("date")
             guard let planId = account.paygPlan(serviceId: serviceId, on: date) else {
                 return .retryLater("service \(serviceId) not known on \(date) yet")
             }
-            guard let plan = try await plan(tenant, planId) else { return .retryLater("plan \(planId) not known yet") }
+            guard let plan = try await documents.plan(tenant, planId) else {
+                return .retryLater("plan \(planId) not known yet")
+            }
             let metric = try record.string("metric")
             guard let price = plan.usagePrices[metric] else { continue }  // not priced on the plan
             if let rejection = account.ledger.recordUsage(
@@ -182,12 +222,9 @@ public struct InvoicingHandler: MessageHandler {
             {
                 throw rejection
             }
-            changed.set(customer, account)
+            changed[customer] = account
         }
-        return .commit(
-            UnitOfWork(
-                messageId: nil,
-                documents: changed.writes { account, version in write(account, tenant, version: version) }))
+        return .commit(UnitOfWork(messageId: nil, documents: documents.write(Array(changed.values), tenant)))
     }
 
     // MARK: Billing runs
@@ -195,12 +232,13 @@ public struct InvoicingHandler: MessageHandler {
     /// Provisioning closed the customer's period: apply the services' state it carries (once
     /// every earlier change of them is applied), draft the run, and either issue it or send it
     /// to commitment evaluation.
-    private func closePeriod(_ data: Fields, _ event: CloudEvent) async throws -> HandlerOutcome {
+    private func closePeriod(_ data: Fields, _ event: CloudEvent, _ documents: Documents) async throws -> HandlerOutcome
+    {
         let tenant = event.tenantId
         let runId = try data.string("run_id")
         let customers = try data.int("customers", in: 1...Int(Int32.max))
         let asOf = try data.date("as_of")
-        var (account, version) = try await account(tenant, try data.string("customer_id"))
+        var account = try await documents.account(tenant, try data.string("customer_id"))
         if let pending = account.pending {
             if pending.runId == runId { return .commit(UnitOfWork(messageId: nil)) }
             return .retryLater("the customer's run \(pending.runId) waits for commitment evaluation")
@@ -226,12 +264,12 @@ public struct InvoicingHandler: MessageHandler {
             return .commit(
                 try await finish(
                     runId: runId, asOf: asOf, customers: customers, invoices: invoices, account: account,
-                    version: version, event: event))
+                    documents: documents, event: event))
         }
         // The draft goes to commitments with what they measure: contracts, service spans, lines.
         var spans = account.paygSpans
         for contract in contracts {
-            guard let plan = try await plan(tenant, contract.planId) else {
+            guard let plan = try await documents.plan(tenant, contract.planId) else {
                 return .retryLater("plan \(contract.planId) not known yet")
             }
             spans[contract.serviceId, default: []].append(
@@ -244,7 +282,7 @@ public struct InvoicingHandler: MessageHandler {
             }
         account.composed = []
         account.pending = .init(runId: runId, customers: customers, draft: draft)
-        var unit = UnitOfWork(messageId: nil, documents: [write(account, tenant, version: version)])
+        var unit = UnitOfWork(messageId: nil, documents: documents.write([account], tenant))
         unit.outbox.append(
             events.event(
                 "invoice.drafted", tenantId: tenant, causationId: runId,
@@ -259,10 +297,10 @@ public struct InvoicingHandler: MessageHandler {
     }
 
     /// The commitments worker evaluated the draft: issue it with the shortfall lines.
-    private func finishRun(_ data: Fields, _ event: CloudEvent) async throws -> HandlerOutcome {
+    private func finishRun(_ data: Fields, _ event: CloudEvent, _ documents: Documents) async throws -> HandlerOutcome {
         let tenant = event.tenantId
         let runId = try data.string("run_id")
-        var (account, version) = try await account(tenant, try data.string("customer_id"))
+        var account = try await documents.account(tenant, try data.string("customer_id"))
         guard let pending = account.pending, pending.runId == runId else { return .commit(UnitOfWork(messageId: nil)) }
         var shortfalls: [InvoiceLine] = []
         for window in try data.objects("windows") {
@@ -280,18 +318,16 @@ public struct InvoicingHandler: MessageHandler {
         return .commit(
             try await finish(
                 runId: runId, asOf: pending.draft.issueDate, customers: pending.customers, invoices: invoices,
-                account: account, version: version, event: event))
+                account: account, documents: documents, event: event))
     }
 
     /// Stores the customer's invoices of a run and counts the customer done; the last customer
     /// of the run completes it.
     private func finish(
         runId: String, asOf: CalendarDate, customers: Int, invoices: [Invoice], account: CustomerAccount,
-        version: Int64, event: CloudEvent
+        documents: Documents, event: CloudEvent
     ) async throws -> UnitOfWork {
         let tenant = event.tenantId
-        var unit = UnitOfWork(messageId: nil, documents: [write(account, tenant, version: version)])
-        announce(invoices, tenant: tenant, causation: runId, into: &unit)
         // The run counts customers in a small document; each customer's invoice ids are a
         // document of their own, read back once, by the last customer (so a run of n customers
         // costs O(n), not a growing document rewritten n times).
@@ -301,6 +337,8 @@ public struct InvoicingHandler: MessageHandler {
             // This customer already finished this run (a replayed message): nothing to do.
             return UnitOfWork(messageId: nil)
         }
+        var unit = UnitOfWork(messageId: nil, documents: documents.write([account], tenant))
+        announce(invoices, tenant: tenant, causation: runId, into: &unit)
         let stored = try await store.jsonDocument(kind: "run", key: runKey)
         // A stored document that cannot be read is a fault, never the message's: not a rejection.
         // `done` was an object of every customer's invoice ids before it became a count; a run

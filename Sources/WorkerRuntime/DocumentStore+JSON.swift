@@ -23,32 +23,66 @@ extension DocumentWrite {
     }
 }
 
-/// Documents one message changes several times (a batch of usage records of a few customers):
-/// each is loaded once, changed in place, and written once with the version it was read at.
-/// A document loaded but never ``set(_:_:)`` is not written.
-public struct DocumentChanges<Value> {
-    private var entries: [String: (value: Value, version: Int64)] = [:]
-    private var changed: Set<String> = []
+/// Documents of one kind that a run of messages reads and changes (a batch of usage of a
+/// few hundred customers): each read and decoded once, all of a batch's at once with
+/// ``prefetch(_:)``; each message sees what the ones before it wrote, and each write is made
+/// over the version the write before it makes. A message's changes count once ``writes(_:)``
+/// took them, as its unit's last step: a message rejected halfway changes nothing here.
+public final class BatchDocuments<Value> {
+    private let store: any DocumentStore
+    private let kind: String
+    private let decode: (JSONValue) throws -> Value
+    private let encode: (Value) -> JSONValue
+    private var entries: [String: (value: Value?, version: Int64)] = [:]
 
-    public init() {}
+    public init(
+        _ kind: String, in store: any DocumentStore, decode: @escaping (JSONValue) throws -> Value,
+        encode: @escaping (Value) -> JSONValue
+    ) {
+        self.kind = kind
+        self.store = store
+        self.decode = decode
+        self.encode = encode
+    }
 
-    /// The document's current value here, loading it with `load` the first time.
-    public mutating func value(_ key: String, load: () async throws -> (Value, Int64)) async throws -> Value {
+    /// Reads the documents of `keys` not read yet, in one query.
+    public func prefetch(_ keys: some Sequence<String>) async throws {
+        let missing = Array(Set(keys.filter { entries[$0] == nil }))
+        guard !missing.isEmpty else { return }
+        let found = try await store.documents(kind: kind, keys: missing)
+        for key in missing {
+            guard let stored = found[key] else {
+                entries[key] = (nil, 0)
+                continue
+            }
+            guard let json = JSONValue.parse(stored.body) else { throw StoreError("\(kind) \(key) is unreadable") }
+            entries[key] = (try decode(json), stored.version)
+        }
+    }
+
+    /// The document as the messages before this one left it; `nil` when there is none.
+    public func value(_ key: String) async throws -> Value? {
         if let entry = entries[key] { return entry.value }
-        let (value, version) = try await load()
-        entries[key] = (value, version)
-        return value
+        try await prefetch([key])
+        return entries[key]?.value
     }
 
-    /// Keeps the changed value (after ``value(_:load:)`` loaded the document).
-    public mutating func set(_ key: String, _ value: Value) {
-        guard entries[key] != nil else { return }
-        entries[key]?.value = value
-        changed.insert(key)
+    /// A message's changed documents as writes, in key order, each over the version the
+    /// previous write made; the changed values are what the next messages see.
+    public func writes(_ changed: [String: Value]) -> [DocumentWrite] {
+        changed.keys.sorted().map { key in
+            let value = changed[key]!
+            let version = entries[key]?.version ?? 0
+            entries[key] = (value, version + 1)
+            return DocumentWrite(kind: kind, key: key, json: encode(value), expectedVersion: version)
+        }
     }
+}
 
-    /// A write per changed document, in key order.
-    public func writes(_ write: (Value, Int64) -> DocumentWrite) -> [DocumentWrite] {
-        changed.sorted().compactMap { key in entries[key].map { write($0.value, $0.version) } }
+extension Optional {
+    /// The value, or else what `fallback` finds (`??` for an async fallback).
+    public func asyncOr(_ fallback: () async throws -> Wrapped) async rethrows -> Wrapped {
+        if let value = self { return value }
+        return try await fallback()
     }
 }

@@ -17,8 +17,10 @@ public protocol MessageHandler: Sendable {
     /// The outcomes of consecutive messages, all of ``batchableTypes``, in order, with one
     /// outcome per event. The units are committed together after this returns, so each
     /// decision must count the effects of the earlier ones in the batch as made (a running
-    /// total, say) where reading the store would miss them. Batched units may add usage and
-    /// events but not write documents (the runtime takes such a batch one by one instead).
+    /// total, say) where reading the store would miss them, and a document written twice is
+    /// written the second time over the version the first write makes (see
+    /// ``BatchDocuments``). Units that only add usage and events commit each on its own; when
+    /// any unit writes a document, the batch lands all together or not at all.
     func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome]
 }
 

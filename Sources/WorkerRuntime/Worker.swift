@@ -229,12 +229,18 @@ public final class Worker: Service {
                     }
                 }
             }
-            // Batched units may only add (usage, events): a document write could conflict, and
-            // the units after it, decided as if it had landed, would commit without it.
-            guard units.allSatisfy(\.documents.isEmpty) else {
-                throw StoreError("a batched message writes documents; deciding them one by one")
-            }
-            let committed = try await store.commit(batch: units)
+            // Units that only add (usage, events) commit each on its own. Units that write
+            // documents were decided each on the writes of the ones before it: they land all
+            // together or not at all, and then each message goes one by one (and sees the
+            // repeat, or what another replica wrote).
+            let committed: [CommitOutcome] =
+                if units.allSatisfy(\.documents.isEmpty) {
+                    try await store.commit(batch: units)
+                } else if try await store.commit(together: units) == .committed {
+                    Array(repeating: .committed, count: units.count)
+                } else {
+                    Array(repeating: .versionConflict(kind: "batch", key: "*"), count: units.count)
+                }
             outboxBell.ring()
             var unitIndex = 0
             for (item, outcome) in zip(pending, outcomes) {

@@ -32,6 +32,10 @@ public final class BoundedStore: WorkerStore {
         try await bounded { [store] in try await store.commit(batch: units) }
     }
 
+    public func commit(together units: [UnitOfWork]) async throws -> CommitOutcome {
+        try await bounded { [store] in try await store.commit(together: units) }
+    }
+
     public func handledMessages(among messageIds: [String]) async throws -> Set<String> {
         try await bounded { [store] in try await store.handledMessages(among: messageIds) }
     }

@@ -78,20 +78,8 @@ public final class PostgresWorkerStore: WorkerStore {
     }
 
     public func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome] {
-        if units.count == 1 {
-            // One unit: its own transaction, rolled back whole on a repeat or a conflict.
-            do {
-                try await client.withTransaction(logger: logger) { connection in
-                    if let outcome = try await self.apply(units[0], connection) { throw RolledBack(outcome: outcome) }
-                }
-                return [.committed]
-            } catch let error as PostgresTransactionError {
-                if let rolledBack = error.closureError as? RolledBack, error.rollbackError == nil {
-                    return [rolledBack.outcome]
-                }
-                throw error
-            }
-        }
+        // One unit: its own transaction, rolled back whole on a repeat or a conflict.
+        if units.count == 1 { return [try await commit(together: units)] }
         return try await client.withTransaction(logger: logger) { connection in
             var outcomes: [CommitOutcome] = []
             for unit in units {
@@ -105,6 +93,22 @@ public final class PostgresWorkerStore: WorkerStore {
                 try await connection.query("RELEASE SAVEPOINT unit", logger: self.logger)
             }
             return outcomes
+        }
+    }
+
+    public func commit(together units: [UnitOfWork]) async throws -> CommitOutcome {
+        do {
+            try await client.withTransaction(logger: logger) { connection in
+                for unit in units {
+                    if let outcome = try await self.apply(unit, connection) { throw RolledBack(outcome: outcome) }
+                }
+            }
+            return .committed
+        } catch let error as PostgresTransactionError {
+            if let rolledBack = error.closureError as? RolledBack, error.rollbackError == nil {
+                return rolledBack.outcome
+            }
+            throw error
         }
     }
 

@@ -73,6 +73,20 @@ public final class SQLiteWorkerStore: WorkerStore {
         }
     }
 
+    public func commit(together units: [UnitOfWork]) async throws -> CommitOutcome {
+        try await pool.writeWithoutTransaction { db in
+            var outcome = CommitOutcome.committed
+            try db.inTransaction(.immediate) {
+                for unit in units {
+                    outcome = try Self.apply(unit, db)
+                    if outcome != .committed { return .rollback }
+                }
+                return .commit
+            }
+            return outcome
+        }
+    }
+
     private static func apply(_ unit: UnitOfWork, _ db: Database) throws -> CommitOutcome {
         let now = Int64(Date().timeIntervalSince1970)
         if let messageId = unit.messageId {

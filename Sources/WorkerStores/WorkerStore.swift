@@ -10,6 +10,11 @@ public protocol MessageStore: Sendable {
     /// Applies units of work in one transaction, each all-or-nothing on its own (a savepoint
     /// each): a repeated message or a conflict skips that unit only. One outcome per unit.
     func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome]
+    /// Applies units of work in one transaction, all or none: the first unit that is a repeat
+    /// or a conflict rolls the whole transaction back and is the outcome. For units decided
+    /// one after another on each other's documents (a batch's second write of a ledger
+    /// expects the version its first write makes).
+    func commit(together units: [UnitOfWork]) async throws -> CommitOutcome
     /// Which of `messageIds` are in the inbox.
     func handledMessages(among messageIds: [String]) async throws -> Set<String>
 
@@ -85,6 +90,6 @@ extension MessageStore {
 
     /// Applies one unit of work atomically (see ``UnitOfWork``).
     public func commit(_ unit: UnitOfWork) async throws -> CommitOutcome {
-        try await commit(batch: [unit])[0]
+        try await commit(together: [unit])
     }
 }

@@ -197,6 +197,83 @@ struct InvoicingPipelineTests {
         #expect(again.of("billing.run.completed").map { $0.data["invoice_ids"] } == [.array([])])
     }
 
+    @Test(
+        "A batch of rated usage lands as the same messages one by one do, each over what the one before it wrote; a message rejected halfway changes nothing"
+    )
+    func usageBatch() async throws {
+        let batched = try await setUp()
+        let single = try await setUp()
+        for pipeline in [batched, single] {
+            try await pipeline.send(
+                "service.provision",
+                #"{"customer_id":"cust-2","service_id":"sim-2","plan_id":"vm","start_date":"2025-01-01","billing_model":"payg","payment_mode":"postpaid"}"#
+            )
+        }
+        func rated(_ records: [(customer: String, service: String, quantity: String, model: String)]) -> String {
+            let items = records.map {
+                #"{"usage_id":"u","customer_id":"\#($0.customer)","service_id":"\#($0.service)","metric":"gb","quantity":"\#($0.quantity)","month":"2025-01","date":"2025-01-20","late":false,"billing_model":"\#($0.model)"}"#
+            }
+            return #"{"records":["# + items.joined(separator: ",") + "]}"
+        }
+        let events = try [
+            rated([("cust-1", "sim-1", "1.5", "payg")]),
+            rated([("cust-2", "sim-2", "2", "payg"), ("cust-1", "sim-1", "4", "payg")]),
+            // The first record alone would be accepted: the second rejects the whole message.
+            rated([("cust-2", "sim-2", "7", "payg"), ("cust-1", "sim-1", "-3", "payg")]),
+            rated([("cust-1", "sim-1", "0.5", "payg"), ("cust-1", "vm-1", "5", "fixed_term")]),
+        ].map { try batched.event("usage.rated", $0) }
+
+        for (handler, store, kind): (any MessageHandler, SQLiteWorkerStore, String) in [
+            (batched.invoicing, batched.invoicingStore, "account"),
+            (batched.commitments, batched.commitmentsStore, "ledger"),
+        ] {
+            #expect(handler.batchableTypes.contains("usage.rated"))
+            var units: [UnitOfWork] = []
+            for (index, (event, outcome)) in zip(events, try await handler.handle(batch: events)).enumerated() {
+                switch outcome {
+                case .commit(var unit):
+                    unit.messageId = event.id
+                    units.append(unit)
+                case .reject:
+                    #expect(index == 2)
+                    units.append(UnitOfWork(messageId: event.id))
+                case .retryLater(let reason, _):
+                    Issue.record("\(kind): \(reason)")
+                }
+            }
+            // cust-1's document is written three times in the batch, each over the last.
+            #expect(units.flatMap(\.documents).filter { $0.key == "acme/cust-1" }.count == 3)
+            #expect(try await store.commit(together: units) == .committed)
+        }
+        for event in events {
+            for (handler, store): (any MessageHandler, SQLiteWorkerStore) in [
+                (single.invoicing, single.invoicingStore), (single.commitments, single.commitmentsStore),
+            ] {
+                guard case .commit(var unit) = try await handler.handle(event) else { continue }
+                unit.messageId = event.id
+                #expect(try await store.commit(unit) == .committed)
+            }
+        }
+        for customer in ["acme/cust-1", "acme/cust-2"] {
+            let account = try await batched.invoicingStore.document(kind: "account", key: customer)
+            let accountOneByOne = try await single.invoicingStore.document(kind: "account", key: customer)
+            #expect(account != nil && account == accountOneByOne)
+            let ledger = try await batched.commitmentsStore.document(kind: "ledger", key: customer)
+            let ledgerOneByOne = try await single.commitmentsStore.document(kind: "ledger", key: customer)
+            #expect(ledger != nil && ledger == ledgerOneByOne)
+        }
+        // 1.5 + 4 + 0.5 GB and 2 GB at 0.10: the rejected message's 7 GB and -3 GB are not there.
+        let ready = try await batched.send("billing.run", #"{"as_of":"2025-02-01"}"#).of("invoice.ready")
+        let usage = Dictionary(
+            uniqueKeysWithValues: ready.map { invoice -> (JSONValue?, [JSONValue?]) in
+                guard case .array(let lines)? = invoice.data["lines"] else { return (invoice.data["customer_id"], []) }
+                return (
+                    invoice.data["customer_id"], lines.filter { $0["type"] == .string("usage") }.map { $0["amount"] }
+                )
+            })
+        #expect(usage[.string("cust-1")] == [.string("0.60")] && usage[.string("cust-2")] == [.string("0.20")])
+    }
+
     @Test("A plan change issues its pro-rata invoice at once; the next run bills the new plan")
     func planChange() async throws {
         let pipeline = try await setUp()

@@ -77,6 +77,42 @@ struct WorkerStoreConformanceTests {
         try await store.close()
     }
 
+    @Test(
+        "Units committed together land all or none: a later write over an earlier one's version lands; a conflict or a repeat anywhere rolls back every unit",
+        arguments: Backend.allCases)
+    func together(backend: Backend) async throws {
+        let (store, _) = try await backend.freshStore()
+        func unit(_ id: String, _ body: String, expecting version: Int64, key: String = "acme/c-1") -> UnitOfWork {
+            UnitOfWork(
+                messageId: id,
+                documents: [DocumentWrite(kind: "ledger", key: key, body: Array(body.utf8), expectedVersion: version)],
+                outbox: [message("evt-\(id)")])
+        }
+        // Each write over the version the one before it makes.
+        #expect(
+            try await store.commit(together: [unit("a", "one", expecting: 0), unit("b", "two", expecting: 1)])
+                == .committed)
+        var stored = try #require(try await store.document(kind: "ledger", key: "acme/c-1"))
+        #expect(stored.version == 2 && stored.body == Array("two".utf8))
+        // A stale write in the last unit: the first unit, valid alone, does not land either.
+        #expect(
+            try await store.commit(together: [
+                unit("c", "new", expecting: 0, key: "acme/c-2"), unit("d", "stale", expecting: 1),
+            ]) == .versionConflict(kind: "ledger", key: "acme/c-1"))
+        // A repeated message in the last unit: the same.
+        #expect(
+            try await store.commit(together: [
+                unit("e", "new", expecting: 0, key: "acme/c-2"), unit("a", "x", expecting: 2),
+            ])
+                == .alreadyHandled)
+        #expect(try await store.document(kind: "ledger", key: "acme/c-2") == nil)
+        stored = try #require(try await store.document(kind: "ledger", key: "acme/c-1"))
+        #expect(stored.version == 2 && stored.body == Array("two".utf8))
+        #expect(try await store.handledMessages(among: ["a", "b", "c", "d", "e"]) == ["a", "b"])
+        #expect(try await store.outboxBacklog() == 2)
+        try await store.close()
+    }
+
     @Test("Documents list by kind and key prefix, in key order", arguments: Backend.allCases)
     func documentPrefix(backend: Backend) async throws {
         let (store, _) = try await backend.freshStore(.provisioning)
