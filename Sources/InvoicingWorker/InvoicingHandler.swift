@@ -29,20 +29,32 @@ public struct InvoicingHandler: MessageHandler {
         "commitments.evaluated",
     ]
 
-    /// Rated usage is taken in batches: the batch's accounts are read at once, and each
-    /// message's usage is added to the account as the messages before it left it.
-    public var batchableTypes: Set<String> { ["usage.rated"] }
+    /// Rated usage and a run's closed periods and evaluated drafts are taken in batches: the
+    /// batch's accounts and runs are read at once, and each message is decided on the
+    /// documents as the messages before it left them.
+    public var batchableTypes: Set<String> { ["usage.rated", "billing.period_closed", "commitments.evaluated"] }
 
     public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
         let documents = Documents(store)
-        try await documents.accounts.prefetch(
-            events.flatMap { event -> [String] in
-                guard case .array(let records)? = event.data["records"] else { return [] }
-                return records.compactMap { record in
-                    guard case .string(let customer)? = record["customer_id"] else { return nil }
-                    return Documents.key(event.tenantId, customer)
+        var customers: [String] = []
+        var runs: [String] = []
+        var runCustomers: [String] = []
+        for event in events {
+            if case .string(let customer)? = event.data["customer_id"] {
+                customers.append(Documents.key(event.tenantId, customer))
+                if case .string(let run)? = event.data["run_id"] {
+                    runs.append(Documents.key(event.tenantId, run))
+                    runCustomers.append(Documents.key(event.tenantId, "\(run)/\(customer)"))
                 }
-            })
+            }
+            guard case .array(let records)? = event.data["records"] else { continue }
+            for case .string(let customer)? in records.map({ $0["customer_id"] }) {
+                customers.append(Documents.key(event.tenantId, customer))
+            }
+        }
+        try await documents.accounts.prefetch(customers)
+        try await documents.runs.prefetch(runs)
+        try await documents.runCustomers.prefetch(runCustomers)
         var outcomes: [HandlerOutcome] = []
         for event in events { outcomes.append(try await handle(event, documents)) }
         return outcomes
@@ -77,16 +89,21 @@ public struct InvoicingHandler: MessageHandler {
 
     // MARK: Accounts
 
-    /// The accounts and plans a message (or a batch of them) reads, each read once.
+    /// The documents a message (or a batch of them) reads, each read once: accounts, plans,
+    /// and billing runs' counts and customers' invoice ids.
     final class Documents {
         let accounts: BatchDocuments<CustomerAccount>
         let plans: BatchDocuments<Plan>
+        let runs: BatchDocuments<JSONValue>
+        let runCustomers: BatchDocuments<JSONValue>
 
         init(_ store: any InvoicingStore) {
             accounts = BatchDocuments("account", in: store, decode: CustomerAccount.init(json:), encode: \.json)
             plans = BatchDocuments(
                 "plan", in: store, decode: { try Command.plan(from: $0).get() },
                 encode: { _ in preconditionFailure("plans are written as their events' data") })
+            runs = BatchDocuments("run", in: store, decode: { $0 }, encode: { $0 })
+            runCustomers = BatchDocuments("run-customer", in: store, decode: { $0 }, encode: { $0 })
         }
 
         static func key(_ tenant: String, _ id: String) -> String { "\(tenant)/\(id)" }
@@ -333,19 +350,19 @@ public struct InvoicingHandler: MessageHandler {
         // costs O(n), not a growing document rewritten n times).
         let runKey = "\(tenant)/\(runId)"
         let customerKey = "\(runKey)/\(account.ledger.customerId)"
-        if try await store.document(kind: "run-customer", key: customerKey) != nil {
+        if try await documents.runCustomers.value(customerKey) != nil {
             // This customer already finished this run (a replayed message): nothing to do.
             return UnitOfWork(messageId: nil)
         }
         var unit = UnitOfWork(messageId: nil, documents: documents.write([account], tenant))
         announce(invoices, tenant: tenant, causation: runId, into: &unit)
-        let stored = try await store.jsonDocument(kind: "run", key: runKey)
+        let stored = try await documents.runs.value(runKey)
         // A stored document that cannot be read is a fault, never the message's: not a rejection.
         // `done` was an object of every customer's invoice ids before it became a count; a run
         // begun before that change keeps the ids it has there.
         var earlier: [String: JSONValue] = [:]
         let done: Int
-        switch stored?.0["done"] {
+        switch stored?["done"] {
         case nil: done = 0
         case .number(let text)?:
             guard let count = Int(text) else { throw StoreError("run \(runKey) has an unreadable count") }
@@ -356,24 +373,19 @@ public struct InvoicingHandler: MessageHandler {
         default: throw StoreError("run \(runKey) has an unreadable count")
         }
         let ids: JSONValue = .array(invoices.map { .string($0.id) })
-        unit.documents.append(
-            DocumentWrite(
-                kind: "run", key: runKey,
-                json: .object([
-                    "as_of": .string(asOf.description), "customers": .number(String(customers)),
-                    "done": .number(String(done + 1)),
-                ]),
-                expectedVersion: stored?.1 ?? 0))
+        unit.documents += documents.runs.writes([
+            runKey: .object([
+                "as_of": .string(asOf.description), "customers": .number(String(customers)),
+                "done": .number(String(done + 1)),
+            ])
+        ])
         // A fresh document: a customer counted twice would be a version conflict.
-        unit.documents.append(
-            DocumentWrite(
-                kind: "run-customer", key: customerKey, json: .object(["invoice_ids": ids]), expectedVersion: 0))
+        unit.documents += documents.runCustomers.writes([customerKey: .object(["invoice_ids": ids])])
         if done + 1 == customers {
-            var byCustomer = earlier.merging([customerKey: ids]) { $1 }
-            for document in try await store.documents(kind: "run-customer", keyPrefix: "\(runKey)/") {
-                guard case .object(let members) = JSONValue.parse(document.body), let ids = members["invoice_ids"]
-                else { throw StoreError("run-customer \(document.key) is unreadable") }
-                byCustomer[document.key] = ids
+            var byCustomer = earlier
+            for (key, document) in try await documents.runCustomers.values(keyPrefix: "\(runKey)/") {
+                guard let ids = document["invoice_ids"] else { throw StoreError("run-customer \(key) is unreadable") }
+                byCustomer[key] = ids
             }
             let invoiceIds = byCustomer.keys.sorted().flatMap { key -> [String] in
                 guard case .array(let ids) = byCustomer[key] else { return [] }

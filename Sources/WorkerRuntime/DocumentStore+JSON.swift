@@ -67,6 +67,22 @@ public final class BatchDocuments<Value> {
         return entries[key]?.value
     }
 
+    /// Every document whose key starts with `keyPrefix`, by key, as the messages before this
+    /// one left them: the stored ones, with what this batch wrote over them.
+    public func values(keyPrefix: String) async throws -> [String: Value] {
+        var values: [String: Value] = [:]
+        for stored in try await store.documents(kind: kind, keyPrefix: keyPrefix) where entries[stored.key] == nil {
+            guard let json = JSONValue.parse(stored.body) else {
+                throw StoreError("\(kind) \(stored.key) is unreadable")
+            }
+            values[stored.key] = try decode(json)
+        }
+        for (key, entry) in entries where key.hasPrefix(keyPrefix) {
+            if let value = entry.value { values[key] = value }
+        }
+        return values
+    }
+
     /// A message's changed documents as writes, in key order, each over the version the
     /// previous write made; the changed values are what the next messages see.
     public func writes(_ changed: [String: Value]) -> [DocumentWrite] {

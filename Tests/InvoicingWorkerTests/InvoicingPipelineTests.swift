@@ -274,6 +274,54 @@ struct InvoicingPipelineTests {
         #expect(usage[.string("cust-1")] == [.string("0.60")] && usage[.string("cust-2")] == [.string("0.20")])
     }
 
+    @Test(
+        "A run's closed periods taken as one batch: the run is counted customer by customer within it and completes once, with the invoices one by one gives"
+    )
+    func billingRunBatch() async throws {
+        let batched = try await setUp()
+        let single = try await setUp()
+        for pipeline in [batched, single] {
+            try await pipeline.send(
+                "service.provision",
+                #"{"customer_id":"cust-2","service_id":"sim-2","plan_id":"vm","start_date":"2025-01-01","billing_model":"payg","payment_mode":"postpaid"}"#
+            )
+            try await pipeline.send(
+                "service.provision",
+                #"{"customer_id":"cust-3","service_id":"vm-3","plan_id":"vm","start_date":"2025-01-10","billing_model":"fixed_term","payment_mode":"postpaid","contract":{"term_months":6,"monthly_fee":"900.00"}}"#
+            )
+            try await pipeline.send(
+                "usage.rated",
+                #"{"records":[{"usage_id":"u-1","customer_id":"cust-2","service_id":"sim-2","metric":"gb","quantity":"30","month":"2025-01","date":"2025-01-20","late":false,"billing_model":"payg"}]}"#
+            )
+        }
+        let oneByOne = try await single.send("billing.run", #"{"as_of":"2025-02-01"}"#)
+
+        let closing = try await batched.provisioningOnly("billing.run", #"{"as_of":"2025-02-01"}"#)
+        let periods = closing.of("billing.period_closed")
+        try #require(periods.count == 3)
+        var units: [UnitOfWork] = []
+        for (event, outcome) in zip(periods, try await batched.invoicing.handle(batch: periods)) {
+            guard case .commit(var unit) = outcome else {
+                Issue.record("\(event.data["customer_id"] ?? .null) was not invoiced: \(outcome)")
+                continue
+            }
+            unit.messageId = event.id
+            units.append(unit)
+        }
+        #expect(try await batched.invoicingStore.commit(together: units) == .committed)
+        let published = try units.flatMap(\.outbox).map { try CloudEvent.decode($0.body).get() }
+        // The last customer of the batch completes the run: its invoice ids come from the
+        // customers decided before it in the same batch, not yet stored when it was decided.
+        #expect(units.map { $0.outbox.contains { $0.type == "billing.run.completed" } } == [false, false, true])
+        let expected = oneByOne.of("billing.run.completed").map { $0.data["invoice_ids"] }
+        #expect(expected.count == 1 && published.of("billing.run.completed").map { $0.data["invoice_ids"] } == expected)
+        #expect(published.of("invoice.ready").map(\.data) == oneByOne.of("invoice.ready").map(\.data))
+        #expect(published.of("invoice.ready").count == 3)
+        // Delivered again, one by one: nothing more is invoiced and the run is not completed twice.
+        let again = try await batched.deliver(periods)
+        #expect(again.isEmpty)
+    }
+
     @Test("A plan change issues its pro-rata invoice at once; the next run bills the new plan")
     func planChange() async throws {
         let pipeline = try await setUp()
