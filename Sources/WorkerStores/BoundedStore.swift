@@ -60,8 +60,12 @@ public final class BoundedStore: WorkerStore {
         try await bounded { [store] in try await store.documents(kind: kind, keys: keys) }
     }
 
-    public func documents(kind: String, keyPrefix: String) async throws -> [StoredDocument] {
-        try await bounded { [store] in try await store.documents(kind: kind, keyPrefix: keyPrefix) }
+    public func documents(
+        kind: String, keyPrefix: String, after: String?, limit: Int
+    ) async throws -> [StoredDocument] {
+        try await bounded { [store] in
+            try await store.documents(kind: kind, keyPrefix: keyPrefix, after: after, limit: limit)
+        }
     }
 
     public func usageTotals(of keys: [UsageMonthKey]) async throws -> [UsageMonthKey: Rational] {

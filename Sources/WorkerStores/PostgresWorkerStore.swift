@@ -212,12 +212,15 @@ public final class PostgresWorkerStore: WorkerStore {
         return Dictionary(found.map { ($0.key, $0) }) { first, _ in first }
     }
 
-    public func documents(kind: String, keyPrefix: String) async throws -> [StoredDocument] {
+    public func documents(
+        kind: String, keyPrefix: String, after: String?, limit: Int
+    ) async throws -> [StoredDocument] {
         try await documents(
             client.query(
                 """
                 SELECT kind, key, version, body FROM \(unescaped: table("documents"))
-                WHERE kind = \(kind) AND starts_with(key, \(keyPrefix)) ORDER BY key COLLATE "C"
+                WHERE kind = \(kind) AND starts_with(key, \(keyPrefix)) AND key COLLATE "C" > \(after ?? "")
+                ORDER BY key COLLATE "C" LIMIT \(limit)
                 """, logger: logger))
     }
 

@@ -191,15 +191,17 @@ public final class SQLiteWorkerStore: WorkerStore {
         }
     }
 
-    public func documents(kind: String, keyPrefix: String) async throws -> [StoredDocument] {
+    public func documents(
+        kind: String, keyPrefix: String, after: String?, limit: Int
+    ) async throws -> [StoredDocument] {
         try await pool.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
                     SELECT kind, key, version, body FROM documents
-                    WHERE kind = ? AND substr(key, 1, ?) = ? ORDER BY key
+                    WHERE kind = ? AND substr(key, 1, ?) = ? AND key > ? ORDER BY key LIMIT ?
                     """,
-                arguments: [kind, keyPrefix.utf8.count, keyPrefix]
+                arguments: [kind, keyPrefix.unicodeScalars.count, keyPrefix, after ?? "", limit]
             ).map(Self.document)
         }
     }

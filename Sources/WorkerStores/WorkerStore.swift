@@ -34,8 +34,9 @@ public protocol DocumentStore: MessageStore {
     /// The documents of a kind with any of `keys`, by key (a key with none is absent), read
     /// at once: what a batch of messages needs in one round trip.
     func documents(kind: String, keys: [String]) async throws -> [String: StoredDocument]
-    /// Every document of a kind whose key starts with `keyPrefix`, in key order.
-    func documents(kind: String, keyPrefix: String) async throws -> [StoredDocument]
+    /// Up to `limit` documents of a kind whose key starts with `keyPrefix`, in key order
+    /// (bytewise), from the first key after `after` (`nil`: from the first): a page.
+    func documents(kind: String, keyPrefix: String, after: String?, limit: Int) async throws -> [StoredDocument]
 }
 
 /// Provisioning: tenants, catalog, services and contracts, as documents.
@@ -51,6 +52,18 @@ public protocol RatingStore: MessageStore {
 extension DocumentStore {
     public func document(kind: String, key: String) async throws -> StoredDocument? {
         try await documents(kind: kind, keys: [key])[key]
+    }
+
+    /// Every document of a kind whose key starts with `keyPrefix`, in key order, read a page
+    /// at a time.
+    public func documents(kind: String, keyPrefix: String) async throws -> [StoredDocument] {
+        var documents: [StoredDocument] = []
+        while true {
+            let page = try await self.documents(
+                kind: kind, keyPrefix: keyPrefix, after: documents.last?.key, limit: 1000)
+            documents += page
+            if page.count < 1000 { return documents }
+        }
     }
 }
 

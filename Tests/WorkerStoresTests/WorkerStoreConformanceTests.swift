@@ -116,7 +116,9 @@ struct WorkerStoreConformanceTests {
     @Test("Documents list by kind and key prefix, in key order", arguments: Backend.allCases)
     func documentPrefix(backend: Backend) async throws {
         let (store, _) = try await backend.freshStore(.provisioning)
-        let keys = ["acme/c-2", "acme/c-10", "acme/c-1", "beta/c-1"]
+        // Bytewise key order: "Z" < "a" < "é"; 1,005 keys of acme's take two pages of the full read.
+        let many = (0..<1_001).map { "acme/m-\($0)" }
+        let keys = ["acme/c-2", "acme/c-10", "acme/c-1", "beta/c-1", "acme/Zé", "acme/é"] + many
         _ = try await store.commit(
             UnitOfWork(
                 messageId: nil,
@@ -125,7 +127,14 @@ struct WorkerStoreConformanceTests {
                 }
                     + [DocumentWrite(kind: "tenant", key: "acme/x", body: [1], expectedVersion: 0)]))
         let acme = try await store.documents(kind: "contract", keyPrefix: "acme/")
-        #expect(acme.map(\.key) == ["acme/c-1", "acme/c-10", "acme/c-2"])
+        let expected = ["acme/Zé", "acme/c-1", "acme/c-10", "acme/c-2"] + many.sorted() + ["acme/é"]
+        #expect(acme.map(\.key) == expected)
+        // A page: after a key, at most `limit`.
+        let page = try await store.documents(kind: "contract", keyPrefix: "acme/", after: "acme/c-10", limit: 2)
+        #expect(page.map(\.key) == ["acme/c-2", many.sorted()[0]])
+        let last = try await store.documents(kind: "contract", keyPrefix: "acme/", after: many.sorted().last, limit: 5)
+        #expect(last.map(\.key) == ["acme/é"])
+        #expect(try await store.documents(kind: "contract", keyPrefix: "acme/é", after: nil, limit: 5).count == 1)
         // Read by keys at once: the ones that exist, of that kind only.
         let some = try await store.documents(kind: "contract", keys: ["acme/c-10", "beta/c-1", "acme/x", "none"])
         #expect(Set(some.keys) == ["acme/c-10", "beta/c-1"])
