@@ -18,12 +18,42 @@ public struct ProvisioningHandler: MessageHandler {
         self.now = now
     }
 
-    /// The command types provisioning consumes.
+    /// The command types provisioning consumes: the public ones, and ``customerRun``.
     public static let commands = [
         "tenant.upsert", "plan.upsert", "service.provision", "service.change_plan", "service.cancel", "billing.run",
+        customerRun,
     ]
 
+    /// One customer's part of a billing run: a command provisioning sends itself (see
+    /// docs/architecture.md), never one of the public interface's.
+    public static let customerRun = "billing.run.customer"
+
+    /// Customers' parts of a billing run are taken in batches: the batch's services are read
+    /// at once.
+    public var batchableTypes: Set<String> { [Self.customerRun] }
+
+    public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
+        let documents = RunDocuments(store)
+        try await documents.services.prefetch(
+            events.flatMap { event -> [String] in
+                guard case .array(let ids)? = event.data["service_ids"] else { return [] }
+                return ids.compactMap { if case .string(let id) = $0 { Self.key(event.tenantId, id) } else { nil } }
+            })
+        var outcomes: [HandlerOutcome] = []
+        for event in events { outcomes.append(try await handle(event, documents)) }
+        return outcomes
+    }
+
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
+        try await handle(event, RunDocuments(store))
+    }
+
+    private func handle(_ event: CloudEvent, _ documents: RunDocuments) async throws -> HandlerOutcome {
+        if event.type == Self.customerRun {
+            do { return try await closePeriod(event, documents) } catch let rejection as Rejection {
+                return .reject(rejection)
+            }
+        }
         let command: Command
         switch Command.decode(event) {
         case .failure(let rejection): return .reject(rejection)
@@ -36,7 +66,7 @@ public struct ProvisioningHandler: MessageHandler {
             case .serviceProvision(let provision): return try await provisionService(provision, event)
             case .serviceChangePlan(let change): return try await changePlan(change, event)
             case .serviceCancel(let cancel): return try await cancelService(cancel, event)
-            case .billingRun(let run): return try await closePeriod(asOf: run.asOf, event)
+            case .billingRun(let run): return try await startRun(asOf: run.asOf, event)
             case .usageRecord:
                 return .reject(Rejection(.unknownType, "provisioning does not handle \(event.type)"))
             }
@@ -245,29 +275,92 @@ public struct ProvisioningHandler: MessageHandler {
         return commit(record, version: version, command, [("contract.cancelled", data)])
     }
 
-    /// A billing run as of `asOf`, the provisioning step: every contract whose term ended before
-    /// it renews (`auto_renew`, `renew_to`, as many times as the date calls for) or expires
-    /// (`contract.renewed`, `contract.expired`); the days before the run's cutoff are closed (no
-    /// plan change or cancellation may be dated inside them afterwards); and each customer of the
-    /// tenant gets `billing.period_closed` with the state and revision of each of their
-    /// services, from which invoicing bills. A tenant without customers completes the run here.
-    private func closePeriod(asOf: CalendarDate, _ command: CloudEvent) async throws -> HandlerOutcome {
-        let (tenant, _) = try await tenant(command.tenantId)
-        let cutoff = asOf.startOfMonth
-        var documents: [DocumentWrite] = []
-        var outbox: [OutboxMessage] = []
-        var servicesByCustomer: [String: [JSONValue]] = [:]
-        for stored in try await store.documents(kind: "service", keyPrefix: "\(command.tenantId)/") {
-            guard let json = JSONValue.parse(stored.body) else {
-                throw StoreError("service \(stored.key) is unreadable")
+    /// A billing run as of `asOf`, the provisioning step, begun: each customer of the tenant
+    /// gets a ``customerRun`` command of their own (with the run's customer count and their
+    /// services), which provisioning sends itself and handles like any command, a batch at a
+    /// time. The run message itself stays small however many customers there are: it reads
+    /// the services a page at a time and keeps only customer and service ids. A tenant
+    /// without customers completes the run here.
+    private func startRun(asOf: CalendarDate, _ command: CloudEvent) async throws -> HandlerOutcome {
+        _ = try await tenant(command.tenantId)
+        var servicesByCustomer: [String: [String]] = [:]
+        var after: String?
+        repeat {
+            let page = try await store.documents(
+                kind: "service", keyPrefix: "\(command.tenantId)/", after: after, limit: Self.page)
+            for stored in page {
+                guard let json = JSONValue.parse(stored.body), case .string(let customer)? = json["customer_id"],
+                    case .string(let service)? = json["service_id"]
+                else { throw StoreError("service \(stored.key) is unreadable") }
+                servicesByCustomer[customer, default: []].append(service)
             }
-            let before = try ServiceRecord(json: json)
+            after = page.count == Self.page ? page.last?.key : nil
+        } while after != nil
+        guard !servicesByCustomer.isEmpty else {
+            return .commit(
+                UnitOfWork(
+                    messageId: command.id,
+                    outbox: [
+                        event(
+                            "billing.run.completed", command,
+                            EventPayloads.billingRunCompleted(asOf: asOf, invoiceIds: []))
+                    ]))
+        }
+        let commands = EventFactory(source: events.source, exchange: Topology.commandsExchange)
+        let outbox = servicesByCustomer.sorted(by: { $0.key < $1.key }).map { customer, services in
+            commands.event(
+                Self.customerRun, tenantId: command.tenantId, causationId: command.id,
+                data: .object([
+                    "run_id": .string(command.id), "as_of": .string(asOf.description),
+                    "customer_id": .string(customer), "customers": .number(String(servicesByCustomer.count)),
+                    "service_ids": .array(services.map(JSONValue.string)),
+                ]), time: now(), key: customer)
+        }
+        return .commit(UnitOfWork(messageId: command.id, outbox: outbox))
+    }
+
+    static let page = 1000
+
+    /// A customer's part of a billing run: every contract of theirs whose term ended before
+    /// the run's date renews (`auto_renew`, `renew_to`, as many times as the date calls for) or
+    /// expires (`contract.renewed`, `contract.expired`); the days before the run's cutoff are
+    /// closed (no plan change or cancellation may be dated inside them afterwards); and the
+    /// customer gets `billing.period_closed` with the state and revision of each of their
+    /// services, from which invoicing bills.
+    private func closePeriod(_ command: CloudEvent, _ documents: RunDocuments) async throws -> HandlerOutcome {
+        let data = try Fields(command.data, path: "data")
+        let runId = try data.string("run_id")
+        let asOf = try data.date("as_of")
+        let customer = try data.string("customer_id")
+        let customers = try data.int("customers", in: 1...Int(Int32.max))
+        let serviceIds = try data.array("service_ids").enumerated().map { index, item in
+            guard case .string(let id) = item else {
+                throw Rejection(.invalidMessage, "data.service_ids[\(index)] is not a string")
+            }
+            return id
+        }
+        guard Set(serviceIds).count == serviceIds.count else {
+            throw Rejection(.invalidMessage, "data.service_ids names a service twice")
+        }
+        let tenant = try await documents.tenant(command.tenantId) { try await self.tenant($0).0 }
+        let cutoff = asOf.startOfMonth
+        var changed: [String: ServiceRecord] = [:]
+        var outbox: [OutboxMessage] = []
+        var services: [JSONValue] = []
+        for serviceId in serviceIds {
+            let key = Self.key(command.tenantId, serviceId)
+            guard let before = try await documents.services.value(key), before.customerId == customer else {
+                throw Rejection(.unknownService, "service \(serviceId) is not a service of customer \(customer)")
+            }
+            let version = documents.services.version(key)
             var record = before
             var changes: [(type: String, data: JSONValue)] = []
             while record.endDate == nil, let current = record.currentContract, current.closing == nil,
                 current.termEnd < asOf
             {
-                let plan = try await plan(command.tenantId, record.planId)
+                guard let plan = try await documents.plans.value(Self.key(command.tenantId, record.planId)) else {
+                    throw Rejection(.unknownPlan, "plan \(record.planId) does not exist")
+                }
                 let next = try current.renewal(
                     plan: plan, tenant: tenant.tenant,
                     newContractId: "\(record.serviceId)-\(record.contracts.count + 1)"
@@ -287,34 +380,51 @@ public struct ProvisioningHandler: MessageHandler {
                 }
             }
             if record.isActive, (record.closedThrough ?? cutoff) <= cutoff { record.closedThrough = cutoff }
-            let revision = record == before ? stored.version : stored.version + 1
-            if record != before { documents.append(write(record, tenantId: command.tenantId, version: stored.version)) }
+            let revision = record == before ? version : version + 1
+            if record != before { changed[key] = record }
             for change in changes {
                 outbox.append(
                     event(change.type, command, Self.revised(change.data, record, revision: revision), outbox.count))
             }
-            servicesByCustomer[record.customerId, default: []].append(
+            services.append(
                 .object([
                     "service_id": .string(record.serviceId), "plan_id": .string(record.planId),
                     "billing_model": .string(record.billingModel.rawValue),
-                    "revision": .number(String(revision)), "previous_revision": .number(String(stored.version)),
+                    "revision": .number(String(revision)), "previous_revision": .number(String(version)),
                     "contracts": .array(record.contracts.map(ContractEncoding.contract)),
                 ]))
         }
-        for (index, (customer, services)) in servicesByCustomer.sorted(by: { $0.key < $1.key }).enumerated() {
-            outbox.append(
-                event(
-                    "billing.period_closed", command,
-                    .object([
-                        "run_id": .string(command.id), "as_of": .string(asOf.description),
-                        "customer_id": .string(customer), "customers": .number(String(servicesByCustomer.count)),
-                        "services": .array(services),
-                    ]), index))
-        }
-        if servicesByCustomer.isEmpty {
-            outbox.append(
-                event("billing.run.completed", command, EventPayloads.billingRunCompleted(asOf: asOf, invoiceIds: [])))
-        }
-        return .commit(UnitOfWork(messageId: command.id, documents: documents, outbox: outbox))
+        outbox.append(
+            events.event(
+                "billing.period_closed", tenantId: command.tenantId, causationId: runId,
+                data: .object([
+                    "run_id": .string(runId), "as_of": .string(asOf.description),
+                    "customer_id": .string(customer), "customers": .number(String(customers)),
+                    "services": .array(services),
+                ]), time: now(), key: customer))
+        // Written last: a message rejected halfway leaves the batch's services as they were.
+        return .commit(UnitOfWork(messageId: command.id, documents: documents.services.writes(changed), outbox: outbox))
+    }
+}
+
+/// What a batch of customers' billing-run commands reads, each read once: the tenant, the
+/// services (as the commands before left them) and the plans of renewals.
+final class RunDocuments {
+    let services: BatchDocuments<ServiceRecord>
+    let plans: BatchDocuments<Plan>
+    private var tenants: [String: TenantUpsert] = [:]
+
+    init(_ store: any ProvisioningStore) {
+        services = BatchDocuments("service", in: store, decode: ServiceRecord.init(json:), encode: \.json)
+        plans = BatchDocuments(
+            "plan", in: store, decode: { try Command.plan(from: $0).get() },
+            encode: { _ in preconditionFailure("plans are written as their commands' data") })
+    }
+
+    func tenant(_ id: String, read: (String) async throws -> TenantUpsert) async throws -> TenantUpsert {
+        if let tenant = tenants[id] { return tenant }
+        let tenant = try await read(id)
+        tenants[id] = tenant
+        return tenant
     }
 }

@@ -67,6 +67,12 @@ public final class BatchDocuments<Value> {
         return entries[key]?.value
     }
 
+    /// The document's version as the messages before this one left it (0: none yet). Call
+    /// after ``value(_:)``.
+    public func version(_ key: String) -> Int64 {
+        entries[key]?.version ?? 0
+    }
+
     /// Every document whose key starts with `keyPrefix`, by key, as the messages before this
     /// one left them: the stored ones, with what this batch wrote over them.
     public func values(keyPrefix: String) async throws -> [String: Value] {

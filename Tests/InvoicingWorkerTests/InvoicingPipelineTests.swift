@@ -101,16 +101,25 @@ final class Pipeline {
         return published
     }
 
-    /// Runs a command through provisioning alone and returns its events, undelivered.
+    /// Runs a command through provisioning alone, with the commands it sends itself (a billing
+    /// run's customers), and returns its events, undelivered.
     func provisioningOnly(_ type: String, _ data: String) async throws -> [CloudEvent] {
-        let command = try event(type, data)
+        try await provisioningOnly(try event(type, data))
+    }
+
+    private func provisioningOnly(_ command: CloudEvent) async throws -> [CloudEvent] {
         guard case .commit(var unit) = try await provisioning.handle(command) else {
-            Issue.record("provisioning did not accept \(type)")
+            Issue.record("provisioning did not accept \(command.type)")
             return []
         }
         unit.messageId = command.id
         #expect(try await provisioningStore.commit(unit) == .committed)
-        return unit.outbox.map { try! CloudEvent.decode($0.body).get() }
+        var events: [CloudEvent] = []
+        for message in unit.outbox {
+            let event = try CloudEvent.decode(message.body).get()
+            events += event.type == ProvisioningHandler.customerRun ? try await provisioningOnly(event) : [event]
+        }
+        return events
     }
 
     /// Hands events to the pipeline as if the broker delivered them now.
@@ -296,19 +305,22 @@ struct InvoicingPipelineTests {
         }
         let oneByOne = try await single.send("billing.run", #"{"as_of":"2025-02-01"}"#)
 
-        let closing = try await batched.provisioningOnly("billing.run", #"{"as_of":"2025-02-01"}"#)
+        // The run starts a command per customer, which provisioning takes as one batch.
+        guard
+            case .commit(let started) = try await batched.provisioning.handle(
+                batched.event("billing.run", #"{"as_of":"2025-02-01"}"#))
+        else {
+            Issue.record("the run was not started")
+            return
+        }
+        let customers = try started.outbox.map { try CloudEvent.decode($0.body).get() }
+        #expect(customers.map(\.type) == Array(repeating: ProvisioningHandler.customerRun, count: 3))
+        #expect(started.outbox.allSatisfy { $0.exchange == Topology.commandsExchange })
+        let closing = try await commitBatch(customers, batched.provisioning, batched.provisioningStore)
         let periods = closing.of("billing.period_closed")
         try #require(periods.count == 3)
-        var units: [UnitOfWork] = []
-        for (event, outcome) in zip(periods, try await batched.invoicing.handle(batch: periods)) {
-            guard case .commit(var unit) = outcome else {
-                Issue.record("\(event.data["customer_id"] ?? .null) was not invoiced: \(outcome)")
-                continue
-            }
-            unit.messageId = event.id
-            units.append(unit)
-        }
-        #expect(try await batched.invoicingStore.commit(together: units) == .committed)
+        #expect(Set(periods.map { $0.data["customers"] }) == [.number("3")])
+        let units = try await commitBatchUnits(periods, batched.invoicing, batched.invoicingStore)
         let published = try units.flatMap(\.outbox).map { try CloudEvent.decode($0.body).get() }
         // The last customer of the batch completes the run: its invoice ids come from the
         // customers decided before it in the same batch, not yet stored when it was decided.
@@ -320,6 +332,32 @@ struct InvoicingPipelineTests {
         // Delivered again, one by one: nothing more is invoiced and the run is not completed twice.
         let again = try await batched.deliver(periods)
         #expect(again.isEmpty)
+    }
+
+    /// Hands `events` to `handler` as one batch and commits the units together; returns them.
+    func commitBatchUnits(
+        _ events: [CloudEvent], _ handler: some MessageHandler, _ store: SQLiteWorkerStore
+    ) async throws -> [UnitOfWork] {
+        var units: [UnitOfWork] = []
+        for (event, outcome) in zip(events, try await handler.handle(batch: events)) {
+            guard case .commit(var unit) = outcome else {
+                Issue.record("\(event.type) of \(event.data["customer_id"] ?? .null) not taken: \(outcome)")
+                continue
+            }
+            unit.messageId = event.id
+            units.append(unit)
+        }
+        #expect(try await store.commit(together: units) == .committed)
+        return units
+    }
+
+    /// The events of a batch committed with ``commitBatchUnits(_:_:_:)``.
+    func commitBatch(
+        _ events: [CloudEvent], _ handler: some MessageHandler, _ store: SQLiteWorkerStore
+    ) async throws -> [CloudEvent] {
+        try await commitBatchUnits(events, handler, store).flatMap(\.outbox).map {
+            try CloudEvent.decode($0.body).get()
+        }
     }
 
     @Test("A plan change issues its pro-rata invoice at once; the next run bills the new plan")

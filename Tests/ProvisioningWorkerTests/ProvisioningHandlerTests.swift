@@ -175,6 +175,57 @@ struct ProvisioningHandlerTests {
             ).get().count == 2)
     }
 
+    @Test(
+        "A billing run sends each customer of the tenant their part, over pages of services; a part naming another customer's or tenant's service, or one twice, is rejected and changes nothing"
+    )
+    func customerRuns() async throws {
+        let provisioning = try await Provisioning()
+        for tenant in ["acme", "rival"] {
+            _ = try await provisioning.send("tenant.upsert", Provisioning.tenant, tenant: tenant)
+            _ = try await provisioning.send("plan.upsert", Provisioning.plan, tenant: tenant)
+        }
+        func payg(_ customer: String, _ service: String) -> String {
+            #"{"customer_id":"\#(customer)","service_id":"\#(service)","plan_id":"vm-standard","start_date":"2025-01-15","billing_model":"payg","payment_mode":"postpaid"}"#
+        }
+        // 1,001 services of 1,000 customers: more than a page of the store's reads.
+        for n in 0..<1_000 {
+            _ = try await provisioning.send("service.provision", payg("c\(n)", "s\(n)")).get()
+        }
+        _ = try await provisioning.send("service.provision", payg("c0", "s-extra")).get()
+        _ = try await provisioning.send("service.provision", payg("c0", "r-1"), tenant: "rival").get()
+
+        let parts = try await provisioning.send("billing.run", #"{"as_of":"2025-02-01"}"#).get()
+        #expect(parts.count == 1_000 && parts.allSatisfy { $0.type == ProvisioningHandler.customerRun })
+        #expect(Set(parts.map { $0.data["customers"] }) == [.number("1000")])
+        let first = try #require(parts.first { $0.data["customer_id"] == .string("c0") })
+        #expect(first.data["service_ids"] == .array([.string("s-extra"), .string("s0")]))
+
+        func part(_ customer: String, _ services: [String]) -> String {
+            let ids = services.map { #""\#($0)""# }.joined(separator: ",")
+            return
+                #"{"run_id":"r","as_of":"2025-02-01","customer_id":"\#(customer)","customers":2,"service_ids":[\#(ids)]}"#
+        }
+        let before = try await provisioning.store.document(kind: "service", key: "acme/s2")
+        #expect(
+            try await provisioning.code(ProvisioningHandler.customerRun, part("c1", ["s1", "s2"])) == .unknownService)
+        #expect(
+            try await provisioning.code(ProvisioningHandler.customerRun, part("c0", ["s0", "r-1"])) == .unknownService)
+        #expect(
+            try await provisioning.code(ProvisioningHandler.customerRun, part("c2", ["s2", "s2"])) == .invalidMessage)
+        #expect(try await provisioning.store.document(kind: "service", key: "acme/s2") == before)
+
+        // The customer's own part: their period closed, with both services at their new revision.
+        let closed = try await provisioning.send(ProvisioningHandler.customerRun, part("c0", ["s0", "s-extra"])).get()
+        #expect(closed.map(\.type) == ["billing.period_closed"])
+        guard case .array(let services)? = closed.first?.data["services"] else {
+            Issue.record("no services")
+            return
+        }
+        #expect(services.map { $0["service_id"] } == [.string("s0"), .string("s-extra")])
+        #expect(services.map { $0["revision"] } == [.number("2"), .number("2")])
+        #expect(closed.first?.data["customers"] == .number("2") && closed.first?.data["run_id"] == .string("r"))
+    }
+
     @Test("Plan change: the old contract ends, the new one keeps the terms; then cancellation with its fee")
     func lifecycle() async throws {
         let provisioning = try await Provisioning()
