@@ -91,7 +91,13 @@ public struct CustomerLedger: Sendable, Hashable {
         for id in contractIdsInOrder {
             lines += billContract(id, through: cutoff)
         }
-        for key in usage.keys.sorted() where key.month.startOfNextMonth <= cutoff {
+        // Only the months with something to bill are sorted (the ledger keeps every month).
+        // (By index: the months are read in place, not copied out as the elements go by.)
+        let unbilled = usage.indices.compactMap { index in
+            let key = usage.keys[index]
+            return key.month.startOfNextMonth <= cutoff && usage.values[index].hasUnbilledUsage ? key : nil
+        }
+        for key in unbilled.sorted() {
             if let line = billUsage(key) { lines.append(line) }
         }
         let due = pendingFees.filter { $0.date <= date }
@@ -128,30 +134,26 @@ public struct CustomerLedger: Sendable, Hashable {
     }
 
     private var contractIdsInOrder: [String] {
-        contracts.values
-            .sorted {
-                ($0.contract.serviceId, $0.contract.start, $0.contract.id) < (
-                    $1.contract.serviceId, $1.contract.start, $1.contract.id
-                )
-            }
-            .map(\.contract.id)
+        // Sorted by small tuples, not by the contracts themselves (large values to move).
+        contracts.values.map { ($0.contract.serviceId, $0.contract.start, $0.contract.id) }.sorted(by: <).map(\.2)
     }
 
     /// Lines for a contract's days from its first unbilled day up to `cutoff`, marked billed.
     private mutating func billContract(_ id: String, through cutoff: CalendarDate) -> [InvoiceLine] {
-        guard let account = contracts[id] else { return [] }
-        let end = CalendarDate.min(account.contract.end, cutoff)
-        guard account.billedThrough < end else { return [] }
-        contracts[id]!.billedThrough = end
-        return account.contract.recurringLines(within: BillingPeriod(start: account.billedThrough, end: end))
+        guard let index = contracts.index(forKey: id) else { return [] }
+        let start = contracts.values[index].billedThrough
+        let end = CalendarDate.min(contracts.values[index].contract.end, cutoff)
+        guard start < end else { return [] }
+        contracts.values[index].billedThrough = end
+        return contracts.values[index].contract.recurringLines(within: BillingPeriod(start: start, end: end))
     }
 
     /// The line for a usage month: its whole price the first time, then (late usage) the price
     /// of the new total less what was billed before. `nil` when nothing new was rated.
     private mutating func billUsage(_ key: UsageMonth.Key) -> InvoiceLine? {
         let month = usage[key]!
+        guard month.hasUnbilledUsage else { return nil }
         let billedQuantity = month.billedQuantity ?? .zero
-        guard month.billedQuantity == nil || month.quantity > billedQuantity else { return nil }
         let period = BillingPeriod.month(of: key.month)
         let late = month.billedQuantity != nil || (coveredThrough.map { period.end <= $0 } ?? false)
         let due = month.amountDue

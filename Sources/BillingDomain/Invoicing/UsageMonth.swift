@@ -37,6 +37,12 @@ public struct UsageMonth: Sendable, Hashable {
         self.billedAmount = billedAmount
     }
 
+    /// Whether the next run bills this month: never billed, or more was rated since (late usage).
+    var hasUnbilledUsage: Bool {
+        guard let billedQuantity else { return true }
+        return quantity > billedQuantity
+    }
+
     /// Why a quantity cannot be added to a month's total, or `nil` when it can.
     public static func checkQuantity(_ quantity: Rational, total: Rational) -> Rejection? {
         guard !quantity.isNegative else {
