@@ -206,18 +206,24 @@ struct InvoicingPipelineTests {
         #expect(again.of("billing.run.completed").map { $0.data["invoice_ids"] } == [.array([])])
     }
 
-    @Test(
-        "A batch of rated usage lands as the same messages one by one do, each over what the one before it wrote; a message rejected halfway changes nothing"
-    )
-    func usageBatch() async throws {
-        let batched = try await setUp()
-        let single = try await setUp()
-        for pipeline in [batched, single] {
+    /// Two pipelines with the same history and a second customer with a PAYG service: one to
+    /// take messages in batches, one to take them one by one.
+    func twoPipelines() async throws -> (Pipeline, Pipeline) {
+        let pipelines = (try await setUp(), try await setUp())
+        for pipeline in [pipelines.0, pipelines.1] {
             try await pipeline.send(
                 "service.provision",
                 #"{"customer_id":"cust-2","service_id":"sim-2","plan_id":"vm","start_date":"2025-01-01","billing_model":"payg","payment_mode":"postpaid"}"#
             )
         }
+        return pipelines
+    }
+
+    @Test(
+        "A batch of rated usage lands as the same messages one by one do, each over what the one before it wrote; a message rejected halfway changes nothing"
+    )
+    func usageBatch() async throws {
+        let (batched, single) = try await twoPipelines()
         func rated(_ records: [(customer: String, service: String, quantity: String, model: String)]) -> String {
             let items = records.map {
                 #"{"usage_id":"u","customer_id":"\#($0.customer)","service_id":"\#($0.service)","metric":"gb","quantity":"\#($0.quantity)","month":"2025-01","date":"2025-01-20","late":false,"billing_model":"\#($0.model)"}"#
@@ -287,13 +293,8 @@ struct InvoicingPipelineTests {
         "A run's closed periods taken as one batch: the run is counted customer by customer within it and completes once, with the invoices one by one gives"
     )
     func billingRunBatch() async throws {
-        let batched = try await setUp()
-        let single = try await setUp()
+        let (batched, single) = try await twoPipelines()
         for pipeline in [batched, single] {
-            try await pipeline.send(
-                "service.provision",
-                #"{"customer_id":"cust-2","service_id":"sim-2","plan_id":"vm","start_date":"2025-01-01","billing_model":"payg","payment_mode":"postpaid"}"#
-            )
             try await pipeline.send(
                 "service.provision",
                 #"{"customer_id":"cust-3","service_id":"vm-3","plan_id":"vm","start_date":"2025-01-10","billing_model":"fixed_term","payment_mode":"postpaid","contract":{"term_months":6,"monthly_fee":"900.00"}}"#
