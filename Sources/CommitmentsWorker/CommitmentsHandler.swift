@@ -27,17 +27,8 @@ public struct CommitmentsHandler: MessageHandler {
 
     public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
         let ledgers = ledgers()
-        try await ledgers.prefetch(
-            events.flatMap { event -> [String] in
-                guard case .array(let records)? = event.data["records"] else { return [] }
-                return records.compactMap { record in
-                    guard case .string(let customer)? = record["customer_id"] else { return nil }
-                    return "\(event.tenantId)/\(customer)"
-                }
-            })
-        var outcomes: [HandlerOutcome] = []
-        for event in events { outcomes.append(try await handle(event, ledgers)) }
-        return outcomes
+        try await ledgers.prefetch(events.flatMap { event in event.customerIds.map { "\(event.tenantId)/\($0)" } })
+        return try await events.asyncMap { try await handle($0, ledgers) }
     }
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
@@ -80,16 +71,15 @@ public struct CommitmentsHandler: MessageHandler {
         var changed: [String: CommitmentLedger] = [:]
         for record in try data.objects("records") {
             let customer = try record.string("customer_id")
-            var ledger = try await changed["\(tenant)/\(customer)"].asyncOr {
-                try await currentLedger(tenant, customer, ledgers)
-            }
+            let key = "\(tenant)/\(customer)"
+            var ledger = try await changed[key].asyncOr { try await currentLedger(tenant, customer, ledgers) }
             if let rejection = ledger.recordUsage(
                 serviceId: try record.string("service_id"), metric: try record.string("metric"),
                 quantity: try record.decimal("quantity"), on: try record.date("date"))
             {
                 throw rejection
             }
-            changed["\(tenant)/\(customer)"] = ledger
+            changed[key] = ledger
         }
         return .commit(UnitOfWork(messageId: nil, documents: ledgers.writes(changed)))
     }

@@ -36,28 +36,19 @@ public struct InvoicingHandler: MessageHandler {
 
     public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
         let documents = Documents(store)
-        var customers: [String] = []
         var runs: [String] = []
         var runCustomers: [String] = []
         for event in events {
-            if case .string(let customer)? = event.data["customer_id"] {
-                customers.append(Documents.key(event.tenantId, customer))
-                if case .string(let run)? = event.data["run_id"] {
-                    runs.append(Documents.key(event.tenantId, run))
-                    runCustomers.append(Documents.key(event.tenantId, "\(run)/\(customer)"))
-                }
-            }
-            guard case .array(let records)? = event.data["records"] else { continue }
-            for case .string(let customer)? in records.map({ $0["customer_id"] }) {
-                customers.append(Documents.key(event.tenantId, customer))
-            }
+            guard case .string(let run)? = event.data["run_id"], case .string(let customer)? = event.data["customer_id"]
+            else { continue }
+            runs.append(Documents.runKey(event.tenantId, run))
+            runCustomers.append(Documents.runCustomerKey(event.tenantId, run, customer))
         }
-        try await documents.accounts.prefetch(customers)
+        try await documents.accounts.prefetch(
+            events.flatMap { event in event.customerIds.map { Documents.key(event.tenantId, $0) } })
         try await documents.runs.prefetch(runs)
         try await documents.runCustomers.prefetch(runCustomers)
-        var outcomes: [HandlerOutcome] = []
-        for event in events { outcomes.append(try await handle(event, documents)) }
-        return outcomes
+        return try await events.asyncMap { try await handle($0, documents) }
     }
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
@@ -99,14 +90,21 @@ public struct InvoicingHandler: MessageHandler {
 
         init(_ store: any InvoicingStore) {
             accounts = BatchDocuments("account", in: store, decode: CustomerAccount.init(json:), encode: \.json)
-            plans = BatchDocuments(
-                "plan", in: store, decode: { try Command.plan(from: $0).get() },
-                encode: { _ in preconditionFailure("plans are written as their events' data") })
-            runs = BatchDocuments("run", in: store, decode: { $0 }, encode: { $0 })
-            runCustomers = BatchDocuments("run-customer", in: store, decode: { $0 }, encode: { $0 })
+            plans = .plans(in: store)
+            runs = BatchDocuments("run", in: store)
+            runCustomers = BatchDocuments("run-customer", in: store)
         }
 
         static func key(_ tenant: String, _ id: String) -> String { "\(tenant)/\(id)" }
+
+        /// A billing run's count of customers done.
+        static func runKey(_ tenant: String, _ run: String) -> String { key(tenant, run) }
+
+        /// A customer's invoice ids in a billing run: under the run's key, so the last
+        /// customer reads them all by prefix.
+        static func runCustomerKey(_ tenant: String, _ run: String, _ customer: String) -> String {
+            "\(runKey(tenant, run))/\(customer)"
+        }
 
         func plan(_ tenant: String, _ id: String) async throws -> Plan? {
             try await plans.value(Self.key(tenant, id))
@@ -348,8 +346,8 @@ public struct InvoicingHandler: MessageHandler {
         // The run counts customers in a small document; each customer's invoice ids are a
         // document of their own, read back once, by the last customer (so a run of n customers
         // costs O(n), not a growing document rewritten n times).
-        let runKey = "\(tenant)/\(runId)"
-        let customerKey = "\(runKey)/\(account.ledger.customerId)"
+        let runKey = Documents.runKey(tenant, runId)
+        let customerKey = Documents.runCustomerKey(tenant, runId, account.ledger.customerId)
         if try await documents.runCustomers.value(customerKey) != nil {
             // This customer already finished this run (a replayed message): nothing to do.
             return UnitOfWork(messageId: nil)

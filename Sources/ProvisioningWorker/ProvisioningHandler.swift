@@ -39,9 +39,7 @@ public struct ProvisioningHandler: MessageHandler {
                 guard case .array(let ids)? = event.data["service_ids"] else { return [] }
                 return ids.compactMap { if case .string(let id) = $0 { Self.key(event.tenantId, id) } else { nil } }
             })
-        var outcomes: [HandlerOutcome] = []
-        for event in events { outcomes.append(try await handle(event, documents)) }
-        return outcomes
+        return try await events.asyncMap { try await handle($0, documents) }
     }
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
@@ -284,18 +282,14 @@ public struct ProvisioningHandler: MessageHandler {
     private func startRun(asOf: CalendarDate, _ command: CloudEvent) async throws -> HandlerOutcome {
         _ = try await tenant(command.tenantId)
         var servicesByCustomer: [String: [String]] = [:]
-        var after: String?
-        repeat {
-            let page = try await store.documents(
-                kind: "service", keyPrefix: "\(command.tenantId)/", after: after, limit: Self.page)
+        try await store.forEachPage(kind: "service", keyPrefix: "\(command.tenantId)/") { page in
             for stored in page {
                 guard let json = JSONValue.parse(stored.body), case .string(let customer)? = json["customer_id"],
                     case .string(let service)? = json["service_id"]
                 else { throw StoreError("service \(stored.key) is unreadable") }
                 servicesByCustomer[customer, default: []].append(service)
             }
-            after = page.count == Self.page ? page.last?.key : nil
-        } while after != nil
+        }
         guard !servicesByCustomer.isEmpty else {
             return .commit(
                 UnitOfWork(
@@ -318,8 +312,6 @@ public struct ProvisioningHandler: MessageHandler {
         }
         return .commit(UnitOfWork(messageId: command.id, outbox: outbox))
     }
-
-    static let page = 1000
 
     /// A customer's part of a billing run: every contract of theirs whose term ended before
     /// the run's date renews (`auto_renew`, `renew_to`, as many times as the date calls for) or
@@ -416,9 +408,7 @@ final class RunDocuments {
 
     init(_ store: any ProvisioningStore) {
         services = BatchDocuments("service", in: store, decode: ServiceRecord.init(json:), encode: \.json)
-        plans = BatchDocuments(
-            "plan", in: store, decode: { try Command.plan(from: $0).get() },
-            encode: { _ in preconditionFailure("plans are written as their commands' data") })
+        plans = .plans(in: store)
     }
 
     func tenant(_ id: String, read: (String) async throws -> TenantUpsert) async throws -> TenantUpsert {

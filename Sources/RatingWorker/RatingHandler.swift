@@ -35,9 +35,7 @@ public struct RatingHandler: MessageHandler {
                 guard case .success(.usageRecord(let usage)) = Command.decode(event) else { return nil }
                 return (event.tenantId, usage)
             })
-        var outcomes: [HandlerOutcome] = []
-        for event in events { outcomes.append(try await handle(event, reads)) }
-        return outcomes
+        return try await events.asyncMap { try await handle($0, reads) }
     }
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {

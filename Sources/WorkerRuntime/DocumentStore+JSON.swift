@@ -1,3 +1,4 @@
+public import BillingDomain
 public import CovenantMessages
 public import WorkerStores
 
@@ -51,13 +52,13 @@ public final class BatchDocuments<Value> {
         guard !missing.isEmpty else { return }
         let found = try await store.documents(kind: kind, keys: missing)
         for key in missing {
-            guard let stored = found[key] else {
-                entries[key] = (nil, 0)
-                continue
-            }
-            guard let json = JSONValue.parse(stored.body) else { throw StoreError("\(kind) \(key) is unreadable") }
-            entries[key] = (try decode(json), stored.version)
+            entries[key] = try found[key].map { (try decoded($0), $0.version) } ?? (nil, 0)
         }
+    }
+
+    private func decoded(_ stored: StoredDocument) throws -> Value {
+        guard let json = JSONValue.parse(stored.body) else { throw StoreError("\(kind) \(stored.key) is unreadable") }
+        return try decode(json)
     }
 
     /// The document as the messages before this one left it; `nil` when there is none.
@@ -78,10 +79,7 @@ public final class BatchDocuments<Value> {
     public func values(keyPrefix: String) async throws -> [String: Value] {
         var values: [String: Value] = [:]
         for stored in try await store.documents(kind: kind, keyPrefix: keyPrefix) where entries[stored.key] == nil {
-            guard let json = JSONValue.parse(stored.body) else {
-                throw StoreError("\(kind) \(stored.key) is unreadable")
-            }
-            values[stored.key] = try decode(json)
+            values[stored.key] = try decoded(stored)
         }
         for (key, entry) in entries where key.hasPrefix(keyPrefix) {
             if let value = entry.value { values[key] = value }
@@ -98,6 +96,36 @@ public final class BatchDocuments<Value> {
             entries[key] = (value, version + 1)
             return DocumentWrite(kind: kind, key: key, json: encode(value), expectedVersion: version)
         }
+    }
+}
+
+extension BatchDocuments where Value == JSONValue {
+    /// Documents kept as the JSON they are.
+    public convenience init(_ kind: String, in store: any DocumentStore) {
+        self.init(kind, in: store, decode: { $0 }, encode: { $0 })
+    }
+}
+
+extension BatchDocuments where Value == Plan {
+    /// Tenants' plans, keyed `tenant/plan`, read only: they are written as the data of the
+    /// message that carried them.
+    public static func plans(in store: any DocumentStore) -> BatchDocuments<Plan> {
+        BatchDocuments(
+            "plan", in: store, decode: { try Command.plan(from: $0).get() },
+            encode: { _ in preconditionFailure("plans are written as their messages' data") })
+    }
+}
+
+extension CloudEvent {
+    /// The customers an event's data names: its `customer_id` and its `records`' (rated usage),
+    /// what a batch reads its customers' documents by.
+    public var customerIds: [String] {
+        var ids: [String] = []
+        if case .string(let customer)? = data["customer_id"] { ids.append(customer) }
+        if case .array(let records)? = data["records"] {
+            for case .string(let customer)? in records.map({ $0["customer_id"] }) { ids.append(customer) }
+        }
+        return ids
     }
 }
 

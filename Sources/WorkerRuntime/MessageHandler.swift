@@ -35,7 +35,8 @@ extension MessageHandler {
 }
 
 extension Array {
-    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+    /// `map` with an async transform, in order, one element at a time.
+    public func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
         var results: [T] = []
         results.reserveCapacity(count)
         for element in self { results.append(try await transform(element)) }

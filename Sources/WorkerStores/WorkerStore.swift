@@ -54,16 +54,26 @@ extension DocumentStore {
         try await documents(kind: kind, keys: [key])[key]
     }
 
+    /// Hands `body` the documents of a kind whose key starts with `keyPrefix`, in key order, a
+    /// page of `pageSize` at a time: what a reader that keeps little of each uses.
+    public func forEachPage(
+        kind: String, keyPrefix: String, pageSize: Int = 1000, _ body: ([StoredDocument]) throws -> Void
+    ) async throws {
+        var after: String?
+        while true {
+            let page = try await documents(kind: kind, keyPrefix: keyPrefix, after: after, limit: pageSize)
+            try body(page)
+            guard page.count == pageSize, let last = page.last else { return }
+            after = last.key
+        }
+    }
+
     /// Every document of a kind whose key starts with `keyPrefix`, in key order, read a page
     /// at a time.
     public func documents(kind: String, keyPrefix: String) async throws -> [StoredDocument] {
         var documents: [StoredDocument] = []
-        while true {
-            let page = try await self.documents(
-                kind: kind, keyPrefix: keyPrefix, after: documents.last?.key, limit: 1000)
-            documents += page
-            if page.count < 1000 { return documents }
-        }
+        try await forEachPage(kind: kind, keyPrefix: keyPrefix) { documents += $0 }
+        return documents
     }
 }
 

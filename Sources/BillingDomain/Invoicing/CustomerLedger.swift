@@ -97,9 +97,7 @@ public struct CustomerLedger: Sendable, Hashable {
             let key = usage.keys[index]
             return key.month.startOfNextMonth <= cutoff && usage.values[index].hasUnbilledUsage ? key : nil
         }
-        for key in unbilled.sorted() {
-            if let line = billUsage(key) { lines.append(line) }
-        }
+        lines += unbilled.sorted().map { billUsage($0) }
         let due = pendingFees.filter { $0.date <= date }
         pendingFees.removeAll { $0.date <= date }
         lines += due.map { fee in
@@ -148,11 +146,10 @@ public struct CustomerLedger: Sendable, Hashable {
         return contracts.values[index].contract.recurringLines(within: BillingPeriod(start: start, end: end))
     }
 
-    /// The line for a usage month: its whole price the first time, then (late usage) the price
-    /// of the new total less what was billed before. `nil` when nothing new was rated.
-    private mutating func billUsage(_ key: UsageMonth.Key) -> InvoiceLine? {
+    /// The line for a usage month with unbilled usage: its whole price the first time, then
+    /// (late usage) the price of the new total less what was billed before.
+    private mutating func billUsage(_ key: UsageMonth.Key) -> InvoiceLine {
         let month = usage[key]!
-        guard month.hasUnbilledUsage else { return nil }
         let billedQuantity = month.billedQuantity ?? .zero
         let period = BillingPeriod.month(of: key.month)
         let late = month.billedQuantity != nil || (coveredThrough.map { period.end <= $0 } ?? false)
