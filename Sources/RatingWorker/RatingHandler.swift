@@ -118,12 +118,17 @@ public struct RatingHandler: MessageHandler {
     ) async throws
         -> HandlerOutcome
     {
+        // A tenant or service not known yet may be on its way from provisioning (upstream sent
+        // the usage right after the activation, or another replica holds the activation): the
+        // usage waits a few times before it is rejected.
         guard let tenant = try await reads.document("tenant", command.tenantId) else {
-            throw Rejection(.unknownTenant, "tenant \(command.tenantId) does not exist")
+            return .rejectUnlessItArrives(Rejection(.unknownTenant, "tenant \(command.tenantId) does not exist"))
         }
-        guard let service = try await reads.document("service", "\(command.tenantId)/\(usage.serviceId)"),
-            service["customer_id"] == .string(usage.customerId)
-        else {
+        guard let service = try await reads.document("service", "\(command.tenantId)/\(usage.serviceId)") else {
+            return .rejectUnlessItArrives(
+                Rejection(.unknownService, "service \(usage.serviceId) does not exist"))
+        }
+        guard service["customer_id"] == .string(usage.customerId) else {
             throw Rejection(
                 .unknownService, "service \(usage.serviceId) is not a service of customer \(usage.customerId)")
         }

@@ -52,6 +52,10 @@ public enum HandlerOutcome: Sendable {
     /// not answer. It waits in a retry queue of the role for about `after` and comes back,
     /// while the messages behind it go on.
     case retryLater(String, after: Duration = .milliseconds(500))
+    /// The message names something this worker does not know, which may still be on its way
+    /// (usage for a service whose activation another replica has not committed yet): it waits
+    /// as with `retryLater`, at most `attempts` times, and is then rejected with `rejection`.
+    case rejectUnlessItArrives(Rejection, attempts: Int = 4, after: Duration = .milliseconds(500))
 }
 
 /// Builds the events a worker publishes: CloudEvents with `causationid`, as outbox rows.

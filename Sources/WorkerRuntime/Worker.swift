@@ -203,10 +203,11 @@ public final class Worker: Service {
         do {
             let handled = try await store.handledMessages(among: fresh.map(\.event.id))
             let pending = fresh.filter { !handled.contains($0.event.id) }
-            let outcomes = try await handler.handle(batch: pending.map(\.event))
-            guard outcomes.count == pending.count else {
-                throw StoreError("the handler decided \(outcomes.count) of \(pending.count) messages")
+            let decided = try await handler.handle(batch: pending.map(\.event))
+            guard decided.count == pending.count else {
+                throw StoreError("the handler decided \(decided.count) of \(pending.count) messages")
             }
+            let outcomes = zip(decided, pending).map { settled($0, $1.delivery) }
             var units: [UnitOfWork] = []
             var requeue: [Accepted] = []
             for (item, outcome) in zip(pending, outcomes) {
@@ -214,7 +215,7 @@ public final class Worker: Service {
                 case .commit(var unit):
                     unit.messageId = item.event.id
                     units.append(unit)
-                case .reject(let rejection):
+                case .reject(let rejection), .rejectUnlessItArrives(let rejection, _, _):
                     units.append(
                         rejectionUnit(
                             item.delivery, commandId: item.event.id, commandType: item.event.type,
@@ -257,7 +258,7 @@ public final class Worker: Service {
                     consumer.acknowledge(item.delivery)
                     metrics.handled.increment()
                     logIssued(unit.outbox, metadata(item.delivery, item.event))
-                case (.reject(let rejection), _):
+                case (.reject(let rejection), _), (.rejectUnlessItArrives(let rejection, _, _), _):
                     logRejection(item.event.id, rejection)
                     consumer.acknowledge(item.delivery)
                 case (.retryLater, _):
@@ -302,8 +303,8 @@ public final class Worker: Service {
                     metrics.handled.increment()
                     return
                 }
-                switch try await handler.handle(event) {
-                case .reject(let rejection):
+                switch settled(try await handler.handle(event), delivery) {
+                case .reject(let rejection), .rejectUnlessItArrives(let rejection, _, _):
                     await reject(
                         delivery, consumer, commandId: event.id, commandType: event.type, tenantId: event.tenantId,
                         rejection: rejection)
@@ -348,6 +349,14 @@ public final class Worker: Service {
         }
     }
 
+    /// A bounded wait counted against the delivery's waits so far: one more wait while it has
+    /// some left (and the role has a retry queue to wait in), else its rejection.
+    private func settled(_ outcome: HandlerOutcome, _ delivery: AMQPDelivery) -> HandlerOutcome {
+        guard case .rejectUnlessItArrives(let rejection, let attempts, let delay) = outcome else { return outcome }
+        guard Self.retries(of: delivery) < attempts, retryQueue(for: delay) != nil else { return .reject(rejection) }
+        return .retryLater("\(rejection.message) (yet)", after: delay)
+    }
+
     /// Sends a copy of the delivery to the role's retry queue (through the outbox, so it cannot
     /// be lost) and acknowledges the original; the broker brings the copy back after the delay.
     private func park(
@@ -369,12 +378,8 @@ public final class Worker: Service {
     private func parkingUnit(
         _ delivery: AMQPDelivery, reason: String, after delay: Duration, metadata: Logger.Metadata
     ) -> UnitOfWork? {
-        let milliseconds = Int(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)
-        guard
-            let retryQueue = configuration.topology.queues.first(where: { $0.name == configuration.queue })?
-                .retryQueueName(atLeast: milliseconds)
-        else { return nil }
-        let retries = Int(delivery.message.headers[Self.retriesHeader]?.stringValue ?? "") ?? 0
+        guard let retryQueue = retryQueue(for: delay) else { return nil }
+        let retries = Self.retries(of: delivery)
         let level: Logger.Level = retries > 0 && retries % 100 == 0 ? .warning : .debug
         logger.log(level: level, "waiting: \(reason)", metadata: metadata.merging(["retries": "\(retries)"]) { $1 })
         var headers = [Self.retriesHeader: String(retries + 1)]
@@ -393,6 +398,18 @@ public final class Worker: Service {
     }
 
     static let retriesHeader = "x-covenant-retries"
+
+    /// How many times the delivery has waited in a retry queue.
+    static func retries(of delivery: AMQPDelivery) -> Int {
+        Int(delivery.message.headers[retriesHeader]?.stringValue ?? "") ?? 0
+    }
+
+    /// The role's retry queue that waits at least `delay`; nil when it has none.
+    private func retryQueue(for delay: Duration) -> String? {
+        let milliseconds = Int(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)
+        return configuration.topology.queues.first(where: { $0.name == configuration.queue })?
+            .retryQueueName(atLeast: milliseconds)
+    }
 
     /// Where a delivery was first published: a copy back from the retry queue says so in its
     /// headers.
@@ -472,14 +489,17 @@ public final class Worker: Service {
             "command.rejected", tenantId: tenantId, causationId: commandId,
             data: EventPayloads.commandRejected(commandId: commandId, commandType: commandType, rejection),
             time: Self.now())
+        var headers = [
+            "x-covenant-reason-code": rejection.code.rawValue, "x-covenant-reason": rejection.message,
+            "x-covenant-original-exchange": Self.origin(of: delivery).exchange,
+            "x-covenant-original-routing-key": Self.origin(of: delivery).routingKey,
+        ]
+        // How long it waited first, for whoever reads the dead-letter queue.
+        if Self.retries(of: delivery) > 0 { headers[Self.retriesHeader] = String(Self.retries(of: delivery)) }
         let deadLetter = OutboxMessage(
             exchange: Topology.deadExchange, routingKey: configuration.queue, messageId: commandId,
             type: delivery.message.type, contentType: delivery.message.contentType ?? "application/octet-stream",
-            headers: [
-                "x-covenant-reason-code": rejection.code.rawValue, "x-covenant-reason": rejection.message,
-                "x-covenant-original-exchange": Self.origin(of: delivery).exchange,
-                "x-covenant-original-routing-key": Self.origin(of: delivery).routingKey,
-            ], body: delivery.message.body)
+            headers: headers, body: delivery.message.body)
         return UnitOfWork(messageId: nil, outbox: [rejected, deadLetter])
     }
 

@@ -80,7 +80,7 @@ final class Pipeline {
                 }
             if try await store.hasHandled(messageId: event.id) { continue }
             switch try await handler.handle(event) {
-            case .reject(let rejection):
+            case .reject(let rejection), .rejectUnlessItArrives(let rejection, _, _):
                 Issue.record("\(route) rejected \(event.type): \(rejection)")
             case .retryLater:
                 retries += 1
@@ -254,6 +254,8 @@ struct InvoicingPipelineTests {
                     units.append(UnitOfWork(messageId: event.id))
                 case .retryLater(let reason, _):
                     Issue.record("\(kind): \(reason)")
+                case .rejectUnlessItArrives(let rejection, _, _):
+                    Issue.record("\(kind): \(rejection)")
                 }
             }
             // cust-1's document is written three times in the batch, each over the last.

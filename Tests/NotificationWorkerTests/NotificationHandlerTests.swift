@@ -116,7 +116,7 @@ struct NotificationHandlerTests {
             case .commit(var unit):
                 unit.messageId = ready.id
                 _ = try await store.commit(unit)
-            case .reject(let rejection):
+            case .reject(let rejection), .rejectUnlessItArrives(let rejection, _, _):
                 Issue.record("rejected: \(rejection)")
             }
             break

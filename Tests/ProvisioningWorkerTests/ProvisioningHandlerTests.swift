@@ -32,6 +32,9 @@ final class Provisioning {
         case .retryLater(let reason, _):
             Issue.record("provisioning does not wait: \(reason)")
             return .success([])
+        case .rejectUnlessItArrives(let rejection, _, _):
+            Issue.record("provisioning does not wait: \(rejection)")
+            return .success([])
         case .commit(var unit):
             unit.messageId = command.id
             #expect(try await store.commit(unit) == .committed)

@@ -27,6 +27,8 @@ final class Rating {
             data: try #require(JSONValue.parse(Array(data.utf8))))
         switch try await handler.handle(event) {
         case .reject(let rejection): return .failure(rejection)
+        // What the runtime does once the waits are used up.
+        case .rejectUnlessItArrives(let rejection, _, _): return .failure(rejection)
         case .retryLater(let reason, _):
             Issue.record("rating does not wait: \(reason)")
             return .success([])
@@ -57,7 +59,7 @@ final class Rating {
                 unit.messageId = event.id
                 units.append(unit)
                 codes.append(nil)
-            case .reject(let rejection): codes.append(rejection.code)
+            case .reject(let rejection), .rejectUnlessItArrives(let rejection, _, _): codes.append(rejection.code)
             case .retryLater(let reason, _): Issue.record("rating does not wait: \(reason)")
             }
         }
@@ -108,6 +110,30 @@ struct RatingHandlerTests {
         let rating = try await Rating()
         #expect(try await rating.usage("1", at: "2025-01-10T00:00:00Z").failureCode == .unknownTenant)
         try await rating.setUp()
+        // A service not known may be on its way and waits first; another customer's is refused at once.
+        func outcome(service: String, customer: String) async throws -> HandlerOutcome {
+            try await rating.handler.handle(
+                CloudEvent(
+                    id: "ahead-\(service)-\(customer)", source: "tests", type: "usage.record",
+                    time: "2025-01-15T09:30:00Z", tenantId: "acme",
+                    data: .object([
+                        "customer_id": .string(customer), "service_id": .string(service), "metric": .string("gb"),
+                        "quantity": .string("1"), "timestamp": .string("2025-01-10T00:00:00Z"),
+                    ])))
+        }
+        guard
+            case .rejectUnlessItArrives(let waiting, let attempts, _) = try await outcome(
+                service: "sim-9", customer: "cust-1")
+        else {
+            Issue.record("usage of an unknown service is rejected without waiting")
+            return
+        }
+        #expect(waiting.code == .unknownService && attempts > 0)
+        guard case .reject(let refused) = try await outcome(service: "sim-1", customer: "cust-2") else {
+            Issue.record("usage on another customer's service is not refused at once")
+            return
+        }
+        #expect(refused.code == .unknownService)
         #expect(
             try await rating.usage("1", at: "2025-01-10T00:00:00Z", service: "sim-9").failureCode == .unknownService)
         #expect(

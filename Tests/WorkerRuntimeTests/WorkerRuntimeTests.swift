@@ -9,17 +9,30 @@ import Testing
 import WorkerRuntime
 import WorkerStores
 
+/// Tenants whose names start with `late-`: unknown until the test says they arrived.
+final class LateTenants: Sendable {
+    let arrived = Mutex<Set<String>>([])
+    let asked = Mutex<Set<String>>([])
+}
+
 /// A small rating handler: `usage.record` adds to the service's month and emits `usage.rated`;
-/// the tenant `ghost` does not exist.
+/// the tenant `ghost` never arrives, and a `late-` tenant arrives when the test says so.
 struct UsageTotalsHandler: MessageHandler {
     let events: EventFactory
+    var late = LateTenants()
 
     func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
         switch Command.decode(event) {
         case .failure(let rejection):
             return .reject(rejection)
         case .success(.usageRecord(let usage)):
-            guard event.tenantId != "ghost" else { return .reject(Rejection(.unknownTenant, "no tenant ghost")) }
+            if event.tenantId == "ghost" {
+                return .rejectUnlessItArrives(Rejection(.unknownTenant, "no tenant ghost"), attempts: 2)
+            }
+            if event.tenantId.hasPrefix("late-"), !late.arrived.withLock({ $0.contains(event.tenantId) }) {
+                late.asked.withLock { _ = $0.insert(event.tenantId) }
+                return .rejectUnlessItArrives(Rejection(.unknownTenant, "no tenant \(event.tenantId) yet"))
+            }
             let day = usage.date(in: .utc)
             let rated = events.event(
                 "usage.rated", tenantId: event.tenantId, causationId: event.id,
@@ -73,13 +86,15 @@ struct WorkerRuntimeTests {
         let topology = Topology.workerQueue(queue, commands: ["usage.record"])
         let directory = NSTemporaryDirectory() + "covenant-worker-\(UUID().uuidString)"
         let store = try SQLiteWorkerStore(directory: directory, role: .rating)
+        let late = LateTenants()
         let worker = Worker(
             configuration: .init(queue: queue, topology: topology), amqp: configuration, store: store,
-            handler: UsageTotalsHandler(events: EventFactory(source: "covenant/test-rating")),
+            handler: UsageTotalsHandler(events: EventFactory(source: "covenant/test-rating"), late: late),
             events: EventFactory(source: "covenant/test-rating"), logger: Logger(label: "test-worker"))
         let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [], logger: Logger(label: "test-group"))
         let running = Task { try await group.run() }
 
+        let lateTenant = "late-\(tenant)"
         // What an integrator sees: its own queue on the events exchange.
         let integratorQueue = "integrator.\(UUID().uuidString.prefix(8))"
         let integrator = AMQPConsumer(
@@ -99,7 +114,8 @@ struct WorkerRuntimeTests {
                 integrator.acknowledge(delivery)
                 // Only this test's worker: other suites' workers share the command exchange.
                 if let body = CloudEvent.decode(delivery.message.body).success, body.source == "covenant/test-rating",
-                    body.tenantId == tenant || body.tenantId == "ghost" || body.causationId?.hasPrefix(tenant) == true
+                    body.tenantId == tenant || body.tenantId == lateTenant || body.tenantId == "ghost"
+                        || body.causationId?.hasPrefix(tenant) == true
                 {
                     collected.items.withLock { $0.append(delivery) }
                 }
@@ -144,15 +160,32 @@ struct WorkerRuntimeTests {
         }
         _ = try await publisher.publish(outgoing)
 
+        // Usage ahead of its tenant waits in the retry queue, and is rated once the tenant arrives.
+        let ahead = usage("\(tenant)-u-ahead", tenant: lateTenant, service: "sim-0", quantity: "2")
+        _ = try await publisher.publish([
+            OutgoingMessage(ahead, exchange: Topology.commandsExchange, routingKey: "usage.record")
+        ])
+        let asked = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < asked, !late.asked.withLock({ $0.contains(lateTenant) }) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        late.arrived.withLock { _ = $0.insert(lateTenant) }
+
         // Every valid command leads to one usage.rated, every bad one to one command.rejected.
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline,
-            collected.ids(ofType: "usage.rated").count < 200
+            collected.ids(ofType: "usage.rated").count < 201
                 || collected.ids(ofType: "command.rejected").count < badMessages.count
         {
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(collected.ids(ofType: "usage.rated").count == 200)
+        #expect(late.asked.withLock { $0.contains(lateTenant) })
+        #expect(collected.ids(ofType: "usage.rated").count == 201)
+        #expect(
+            try await store.usageTotal(
+                tenantId: lateTenant, serviceId: "sim-0", metric: "gb",
+                month: CalendarDate(year: 2025, month: 1, day: 1)!)
+                == Rational(2))
         #expect(collected.ids(ofType: "command.rejected").count == badMessages.count)
         let month = CalendarDate(year: 2025, month: 1, day: 1)!
         for service in 0..<10 {
@@ -165,14 +198,18 @@ struct WorkerRuntimeTests {
         // Each bad message sits in the dead-letter queue with its reason.
         let dead = AMQPConsumer(configuration: configuration, queue: "\(queue).dead", topology: topology)
         var reasons: [String: String] = [:]
+        var waits: [String: String] = [:]
         for await letter in dead.deliveries {
             dead.acknowledge(letter)
             reasons[letter.message.messageId ?? ""] = letter.message.headers["x-covenant-reason-code"]?.stringValue
+            waits[letter.message.messageId ?? ""] = letter.message.headers["x-covenant-retries"]?.stringValue
             if reasons.count == badMessages.count { break }
         }
         for (message, code) in badMessages {
             #expect(reasons[message.messageId ?? ""] == code, "\(message.messageId ?? "")")
         }
+        // The usage of a tenant that never came waited its two times, and only it waited.
+        #expect(waits == ["\(tenant)-bad-tenant": "2"])
         #expect(try await store.outboxBacklog() == 0)
 
         // A graceful shutdown stops the worker cleanly.
