@@ -42,6 +42,19 @@ final class Integrator: Sendable {
         }
     }
 
+    /// Waits until a `command.rejected` arrived for each of `commandIds`, or the deadline; the
+    /// tenant `unknown` also collects other tests' unreadable messages, so counting is not enough.
+    func waitForRejections(of commandIds: Set<String>, until deadline: ContinuousClock.Instant) async throws {
+        while ContinuousClock.now < deadline,
+            !commandIds.isSubset(
+                of: events.of("command.rejected").compactMap { event -> String? in
+                    if case .string(let id) = event.data["command_id"] { id } else { nil }
+                })
+        {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     func stop() async {
         await consumer.stop()
         collecting.cancel()

@@ -144,7 +144,7 @@ extension ProvisioningProcessTests {
                 AMQPMessage(body: [0xff, 0x00, 0x13], messageId: garbage, contentType: CloudEvent.contentType),
                 exchange: Topology.commandsExchange, routingKey: "usage.record"))
         _ = try await publisher.publish(messages)
-        try await settle("command.rejected", count: ids.count)
+        try await integrator.waitForRejections(of: Set(ids.keys), until: deadline)
         var codes: [String: String] = [:]
         for event in integrator.events.of("command.rejected") {
             guard case .string(let id) = event.data["command_id"], ids[id] != nil,

@@ -83,7 +83,9 @@ struct WorkerRuntimeTests {
         let configuration = try amqp()
         let tenant = "t-\(UUID().uuidString.prefix(8))"
         let queue = "covenant.test-rating.\(UUID().uuidString.prefix(8))"
-        let topology = Topology.workerQueue(queue, commands: ["usage.record"])
+        // A routing key of its own: the worker sees no other suite's commands, and they none of its.
+        let routingKey = "test-usage.\(UUID().uuidString.prefix(8))"
+        let topology = Topology.workerQueue(queue, commands: [routingKey])
         let directory = NSTemporaryDirectory() + "covenant-worker-\(UUID().uuidString)"
         let store = try SQLiteWorkerStore(directory: directory, role: .rating)
         let late = LateTenants()
@@ -112,7 +114,7 @@ struct WorkerRuntimeTests {
         let collecting = Task {
             for await delivery in integrator.deliveries {
                 integrator.acknowledge(delivery)
-                // Only this test's worker: other suites' workers share the command exchange.
+                // Only this test's worker: other suites' workers publish to the same events exchange.
                 if let body = CloudEvent.decode(delivery.message.body).success, body.source == "covenant/test-rating",
                     body.tenantId == tenant || body.tenantId == lateTenant || body.tenantId == "ghost"
                         || body.causationId?.hasPrefix(tenant) == true
@@ -128,7 +130,7 @@ struct WorkerRuntimeTests {
             outgoing.append(
                 OutgoingMessage(
                     usage("\(tenant)-u-\(index)", tenant: tenant, service: "sim-\(index % 10)", quantity: "0.5"),
-                    exchange: Topology.commandsExchange, routingKey: "usage.record"))
+                    exchange: Topology.commandsExchange, routingKey: routingKey))
         }
         // Twenty repeats of messages already sent.
         outgoing += outgoing.prefix(20)
@@ -156,14 +158,14 @@ struct WorkerRuntimeTests {
         mismatched.messageId = "\(tenant)-bad-id-other"
         badMessages.append((mismatched, "invalid_message"))
         for (message, _) in badMessages {
-            outgoing.append(OutgoingMessage(message, exchange: Topology.commandsExchange, routingKey: "usage.record"))
+            outgoing.append(OutgoingMessage(message, exchange: Topology.commandsExchange, routingKey: routingKey))
         }
         _ = try await publisher.publish(outgoing)
 
         // Usage ahead of its tenant waits in the retry queue, and is rated once the tenant arrives.
         let ahead = usage("\(tenant)-u-ahead", tenant: lateTenant, service: "sim-0", quantity: "2")
         _ = try await publisher.publish([
-            OutgoingMessage(ahead, exchange: Topology.commandsExchange, routingKey: "usage.record")
+            OutgoingMessage(ahead, exchange: Topology.commandsExchange, routingKey: routingKey)
         ])
         let asked = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < asked, !late.asked.withLock({ $0.contains(lateTenant) }) {
