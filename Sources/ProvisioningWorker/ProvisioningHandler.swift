@@ -18,37 +18,23 @@ public struct ProvisioningHandler: MessageHandler {
         self.now = now
     }
 
-    /// The command types provisioning consumes: the public ones, and ``customerRun``.
+    /// The command types provisioning consumes: the public ones, and ``runPart``.
     public static let commands = [
         "tenant.upsert", "plan.upsert", "service.provision", "service.change_plan", "service.cancel", "billing.run",
-        customerRun,
+        runPart,
     ]
 
-    /// One customer's part of a billing run: a command provisioning sends itself (see
-    /// docs/architecture.md), never one of the public interface's.
-    public static let customerRun = "billing.run.customer"
+    /// A part of a billing run, up to ``customersPerPart`` customers with their services: a
+    /// command provisioning sends itself (see docs/architecture.md), never one of the public
+    /// interface's.
+    public static let runPart = "billing.run.part"
 
-    /// Customers' parts of a billing run are taken in batches: the batch's services are read
-    /// at once.
-    public var batchableTypes: Set<String> { [Self.customerRun] }
-
-    public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
-        let documents = RunDocuments(store)
-        try await documents.services.prefetch(
-            events.flatMap { event -> [String] in
-                guard case .array(let ids)? = event.data["service_ids"] else { return [] }
-                return ids.compactMap { if case .string(let id) = $0 { Self.key(event.tenantId, id) } else { nil } }
-            })
-        return try await events.asyncMap { try await handle($0, documents) }
-    }
+    /// How many customers a part of a billing run closes, in one transaction.
+    public static let customersPerPart = 100
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
-        try await handle(event, RunDocuments(store))
-    }
-
-    private func handle(_ event: CloudEvent, _ documents: RunDocuments) async throws -> HandlerOutcome {
-        if event.type == Self.customerRun {
-            do { return try await closePeriod(event, documents) } catch let rejection as Rejection {
+        if event.type == Self.runPart {
+            do { return try await closePeriods(event) } catch let rejection as Rejection {
                 return .reject(rejection)
             }
         }
@@ -273,12 +259,12 @@ public struct ProvisioningHandler: MessageHandler {
         return commit(record, version: version, command, [("contract.cancelled", data)])
     }
 
-    /// A billing run as of `asOf`, the provisioning step, begun: each customer of the tenant
-    /// gets a ``customerRun`` command of their own (with the run's customer count and their
-    /// services), which provisioning sends itself and handles like any command, a batch at a
-    /// time. The run message itself stays small however many customers there are: it reads
-    /// the services a page at a time and keeps only customer and service ids. A tenant
-    /// without customers completes the run here.
+    /// A billing run as of `asOf`, the provisioning step, begun: the tenant's customers are
+    /// split into parts of ``customersPerPart``, each a ``runPart`` command (with the run's
+    /// customer count and each customer's services) that provisioning sends itself and handles
+    /// like any command. The run reads the services a page at a time and keeps only customer
+    /// and service ids, so neither it nor any part holds the whole tenant. A tenant without
+    /// customers completes the run here.
     private func startRun(asOf: CalendarDate, _ command: CloudEvent) async throws -> HandlerOutcome {
         _ = try await tenant(command.tenantId)
         var servicesByCustomer: [String: [String]] = [:]
@@ -301,43 +287,78 @@ public struct ProvisioningHandler: MessageHandler {
                     ]))
         }
         let commands = EventFactory(source: events.source, exchange: Topology.commandsExchange)
-        let outbox = servicesByCustomer.sorted(by: { $0.key < $1.key }).map { customer, services in
-            commands.event(
-                Self.customerRun, tenantId: command.tenantId, causationId: command.id,
+        let customers = servicesByCustomer.keys.sorted()
+        let outbox = stride(from: 0, to: customers.count, by: Self.customersPerPart).map { first in
+            let part = customers[first..<min(first + Self.customersPerPart, customers.count)]
+            return commands.event(
+                Self.runPart, tenantId: command.tenantId, causationId: command.id,
                 data: .object([
                     "run_id": .string(command.id), "as_of": .string(asOf.description),
-                    "customer_id": .string(customer), "customers": .number(String(servicesByCustomer.count)),
-                    "service_ids": .array(services.map(JSONValue.string)),
-                ]), time: now(), key: customer)
+                    "customers": .number(String(customers.count)),
+                    "part": .array(
+                        part.map { customer in
+                            .object([
+                                "customer_id": .string(customer),
+                                "service_ids": .array((servicesByCustomer[customer] ?? []).map(JSONValue.string)),
+                            ])
+                        }),
+                ]), time: now(), sequence: first / Self.customersPerPart)
         }
         return .commit(UnitOfWork(messageId: command.id, outbox: outbox))
     }
 
-    /// A customer's part of a billing run: every contract of theirs whose term ended before
-    /// the run's date renews (`auto_renew`, `renew_to`, as many times as the date calls for) or
-    /// expires (`contract.renewed`, `contract.expired`); the days before the run's cutoff are
-    /// closed (no plan change or cancellation may be dated inside them afterwards); and the
-    /// customer gets `billing.period_closed` with the state and revision of each of their
-    /// services, from which invoicing bills.
-    private func closePeriod(_ command: CloudEvent, _ documents: RunDocuments) async throws -> HandlerOutcome {
+    /// A part of a billing run: for each of its customers, every contract whose term ended
+    /// before the run's date renews (`auto_renew`, `renew_to`, as many times as the date calls
+    /// for) or expires (`contract.renewed`, `contract.expired`); the days before the run's
+    /// cutoff are closed (no plan change or cancellation may be dated inside them afterwards);
+    /// and the customer gets `billing.period_closed` with the state and revision of each of
+    /// their services, from which invoicing bills. One transaction for the part; a customer
+    /// or service named twice, or a service not the customer's, rejects the whole part.
+    private func closePeriods(_ command: CloudEvent) async throws -> HandlerOutcome {
         let data = try Fields(command.data, path: "data")
         let runId = try data.string("run_id")
         let asOf = try data.date("as_of")
-        let customer = try data.string("customer_id")
         let customers = try data.int("customers", in: 1...Int(Int32.max))
-        let serviceIds = try data.array("service_ids").enumerated().map { index, item in
-            guard case .string(let id) = item else {
-                throw Rejection(.invalidMessage, "data.service_ids[\(index)] is not a string")
-            }
-            return id
+        let part = try data.objects("part").map { customer in
+            (id: try customer.string("customer_id"), serviceIds: try customer.strings("service_ids"))
         }
+        guard Set(part.map(\.id)).count == part.count else {
+            throw Rejection(.invalidMessage, "data.part names a customer twice")
+        }
+        let serviceIds = part.flatMap(\.serviceIds)
         guard Set(serviceIds).count == serviceIds.count else {
-            throw Rejection(.invalidMessage, "data.service_ids names a service twice")
+            throw Rejection(.invalidMessage, "data.part names a service twice")
         }
-        let tenant = try await documents.tenant(command.tenantId) { try await self.tenant($0).0 }
-        let cutoff = asOf.startOfMonth
+        let tenant = try await self.tenant(command.tenantId).0.tenant
+        let documents = RunDocuments(store)
+        try await documents.services.prefetch(serviceIds.map { Self.key(command.tenantId, $0) })
         var changed: [String: ServiceRecord] = [:]
         var outbox: [OutboxMessage] = []
+        for customer in part {
+            let services = try await closePeriod(
+                of: customer.id, customer.serviceIds, asOf: asOf, tenant: tenant, command, documents,
+                changed: &changed, outbox: &outbox)
+            outbox.append(
+                events.event(
+                    "billing.period_closed", tenantId: command.tenantId, causationId: runId,
+                    data: .object([
+                        "run_id": .string(runId), "as_of": .string(asOf.description),
+                        "customer_id": .string(customer.id), "customers": .number(String(customers)),
+                        "services": .array(services),
+                    ]), time: now(), key: customer.id))
+        }
+        // Written last: a part rejected halfway leaves its services as they were.
+        return .commit(UnitOfWork(messageId: command.id, documents: documents.services.writes(changed), outbox: outbox))
+    }
+
+    /// One customer's services closed through the run's cutoff, renewed or expired as their
+    /// terms call for: their changed records into `changed`, their contract events into
+    /// `outbox`; returns each service's state for `billing.period_closed`.
+    private func closePeriod(
+        of customer: String, _ serviceIds: [String], asOf: CalendarDate, tenant: Tenant, _ command: CloudEvent,
+        _ documents: RunDocuments, changed: inout [String: ServiceRecord], outbox: inout [OutboxMessage]
+    ) async throws -> [JSONValue] {
+        let cutoff = asOf.startOfMonth
         var services: [JSONValue] = []
         for serviceId in serviceIds {
             let key = Self.key(command.tenantId, serviceId)
@@ -354,8 +375,7 @@ public struct ProvisioningHandler: MessageHandler {
                     throw Rejection(.unknownPlan, "plan \(record.planId) does not exist")
                 }
                 let next = try current.renewal(
-                    plan: plan, tenant: tenant.tenant,
-                    newContractId: "\(record.serviceId)-\(record.contracts.count + 1)"
+                    plan: plan, tenant: tenant, newContractId: "\(record.serviceId)-\(record.contracts.count + 1)"
                 ).get()
                 if let next {
                     record.contracts.append(next)
@@ -386,35 +406,17 @@ public struct ProvisioningHandler: MessageHandler {
                     "contracts": .array(record.contracts.map(ContractEncoding.contract)),
                 ]))
         }
-        outbox.append(
-            events.event(
-                "billing.period_closed", tenantId: command.tenantId, causationId: runId,
-                data: .object([
-                    "run_id": .string(runId), "as_of": .string(asOf.description),
-                    "customer_id": .string(customer), "customers": .number(String(customers)),
-                    "services": .array(services),
-                ]), time: now(), key: customer))
-        // Written last: a message rejected halfway leaves the batch's services as they were.
-        return .commit(UnitOfWork(messageId: command.id, documents: documents.services.writes(changed), outbox: outbox))
+        return services
     }
 }
 
-/// What a batch of customers' billing-run commands reads, each read once: the tenant, the
-/// services (as the commands before left them) and the plans of renewals.
-final class RunDocuments {
+/// What a part of a billing run reads, each read once: the services and the plans of renewals.
+struct RunDocuments {
     let services: BatchDocuments<ServiceRecord>
     let plans: BatchDocuments<Plan>
-    private var tenants: [String: TenantUpsert] = [:]
 
     init(_ store: any ProvisioningStore) {
         services = BatchDocuments("service", in: store, decode: ServiceRecord.init(json:), encode: \.json)
         plans = .plans(in: store)
-    }
-
-    func tenant(_ id: String, read: (String) async throws -> TenantUpsert) async throws -> TenantUpsert {
-        if let tenant = tenants[id] { return tenant }
-        let tenant = try await read(id)
-        tenants[id] = tenant
-        return tenant
     }
 }

@@ -102,7 +102,7 @@ final class Pipeline {
     }
 
     /// Runs a command through provisioning alone, with the commands it sends itself (a billing
-    /// run's customers), and returns its events, undelivered.
+    /// run's parts), and returns its events, undelivered.
     func provisioningOnly(_ type: String, _ data: String) async throws -> [CloudEvent] {
         try await provisioningOnly(try event(type, data))
     }
@@ -117,7 +117,7 @@ final class Pipeline {
         var events: [CloudEvent] = []
         for message in unit.outbox {
             let event = try CloudEvent.decode(message.body).get()
-            events += event.type == ProvisioningHandler.customerRun ? try await provisioningOnly(event) : [event]
+            events += event.type == ProvisioningHandler.runPart ? try await provisioningOnly(event) : [event]
         }
         return events
     }
@@ -308,7 +308,7 @@ struct InvoicingPipelineTests {
         }
         let oneByOne = try await single.send("billing.run", #"{"as_of":"2025-02-01"}"#)
 
-        // The run starts a command per customer, which provisioning takes as one batch.
+        // The run starts one part for its three customers, which closes their periods.
         guard
             case .commit(let started) = try await batched.provisioning.handle(
                 batched.event("billing.run", #"{"as_of":"2025-02-01"}"#))
@@ -316,10 +316,10 @@ struct InvoicingPipelineTests {
             Issue.record("the run was not started")
             return
         }
-        let customers = try started.outbox.map { try CloudEvent.decode($0.body).get() }
-        #expect(customers.map(\.type) == Array(repeating: ProvisioningHandler.customerRun, count: 3))
+        let parts = try started.outbox.map { try CloudEvent.decode($0.body).get() }
+        #expect(parts.map(\.type) == [ProvisioningHandler.runPart])
         #expect(started.outbox.allSatisfy { $0.exchange == Topology.commandsExchange })
-        let closing = try await commitBatch(customers, batched.provisioning, batched.provisioningStore)
+        let closing = try await commitBatch(parts, batched.provisioning, batched.provisioningStore)
         let periods = closing.of("billing.period_closed")
         try #require(periods.count == 3)
         #expect(Set(periods.map { $0.data["customers"] }) == [.number("3")])

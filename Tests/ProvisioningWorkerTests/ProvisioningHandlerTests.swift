@@ -179,9 +179,9 @@ struct ProvisioningHandlerTests {
     }
 
     @Test(
-        "A billing run sends each customer of the tenant their part, over pages of services; a part naming another customer's or tenant's service, or one twice, is rejected and changes nothing"
+        "A billing run splits the tenant's customers into parts, over pages of services; a part naming another customer's or tenant's service, or one twice, is rejected and changes nothing"
     )
-    func customerRuns() async throws {
+    func runParts() async throws {
         let provisioning = try await Provisioning()
         for tenant in ["acme", "rival"] {
             _ = try await provisioning.send("tenant.upsert", Provisioning.tenant, tenant: tenant)
@@ -190,43 +190,69 @@ struct ProvisioningHandlerTests {
         func payg(_ customer: String, _ service: String) -> String {
             #"{"customer_id":"\#(customer)","service_id":"\#(service)","plan_id":"vm-standard","start_date":"2025-01-15","billing_model":"payg","payment_mode":"postpaid"}"#
         }
-        // 1,001 services of 1,000 customers: more than a page of the store's reads.
-        for n in 0..<1_000 {
+        // 1,051 services of 1,050 customers: more than a page of the store's reads, and a last part
+        // smaller than the others.
+        let customers = 1_050
+        for n in 0..<customers {
             _ = try await provisioning.send("service.provision", payg("c\(n)", "s\(n)")).get()
         }
         _ = try await provisioning.send("service.provision", payg("c0", "s-extra")).get()
         _ = try await provisioning.send("service.provision", payg("c0", "r-1"), tenant: "rival").get()
 
         let parts = try await provisioning.send("billing.run", #"{"as_of":"2025-02-01"}"#).get()
-        #expect(parts.count == 1_000 && parts.allSatisfy { $0.type == ProvisioningHandler.customerRun })
-        #expect(Set(parts.map { $0.data["customers"] }) == [.number("1000")])
-        let first = try #require(parts.first { $0.data["customer_id"] == .string("c0") })
-        #expect(first.data["service_ids"] == .array([.string("s-extra"), .string("s0")]))
+        let size = ProvisioningHandler.customersPerPart
+        #expect(
+            parts.count == (customers + size - 1) / size && parts.allSatisfy { $0.type == ProvisioningHandler.runPart })
+        #expect(Set(parts.map { $0.data["customers"] }) == [.number(String(customers))])
+        let named = parts.flatMap { part -> [JSONValue] in
+            if case .array(let items)? = part.data["part"] { items } else { [] }
+        }
+        // Every customer in exactly one part, with all their services and no one else's.
+        #expect(named.count == customers && Set(named.compactMap { $0["customer_id"] }).count == customers)
+        #expect(
+            parts.dropLast().allSatisfy { part in
+                if case .array(let items)? = part.data["part"] { items.count == size } else { false }
+            })
+        let first = try #require(named.first { $0["customer_id"] == .string("c0") })
+        #expect(first["service_ids"] == .array([.string("s-extra"), .string("s0")]))
+        #expect(
+            named.allSatisfy { customer in
+                customer["customer_id"] == .string("c0")
+                    || customer["service_ids"]
+                        == customer["customer_id"].flatMap { id -> JSONValue? in
+                            if case .string(let text) = id { .array([.string("s" + text.dropFirst())]) } else { nil }
+                        }
+            })
 
-        func part(_ customer: String, _ services: [String]) -> String {
-            let ids = services.map { #""\#($0)""# }.joined(separator: ",")
-            return
-                #"{"run_id":"r","as_of":"2025-02-01","customer_id":"\#(customer)","customers":2,"service_ids":[\#(ids)]}"#
+        func part(_ customers: [(String, [String])]) -> String {
+            let items = customers.map { customer, services in
+                let ids = services.map { #""\#($0)""# }.joined(separator: ",")
+                return #"{"customer_id":"\#(customer)","service_ids":[\#(ids)]}"#
+            }
+            return #"{"run_id":"r","as_of":"2025-02-01","customers":2,"part":[\#(items.joined(separator: ","))]}"#
         }
         let before = try await provisioning.store.document(kind: "service", key: "acme/s2")
-        #expect(
-            try await provisioning.code(ProvisioningHandler.customerRun, part("c1", ["s1", "s2"])) == .unknownService)
-        #expect(
-            try await provisioning.code(ProvisioningHandler.customerRun, part("c0", ["s0", "r-1"])) == .unknownService)
-        #expect(
-            try await provisioning.code(ProvisioningHandler.customerRun, part("c2", ["s2", "s2"])) == .invalidMessage)
+        let run = ProvisioningHandler.runPart
+        // Another customer's service, another tenant's, a service or customer twice: the whole part
+        // is refused, its good customers too.
+        #expect(try await provisioning.code(run, part([("c2", ["s2"]), ("c1", ["s1", "s3"])])) == .unknownService)
+        #expect(try await provisioning.code(run, part([("c2", ["s2"]), ("c0", ["s0", "r-1"])])) == .unknownService)
+        #expect(try await provisioning.code(run, part([("c2", ["s2", "s2"])])) == .invalidMessage)
+        #expect(try await provisioning.code(run, part([("c2", ["s2"]), ("c2", ["s2"])])) == .invalidMessage)
         #expect(try await provisioning.store.document(kind: "service", key: "acme/s2") == before)
 
-        // The customer's own part: their period closed, with both services at their new revision.
-        let closed = try await provisioning.send(ProvisioningHandler.customerRun, part("c0", ["s0", "s-extra"])).get()
-        #expect(closed.map(\.type) == ["billing.period_closed"])
+        // A good part: each customer's period closed, with their services at their new revision.
+        let closed = try await provisioning.send(run, part([("c0", ["s0", "s-extra"]), ("c2", ["s2"])])).get()
+        #expect(closed.map(\.type) == ["billing.period_closed", "billing.period_closed"])
+        #expect(closed.map { $0.data["customer_id"] } == [.string("c0"), .string("c2")])
         guard case .array(let services)? = closed.first?.data["services"] else {
             Issue.record("no services")
             return
         }
         #expect(services.map { $0["service_id"] } == [.string("s0"), .string("s-extra")])
         #expect(services.map { $0["revision"] } == [.number("2"), .number("2")])
-        #expect(closed.first?.data["customers"] == .number("2") && closed.first?.data["run_id"] == .string("r"))
+        #expect(closed.allSatisfy { $0.data["customers"] == .number("2") && $0.data["run_id"] == .string("r") })
+        #expect(try await provisioning.store.document(kind: "service", key: "acme/s2") != before)
     }
 
     @Test("Plan change: the old contract ends, the new one keeps the terms; then cancellation with its fee")
