@@ -318,7 +318,7 @@ public final class PostgresWorkerStore: WorkerStore {
     public func markSent(ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
         try await client.query(
-            "UPDATE \(unescaped: table("outbox")) SET sent_at = now() WHERE id = ANY(\(ids))", logger: logger)
+            "DELETE FROM \(unescaped: table("outbox")) WHERE id = ANY(\(ids))", logger: logger)
     }
 
     public func outboxBacklog() async throws -> Int {

@@ -291,12 +291,9 @@ public final class SQLiteWorkerStore: WorkerStore {
 
     public func markSent(ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
-        let now = Int64(Date().timeIntervalSince1970)
         try await pool.write { db in
             let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ", ")
-            try db.execute(
-                sql: "UPDATE outbox SET sent_at = ? WHERE id IN (\(placeholders))",
-                arguments: StatementArguments([now] + ids))
+            try db.execute(sql: "DELETE FROM outbox WHERE id IN (\(placeholders))", arguments: StatementArguments(ids))
         }
     }
 

@@ -21,7 +21,8 @@ public protocol MessageStore: Sendable {
     /// Claims up to `limit` unsent outbox rows, oldest first, for `lease`: no other relay gets
     /// them until the lease runs out (a relay that dies has its rows published by another).
     func claimOutbox(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord]
-    /// Marks rows published (after the broker confirmed them).
+    /// Marks rows published (after the broker confirmed them): they are deleted, so the outbox
+    /// holds only what is still to send (the broker has the rest; the inbox keeps the ids).
     func markSent(ids: [Int64]) async throws
     /// Rows not yet published.
     func outboxBacklog() async throws -> Int
