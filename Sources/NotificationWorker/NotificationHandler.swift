@@ -41,10 +41,21 @@ public struct NotificationHandler: MessageHandler {
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
         if event.type == "tenant.upsert" { return try await configure(event) }
-        guard let webhook = try await webhook(event.tenantId) else {
-            return .commit(UnitOfWork(messageId: nil))  // the tenant takes no webhooks
+        return try await deliver(event, to: try await webhook(event.tenantId))
+    }
+
+    /// Events are taken in batches (a billing run sends one `invoice.ready` per customer):
+    /// each tenant's webhook is read once per batch and the batch commits in one transaction.
+    /// Each event is still posted on its own, in order. `tenant.upsert`, which changes the
+    /// webhook, is never part of a batch.
+    public var batchableTypes: Set<String> { Set(Self.subscribedEvents) }
+
+    public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
+        var webhooks: [String: Webhook?] = [:]
+        return try await events.asyncMap { event in
+            if webhooks[event.tenantId] == nil { webhooks[event.tenantId] = .some(try await webhook(event.tenantId)) }
+            return try await deliver(event, to: webhooks[event.tenantId] ?? nil)
         }
-        return try await deliver(event, to: webhook)
     }
 
     struct Webhook {
@@ -90,7 +101,8 @@ public struct NotificationHandler: MessageHandler {
                 with: .object(["url": .string(url), "secret": .string(secret), "time": .string(event.time)])))
     }
 
-    private func deliver(_ event: CloudEvent, to webhook: Webhook) async throws -> HandlerOutcome {
+    private func deliver(_ event: CloudEvent, to webhook: Webhook?) async throws -> HandlerOutcome {
+        guard let webhook else { return .commit(UnitOfWork(messageId: nil)) }  // the tenant takes no webhooks
         let attempt = try await store.deliveries(eventId: event.id).count + 1
         let timestamp = Int64(now().timeIntervalSince1970)
         let body = event.encoded()

@@ -40,7 +40,7 @@ public enum WorkerProcess {
             configuration: .init(
                 queue: queue, topology: Topology.workerQueue(queue, commands: commands, events: subscribed)),
             amqp: settings.amqp, store: store, handler: handler(store, events), events: events, logger: logger)
-        var services: [any Service] = [worker]
+        var services: [any Service] = [worker, HeapTrimmer()]
         if let port = settings.httpPort, let registry {
             services.append(
                 OperationsServer(

@@ -52,7 +52,8 @@ extension ProvisioningProcessTests {
         ])
         #expect(published.contains("\(tenant)-2 service.cancel: confirmed"))
         var listed = ""
-        while ContinuousClock.now < deadline, !listed.contains("unknown_service") {
+        // Its own line: the dead-letter queue may hold other tests' letters already.
+        while ContinuousClock.now < deadline, !listed.contains("\(tenant)-2 service.cancel unknown_service") {
             listed = try await runTool("covenant", ["dead", "list", "covenant.provisioning"], environment: environment)
                 .1
         }

@@ -72,6 +72,40 @@ struct NotificationHandlerTests {
 
     let invoiceReady = #"{"invoice_id":"INV-cust-1-20250201-INR","total":"505.90"}"#
 
+    @Test(
+        "A batch of events: each posted on its own, in order, to its tenant's webhook; a tenant without one gets nothing"
+    )
+    func batch() async throws {
+        let sender = ScriptedSender(answers: [.status(204), .status(500), .status(204)])
+        let handler = handler(sender)
+        try await configure(handler, url: "https://hooks.example/acme", id: "t-1")
+        #expect(handler.batchableTypes.contains("invoice.ready") && !handler.batchableTypes.contains("tenant.upsert"))
+        let events =
+            (1...3).map { event("invoice.ready", "e-\($0)", invoiceReady) } + [
+                CloudEvent(
+                    id: "e-other", source: "tests", type: "invoice.ready", time: "2025-02-01T00:00:00Z",
+                    tenantId: "quiet", data: JSONValue.parse(Array(invoiceReady.utf8))!)
+            ]
+        let outcomes = try await handler.handle(batch: events)
+        #expect(
+            sender.requests.map { String(decoding: $0.body, as: UTF8.self) }
+                == events.prefix(3).map {
+                    String(decoding: $0.encoded(), as: UTF8.self)
+                })
+        #expect(outcomes.count == 4)
+        var shapes: [String] = []
+        for outcome in outcomes {
+            switch outcome {
+            case .commit(let unit):
+                shapes.append(unit.outbox.map(\.type).compactMap { $0 }.joined() + "/\(unit.deliveries.count)")
+            case .retryLater: shapes.append("retry")
+            case .reject, .rejectUnlessItArrives: shapes.append("rejected")
+            }
+        }
+        // Delivered, a 500 to try again, delivered; the quiet tenant's event changes nothing.
+        #expect(shapes == ["notification.delivered/1", "retry", "notification.delivered/1", "/0"])
+    }
+
     @Test("An event is posted once, signed over the timestamp and body, and logged delivered")
     func delivered() async throws {
         let sender = ScriptedSender(answers: [.status(204)])

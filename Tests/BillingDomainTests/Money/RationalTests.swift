@@ -71,4 +71,48 @@ struct RationalTests {
         #expect((Rational(-7, 2)).floor == -4 && Rational(-7, 2).ceiling == -3)
         #expect(dec("10").percent(of: dec("548.39")) == dec("54.839"))
     }
+
+    @Test("Reduction, sums, products and rounding agree with plain 128-bit arithmetic, inside 64 bits and beyond")
+    func shortcuts() {
+        // A fixed-seed generator: the same values on every run.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(below bound: Int128) -> Int128 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let high = UInt128(state) << 64
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int128((high | UInt128(state)) % UInt128(bound))
+        }
+        func euclid(_ a: UInt128, _ b: UInt128) -> Int128 {
+            var (a, b) = (a, b)
+            while b != 0 { (a, b) = (b, a % b) }
+            return Int128(a)
+        }
+        var mismatches = 0
+        for index in 0..<20_000 {
+            // Every other pair needs more than 64 bits.
+            let (top, bottom): (Int128, Int128) =
+                index % 2 == 0
+                ? (1_000_000_000_000_000, 1_000_000)
+                : (1_000_000_000_000_000_000_000_000_000, 1_000_000_000_000_000_000_000)
+            let n = next(below: 2 * top) - top
+            let d = next(below: bottom) + 1
+            let value = Rational(n, d)
+            let g = euclid(n.magnitude, d.magnitude)
+            if value.numerator != n / g || value.denominator != d / g { mismatches += 1 }
+            let scaled = n * 100
+            let (q, r) = scaled.quotientAndRemainder(dividingBy: d)
+            let cents = 2 * r.magnitude >= d.magnitude ? (scaled < 0 ? q - 1 : q + 1) : q
+            if value.roundedHalfUp(scale: 2) != cents { mismatches += 1 }
+            if index % 2 == 0 {
+                let other = Rational(next(below: 2 * top) - top, next(below: bottom) + 1)
+                let sum = Rational(
+                    value.numerator * other.denominator + other.numerator * value.denominator,
+                    value.denominator * other.denominator)
+                let product = Rational(
+                    value.numerator * other.numerator, value.denominator * other.denominator)
+                if value + other != sum || value * other != product { mismatches += 1 }
+            }
+        }
+        #expect(mismatches == 0)
+    }
 }
