@@ -56,6 +56,12 @@ public enum JSONValue: Sendable, Hashable {
 
     private static func writeString(_ text: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
+        // Most text needs no escape: copied in one go.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            output.append(contentsOf: text.utf8)
+            output.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): output += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
@@ -176,6 +182,17 @@ private struct JSONParser {
 
     mutating func string() -> String? {
         index += 1
+        // Most strings have no escape: made from their bytes at once.
+        var end = index
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20
+        {
+            end += 1
+        }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            defer { index = end + 1 }
+            // Invalid UTF-8 is refused rather than repaired.
+            return String(validating: bytes[index..<end], as: UTF8.self)
+        }
         var output: [UInt8] = []
         while index < bytes.count {
             let byte = bytes[index]

@@ -200,17 +200,17 @@ public struct InvoicingHandler: MessageHandler {
     /// Stores invoices and adds `invoice.ready` for each.
     private func announce(_ invoices: [Invoice], tenant: String, causation: String, into unit: inout UnitOfWork) {
         for invoice in invoices {
+            let payload = EventPayloads.invoiceReady(invoice)
             unit.invoices.append(
                 StoredInvoice(
                     tenantId: tenant, invoiceId: invoice.id, customerId: invoice.customerId,
                     currency: invoice.currency.code, issueDate: invoice.issueDate, subtotal: invoice.subtotal.amount,
                     discountTotal: invoice.discountTotal.amount, total: invoice.total.amount,
-                    body: EventPayloads.invoiceReady(invoice).serialized()))
+                    body: payload.serialized()))
             unit.outbox.append(
                 events.event(
-                    "invoice.ready", tenantId: tenant, causationId: causation,
-                    data: EventPayloads.invoiceReady(invoice),
-                    time: now(), key: invoice.id))
+                    "invoice.ready", tenantId: tenant, causationId: causation, data: payload, time: now(),
+                    key: invoice.id))
         }
     }
 

@@ -132,16 +132,15 @@ public final class Worker: Service {
     // MARK: Consuming
 
     /// One log line per invoice a message issued, with its invoice and customer ids.
-    private func logIssued(_ outbox: [OutboxMessage], _ metadata: Logger.Metadata) {
-        for message in outbox where message.routingKey == "invoice.ready" {
-            guard case .success(let event) = CloudEvent.decode(message.body),
-                case .string(let invoice) = event.data["invoice_id"],
-                case .string(let customer) = event.data["customer_id"], case .string(let total) = event.data["total"]
-            else { continue }
+    /// One structured line per invoice a unit issued, from the unit's invoices (not by reading
+    /// its events back: that had cost invoicing 8 % of its time in a billing run).
+    private func logIssued(_ unit: UnitOfWork, _ metadata: Logger.Metadata) {
+        for invoice in unit.invoices {
             logger.info(
                 "invoice issued",
                 metadata: metadata.merging([
-                    "invoice.id": "\(invoice)", "customer.id": "\(customer)", "total": "\(total)",
+                    "invoice.id": "\(invoice.invoiceId)", "customer.id": "\(invoice.customerId)",
+                    "total": "\(invoice.total.exactDecimalText ?? invoice.total.description) \(invoice.currency)",
                 ]) {
                     $1
                 })
@@ -257,7 +256,7 @@ public final class Worker: Service {
                 case (.commit(let unit), _):
                     consumer.acknowledge(item.delivery)
                     metrics.handled.increment()
-                    logIssued(unit.outbox, metadata(item.delivery, item.event))
+                    logIssued(unit, metadata(item.delivery, item.event))
                 case (.reject(let rejection), _), (.rejectUnlessItArrives(let rejection, _, _), _):
                     logRejection(item.event.id, rejection)
                     consumer.acknowledge(item.delivery)
@@ -320,7 +319,7 @@ public final class Worker: Service {
                         consumer.acknowledge(delivery)
                         outboxBell.ring()
                         metrics.handled.increment()
-                        logIssued(unit.outbox, metadata)
+                        logIssued(unit, metadata)
                         return
                     case .versionConflict(let kind, let key):
                         // Another replica changed the entity first: decide again on fresh state.

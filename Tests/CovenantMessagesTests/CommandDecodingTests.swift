@@ -96,6 +96,21 @@ struct CloudEventTests {
                 == .number("0.1000000000000000055511151231257827"))
         #expect(JSONValue.parse(Array(#""\u00e9\ud83d\ude00""#.utf8)) == .string("é😀"))
     }
+
+    @Test("Strings with and without escapes read and write back the same; raw control characters are refused")
+    func strings() {
+        for text in [
+            "", "plain", "é😀 ünïcode", "quote \" inside", "back\\slash", "line\nbreak\ttab", "\u{01}", "end\\",
+        ] {
+            let written = JSONValue.object(["k": .string(text)]).serialized()
+            #expect(JSONValue.parse(written)?["k"] == .string(text), "\(text)")
+        }
+        #expect(JSONValue.parse(Array(#"{"k":"a\nb"}"#.utf8))?["k"] == .string("a\nb"))
+        #expect(JSONValue.parse([0x22, 0x61, 0x0A, 0x62, 0x22]) == nil)
+        #expect(JSONValue.parse([0x22, 0x61, 0x62]) == nil)
+        #expect(JSONValue.parse([0x22, 0xFF, 0x22]) == nil)
+        #expect(JSONValue.string("a\u{1F}").serialized() == Array(#""a\u001f""#.utf8))
+    }
 }
 
 @Suite("Commands decoded from the interface's examples")
