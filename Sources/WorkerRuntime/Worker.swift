@@ -398,6 +398,11 @@ public final class Worker: Service {
 
     static let retriesHeader = "x-covenant-retries"
 
+    /// The largest body taken from the commands exchange.
+    public static let maximumCommandBytes = 1 << 20
+    /// The largest body taken from the events exchange: RabbitMQ 4's default `max_message_size`.
+    public static let maximumEventBytes = 16 << 20
+
     /// How many times the delivery has waited in a retry queue.
     static func retries(of delivery: AMQPDelivery) -> Int {
         Int(delivery.message.headers[retriesHeader]?.stringValue ?? "") ?? 0
@@ -434,8 +439,13 @@ public final class Worker: Service {
                     .invalidMessage,
                     "content_type must be \(CloudEvent.contentType), not \(delivery.message.contentType ?? "none")"))
         }
-        guard delivery.message.body.count <= 1_048_576 else {
-            return .failure(Rejection(.invalidMessage, "the body is larger than 1 MiB"))
+        // Commands come from upstream: 1 MiB is plenty. Events come from Covenant's workers, and
+        // `billing.run.completed` names every invoice of a run: 100,000 customers make 3.4 MB.
+        let (limit, text) =
+            Self.origin(of: delivery).exchange == Topology.eventsExchange
+            ? (Self.maximumEventBytes, "16 MiB") : (Self.maximumCommandBytes, "1 MiB")
+        guard delivery.message.body.count <= limit else {
+            return .failure(Rejection(.invalidMessage, "the body is larger than \(text)"))
         }
         return CloudEvent.decode(delivery.message.body).flatMap { event in
             guard event.id == messageId else {

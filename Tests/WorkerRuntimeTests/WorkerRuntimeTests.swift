@@ -85,7 +85,7 @@ struct WorkerRuntimeTests {
         let queue = "covenant.test-rating.\(UUID().uuidString.prefix(8))"
         // A routing key of its own: the worker sees no other suite's commands, and they none of its.
         let routingKey = "test-usage.\(UUID().uuidString.prefix(8))"
-        let topology = Topology.workerQueue(queue, commands: [routingKey])
+        let topology = Topology.workerQueue(queue, commands: [routingKey], events: [routingKey])
         let directory = NSTemporaryDirectory() + "covenant-worker-\(UUID().uuidString)"
         let store = try SQLiteWorkerStore(directory: directory, role: .rating)
         let late = LateTenants()
@@ -157,9 +157,24 @@ struct WorkerRuntimeTests {
         var mismatched = usage("\(tenant)-bad-id", tenant: tenant, service: "sim-1", quantity: "1")
         mismatched.messageId = "\(tenant)-bad-id-other"
         badMessages.append((mismatched, "invalid_message"))
+        // Over 1 MiB: refused as a command, taken as an event (billing.run.completed is that big
+        // for 100,000 customers).
+        func large(_ id: String) -> AMQPMessage {
+            var message = usage(id, tenant: tenant, service: "sim-large", quantity: "1")
+            let event = try! CloudEvent.decode(message.body).get()
+            message.body = CloudEvent(
+                id: event.id, source: event.source, type: event.type, time: event.time, tenantId: event.tenantId,
+                data: event.data.adding(["note": .string(String(repeating: "x", count: 1_500_000))])
+            ).encoded()
+            return message
+        }
+        badMessages.append((large("\(tenant)-bad-large-command"), "invalid_message"))
         for (message, _) in badMessages {
             outgoing.append(OutgoingMessage(message, exchange: Topology.commandsExchange, routingKey: routingKey))
         }
+        outgoing.append(
+            OutgoingMessage(large("\(tenant)-u-large-event"), exchange: Topology.eventsExchange, routingKey: routingKey)
+        )
         _ = try await publisher.publish(outgoing)
 
         // Usage ahead of its tenant waits in the retry queue, and is rated once the tenant arrives.
@@ -176,13 +191,13 @@ struct WorkerRuntimeTests {
         // Every valid command leads to one usage.rated, every bad one to one command.rejected.
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline,
-            collected.ids(ofType: "usage.rated").count < 201
+            collected.ids(ofType: "usage.rated").count < 202
                 || collected.ids(ofType: "command.rejected").count < badMessages.count
         {
             try await Task.sleep(for: .milliseconds(50))
         }
         #expect(late.asked.withLock { $0.contains(lateTenant) })
-        #expect(collected.ids(ofType: "usage.rated").count == 201)
+        #expect(collected.ids(ofType: "usage.rated").count == 202)
         #expect(
             try await store.usageTotal(
                 tenantId: lateTenant, serviceId: "sim-0", metric: "gb",
