@@ -96,8 +96,9 @@ public struct RatingHandler: MessageHandler {
         let serviceId = try data.string("service_id")
         let key = "\(event.tenantId)/\(serviceId)"
         guard let (current, version) = try await document("service", key) else {
-            // Not yet seen service.activated: fail, and the runtime retries until it arrives.
-            throw StoreError("service \(serviceId) is not known yet")
+            // Not yet seen service.activated: wait in the retry queue until it has arrived, while
+            // the messages behind go on (failing here had retried it in place, holding the queue).
+            return .retryLater("service \(serviceId) is not known yet")
         }
         var changes: [String: JSONValue] = [:]
         if event.type == "service.cancelled" { changes["end_date"] = .string(try data.string("effective_date")) }

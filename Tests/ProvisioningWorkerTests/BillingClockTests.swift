@@ -134,12 +134,28 @@ struct BillingClockTests {
         #expect(try await ticker.tick(at: Self.instant("2025-12-15T23:59:59Z")).reminders.isEmpty)
         let due = try await ticker.tick(at: Self.instant("2025-12-16T00:00:00Z"))
         #expect(due.reminders.sorted() == ["vm-1-1", "vm-2-1", "vm-3-1"])
+        // The services are looked through once a day: a contract signed after the day's look,
+        // whose notice day has already come (it ends 2026-01-01), is reminded by the next day's.
+        let signed = try await provisioning.send(
+            "service.provision",
+            Provisioning.provision("vm-4", contract: #"{"term_months":6}"#)
+                .replacingOccurrences(of: "2025-01-15", with: "2025-07-01"), tenant: "utc")
+        #expect(throws: Never.self) { try signed.get() }
+        #expect(try await ticker.tick(at: Self.instant("2025-12-16T12:00:00Z")).reminders.isEmpty)
+        #expect(try await ticker.tick(at: Self.instant("2025-12-17T00:00:00Z")).reminders == ["vm-4-1"])
         #expect(try await ticker.tick(at: Self.instant("2025-12-20T00:00:00Z")).reminders.isEmpty)
         let events = try await provisioning.store.claimOutbox(limit: 1000, claimant: "test", lease: .seconds(60))
             .filter { $0.message.routingKey == "contract.expiring" }
             .compactMap { try? CloudEvent.decode($0.message.body).get() }
         #expect(
-            Set(events.map { "\($0.data["contract_id"]!) \($0.data["renewal"]!) \($0.data["end_date"]!)" })
+            events.filter { $0.data["contract_id"] == .string("vm-4-1") }.map { $0.data["end_date"] } == [
+                .string("2026-01-01")
+            ])
+        #expect(
+            Set(
+                events.filter { $0.data["contract_id"] != .string("vm-4-1") }.map {
+                    "\($0.data["contract_id"]!) \($0.data["renewal"]!) \($0.data["end_date"]!)"
+                })
                 == [
                     #"string("vm-1-1") string("expire") string("2026-01-15")"#,
                     #"string("vm-2-1") string("auto_renew") string("2026-01-15")"#,

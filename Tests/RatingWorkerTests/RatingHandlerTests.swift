@@ -182,13 +182,29 @@ struct RatingHandlerTests {
         #expect(try #require(march.first?.data["records"]).arrayFirst?["late"] == .bool(false))
     }
 
-    @Test("A service change seen before the service itself waits (throws, the runtime retries)")
+    @Test("A service change seen before the service itself waits in the retry queue, then applies")
     func outOfOrder() async throws {
         let rating = try await Rating()
-        await #expect(throws: StoreError.self) {
-            try await rating.send(
-                "service.plan_changed", #"{"service_id":"sim-7","plan_id":"p2","effective_date":"2025-02-01"}"#)
+        try await rating.setUp()
+        let change = CloudEvent(
+            id: "change-1", source: "tests", type: "service.plan_changed", time: "2025-01-15T09:30:00Z",
+            tenantId: "acme",
+            data: .object([
+                "service_id": .string("sim-7"), "plan_id": .string("p2"), "effective_date": .string("2025-02-01"),
+            ]))
+        guard case .retryLater = try await rating.handler.handle(change) else {
+            Issue.record("a change of an unknown service does not wait")
+            return
         }
+        try await rating.send(
+            "service.activated",
+            #"{"customer_id":"cust-1","service_id":"sim-7","plan_id":"p1","billing_model":"payg","start_date":"2025-01-01"}"#
+        )
+        guard case .commit(let unit) = try await rating.handler.handle(change) else {
+            Issue.record("the change does not apply once the service is known")
+            return
+        }
+        #expect(unit.documents.map(\.key) == ["acme/sim-7"])
     }
 }
 
