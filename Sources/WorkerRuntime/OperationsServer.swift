@@ -12,14 +12,18 @@ public struct HealthReport: Sendable, Hashable {
     public var broker: Bool
     public var database: Bool
     public var consuming: Bool
+    /// Events committed and not yet confirmed by the broker (nil when the database did not answer).
+    public var outboxBacklog: Int?
 
     public var isReady: Bool { broker && database && consuming }
 
     var json: JSONValue {
-        .object([
+        var members: [String: JSONValue] = [
             "status": .string(isReady ? "ready" : "not_ready"), "queue": .string(queue), "broker": .bool(broker),
             "database": .bool(database), "consuming": .bool(consuming),
-        ])
+        ]
+        if let outboxBacklog { members["outbox_backlog"] = .number(String(outboxBacklog)) }
+        return .object(members)
     }
 }
 

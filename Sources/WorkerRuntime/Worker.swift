@@ -70,14 +70,11 @@ public final class Worker: Service {
     /// reports.
     public func health() async -> HealthReport {
         let (broker, consuming) = status.withLock { ($0.brokerConnected, $0.consuming) }
-        var database = true
-        do {
-            metrics.outboxBacklog.record(try await store.outboxBacklog())
-        } catch {
-            database = false
-        }
+        let backlog = try? await store.outboxBacklog()
+        if let backlog { metrics.outboxBacklog.record(backlog) }
         return HealthReport(
-            queue: configuration.queue, broker: broker, database: database, consuming: consuming && broker)
+            queue: configuration.queue, broker: broker, database: backlog != nil, consuming: consuming && broker,
+            outboxBacklog: backlog)
     }
 
     private func connectionEvent(_ event: AMQPConnectionEvent) {

@@ -43,6 +43,7 @@ extension ProvisioningProcessTests {
         let report = try #require(JSONValue.parse(Array(body.utf8)))
         #expect(report["status"] == .string("ready") && report["broker"] == .bool(true))
         #expect(report["database"] == .bool(true) && report["queue"] == .string("covenant.provisioning"))
+        #expect(report["outbox_backlog"] == .number("0"))
 
         let publisher = AMQPPublisher(
             configuration: configuration, topology: AMQPTopology(exchanges: Topology.exchanges))
