@@ -53,8 +53,9 @@ public struct NotificationHandler: MessageHandler {
     public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
         var webhooks: [String: Webhook?] = [:]
         return try await events.asyncMap { event in
-            if webhooks[event.tenantId] == nil { webhooks[event.tenantId] = .some(try await webhook(event.tenantId)) }
-            return try await deliver(event, to: webhooks[event.tenantId] ?? nil)
+            let target = try await webhooks[event.tenantId].asyncOr { try await webhook(event.tenantId) }
+            webhooks[event.tenantId] = target
+            return try await deliver(event, to: target)
         }
     }
 

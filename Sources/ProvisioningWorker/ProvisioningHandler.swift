@@ -287,7 +287,7 @@ public struct ProvisioningHandler: MessageHandler {
                     ]))
         }
         let commands = EventFactory(source: events.source, exchange: Topology.commandsExchange)
-        let customers = servicesByCustomer.keys.sorted()
+        let customers = servicesByCustomer.sorted { $0.key < $1.key }
         let outbox = stride(from: 0, to: customers.count, by: Self.customersPerPart).map { first in
             let part = customers[first..<min(first + Self.customersPerPart, customers.count)]
             return commands.event(
@@ -296,10 +296,9 @@ public struct ProvisioningHandler: MessageHandler {
                     "run_id": .string(command.id), "as_of": .string(asOf.description),
                     "customers": .number(String(customers.count)),
                     "part": .array(
-                        part.map { customer in
+                        part.map { customer, services in
                             .object([
-                                "customer_id": .string(customer),
-                                "service_ids": .array((servicesByCustomer[customer] ?? []).map(JSONValue.string)),
+                                "customer_id": .string(customer), "service_ids": .array(services.map(JSONValue.string)),
                             ])
                         }),
                 ]), time: now(), sequence: first / Self.customersPerPart)

@@ -10,10 +10,12 @@ public import ServiceLifecycle
 public struct HealthReport: Sendable, Hashable {
     public var queue: String
     public var broker: Bool
-    public var database: Bool
     public var consuming: Bool
     /// Events committed and not yet confirmed by the broker (nil when the database did not answer).
     public var outboxBacklog: Int?
+
+    /// Whether the database answered.
+    public var database: Bool { outboxBacklog != nil }
 
     public var isReady: Bool { broker && database && consuming }
 

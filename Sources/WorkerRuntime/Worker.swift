@@ -73,8 +73,7 @@ public final class Worker: Service {
         let backlog = try? await store.outboxBacklog()
         if let backlog { metrics.outboxBacklog.record(backlog) }
         return HealthReport(
-            queue: configuration.queue, broker: broker, database: backlog != nil, consuming: consuming && broker,
-            outboxBacklog: backlog)
+            queue: configuration.queue, broker: broker, consuming: consuming && broker, outboxBacklog: backlog)
     }
 
     private func connectionEvent(_ event: AMQPConnectionEvent) {
@@ -438,11 +437,11 @@ public final class Worker: Service {
         }
         // Commands come from upstream: 1 MiB is plenty. Events come from Covenant's workers, and
         // `billing.run.completed` names every invoice of a run: 100,000 customers make 3.4 MB.
-        let (limit, text) =
+        let limit =
             Self.origin(of: delivery).exchange == Topology.eventsExchange
-            ? (Self.maximumEventBytes, "16 MiB") : (Self.maximumCommandBytes, "1 MiB")
+            ? Self.maximumEventBytes : Self.maximumCommandBytes
         guard delivery.message.body.count <= limit else {
-            return .failure(Rejection(.invalidMessage, "the body is larger than \(text)"))
+            return .failure(Rejection(.invalidMessage, "the body is larger than \(limit >> 20) MiB"))
         }
         return CloudEvent.decode(delivery.message.body).flatMap { event in
             guard event.id == messageId else {
@@ -495,13 +494,14 @@ public final class Worker: Service {
             "command.rejected", tenantId: tenantId, causationId: commandId,
             data: EventPayloads.commandRejected(commandId: commandId, commandType: commandType, rejection),
             time: Self.now())
+        let origin = Self.origin(of: delivery)
         var headers = [
             "x-covenant-reason-code": rejection.code.rawValue, "x-covenant-reason": rejection.message,
-            "x-covenant-original-exchange": Self.origin(of: delivery).exchange,
-            "x-covenant-original-routing-key": Self.origin(of: delivery).routingKey,
+            "x-covenant-original-exchange": origin.exchange, "x-covenant-original-routing-key": origin.routingKey,
         ]
         // How long it waited first, for whoever reads the dead-letter queue.
-        if Self.retries(of: delivery) > 0 { headers[Self.retriesHeader] = String(Self.retries(of: delivery)) }
+        let retries = Self.retries(of: delivery)
+        if retries > 0 { headers[Self.retriesHeader] = String(retries) }
         let deadLetter = OutboxMessage(
             exchange: Topology.deadExchange, routingKey: configuration.queue, messageId: commandId,
             type: delivery.message.type, contentType: delivery.message.contentType ?? "application/octet-stream",
