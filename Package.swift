@@ -58,7 +58,7 @@ let package = Package(
         .target(
             name: "WorkerStores",
             dependencies: [
-                "BillingDomain",
+                "BillingDomain", "CovenantMessages",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),

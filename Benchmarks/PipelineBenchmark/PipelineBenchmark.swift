@@ -11,7 +11,8 @@ import WorkerRuntime
 ///                                                    events rating learns them from
 ///     pipeline-benchmark preload URL SERVICES COUNT  COUNT usage.record commands (confirmed)
 ///     pipeline-benchmark copy URL QUEUE COUNT        the same bodies straight into QUEUE
-///     pipeline-benchmark relay URL IN OUT            consume IN → publish to OUT with confirms → ack
+///     pipeline-benchmark relay URL IN OUT            consume IN → publish to OUT (through the events
+///                                                    exchange) with confirms → ack
 ///     pipeline-benchmark drain URL QUEUE BINDING COUNT   consume until COUNT arrived; prints the
 ///                                                    rate from the first to the last, per second
 ///     pipeline-benchmark latency URL SERVICES RATE SECONDS   usage.record at RATE per second;
@@ -133,8 +134,16 @@ struct PipelineBenchmark {
     /// The broker's own limit for a worker's path: consume, publish each message on with
     /// confirms, acknowledge once confirmed; no database, no logic. Batches and prefetch as the
     /// worker's, and up to 4 batches in flight (the worker overlaps its relay with consuming).
+    /// Published through the events exchange, as the worker publishes `usage.rated` (a topic
+    /// exchange routes at a cost the default exchange does not have), with `output` as the
+    /// routing key its queue is bound with.
     static func relay(_ amqp: AMQPConfiguration, from input: String, to output: String) async {
-        let topology = AMQPTopology(queues: [.init(name: input), .init(name: output)])
+        let topology = AMQPTopology(
+            exchanges: Topology.exchanges,
+            queues: [
+                .init(name: input),
+                .init(name: output, bindings: [(exchange: Topology.eventsExchange, routingKey: output)]),
+            ])
         let consumer = AMQPConsumer(configuration: amqp, queue: input, topology: topology, prefetch: 500)
         let publisher = AMQPPublisher(configuration: amqp, topology: topology)
         let batches = DeliveryBatches()
@@ -151,7 +160,9 @@ struct PipelineBenchmark {
                 }
                 inFlight += 1
                 group.addTask {
-                    let outgoing = deliveries.map { OutgoingMessage($0.message, exchange: "", routingKey: output) }
+                    let outgoing = deliveries.map {
+                        OutgoingMessage($0.message, exchange: Topology.eventsExchange, routingKey: output)
+                    }
                     guard (try? await publisher.publish(outgoing)) != nil else { return }
                     for delivery in deliveries { consumer.acknowledge(delivery) }
                 }

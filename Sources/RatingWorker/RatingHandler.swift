@@ -30,23 +30,27 @@ public struct RatingHandler: MessageHandler {
 
     public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
         let reads = BatchReads(store: store)
+        // Each command decoded once, for the prefetch and for its rating.
+        let commands = events.map { Command.decode($0) }
         try await reads.prefetch(
-            events.compactMap { event in
-                guard case .success(.usageRecord(let usage)) = Command.decode(event) else { return nil }
+            zip(events, commands).compactMap { event, command in
+                guard case .success(.usageRecord(let usage)) = command else { return nil }
                 return (event.tenantId, usage)
             })
-        return try await events.asyncMap { try await handle($0, reads) }
+        return try await Array(zip(events, commands)).asyncMap { try await handle($0, reads, decoded: $1) }
     }
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
-        try await handle(event, BatchReads(store: store))
+        try await handle(event, BatchReads(store: store), decoded: Command.decode(event))
     }
 
-    private func handle(_ event: CloudEvent, _ reads: BatchReads) async throws -> HandlerOutcome {
+    private func handle(
+        _ event: CloudEvent, _ reads: BatchReads, decoded command: @autoclosure () -> Result<Command, Rejection>
+    ) async throws -> HandlerOutcome {
         do {
             switch event.type {
             case "usage.record":
-                switch Command.decode(event) {
+                switch command() {
                 case .failure(let rejection): return .reject(rejection)
                 case .success(.usageRecord(let usage)): return try await rate(usage, event, reads)
                 case .success: return .reject(Rejection(.unknownType, "rating takes usage.record only"))

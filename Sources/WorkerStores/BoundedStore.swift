@@ -40,6 +40,10 @@ public final class BoundedStore: WorkerStore {
         try await bounded { [store] in try await store.handledMessages(among: messageIds) }
     }
 
+    public func handOffOutbox(to claimant: String, lease: Duration) {
+        store.handOffOutbox(to: claimant, lease: lease)
+    }
+
     public func claimOutbox(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord] {
         try await bounded { [store] in try await store.claimOutbox(limit: limit, claimant: claimant, lease: lease) }
     }

@@ -13,6 +13,7 @@ public final class PostgresWorkerStore: WorkerStore {
     private let runTask: Task<Void, Never>
     private let logger: Logger
     private let schema: String
+    private let handoff = OutboxHandoff()
 
     /// Connects to `url` (`postgres://user:password@host:port/database`); `schemaPrefix` lets
     /// tests keep apart several sets of schemas in one database.
@@ -80,29 +81,46 @@ public final class PostgresWorkerStore: WorkerStore {
     public func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome] {
         // One unit: its own transaction, rolled back whole on a repeat or a conflict.
         if units.count == 1 { return [try await commit(together: units)] }
-        return try await client.withTransaction(logger: logger) { connection in
+        let claim = handoff.claimForCommit(now: Date().timeIntervalSince1970)
+        let (outcomes, written) = try await client.withTransaction(logger: logger) { connection in
             var outcomes: [CommitOutcome] = []
+            var written = OutboxWrites(claim: claim)
             for unit in units {
+                // No savepoint where a repeat is the only refusal (found before anything is written).
+                guard unit.needsSavepoint else {
+                    outcomes.append(try await self.apply(unit, connection, &written) ?? .committed)
+                    continue
+                }
                 try await connection.query("SAVEPOINT unit", logger: self.logger)
-                if let outcome = try await self.apply(unit, connection) {
+                let mark = written.records.count
+                if let outcome = try await self.apply(unit, connection, &written) {
                     try await connection.query("ROLLBACK TO SAVEPOINT unit", logger: self.logger)
+                    written.records.removeSubrange(mark...)
                     outcomes.append(outcome)
                 } else {
                     outcomes.append(.committed)
                 }
                 try await connection.query("RELEASE SAVEPOINT unit", logger: self.logger)
             }
-            return outcomes
+            return (outcomes, written)
         }
+        written.handOver(to: handoff)
+        return outcomes
     }
 
     public func commit(together units: [UnitOfWork]) async throws -> CommitOutcome {
+        let claim = handoff.claimForCommit(now: Date().timeIntervalSince1970)
         do {
-            try await client.withTransaction(logger: logger) { connection in
+            let written = try await client.withTransaction(logger: logger) { connection in
+                var written = OutboxWrites(claim: claim)
                 for unit in units {
-                    if let outcome = try await self.apply(unit, connection) { throw RolledBack(outcome: outcome) }
+                    if let outcome = try await self.apply(unit, connection, &written) {
+                        throw RolledBack(outcome: outcome)
+                    }
                 }
+                return written
             }
+            written.handOver(to: handoff)
             return .committed
         } catch let error as PostgresTransactionError {
             if let rolledBack = error.closureError as? RolledBack, error.rollbackError == nil {
@@ -113,7 +131,9 @@ public final class PostgresWorkerStore: WorkerStore {
     }
 
     /// Applies the unit; returns an outcome when it must be rolled back instead.
-    private func apply(_ unit: UnitOfWork, _ connection: PostgresConnection) async throws -> CommitOutcome? {
+    private func apply(
+        _ unit: UnitOfWork, _ connection: PostgresConnection, _ written: inout OutboxWrites
+    ) async throws -> CommitOutcome? {
         if let messageId = unit.messageId {
             let inserted = try await count(
                 connection.query(
@@ -176,12 +196,17 @@ public final class PostgresWorkerStore: WorkerStore {
                 """, logger: logger)
         }
         for message in unit.outbox {
-            try await connection.query(
+            // A hand-off claim's lease runs on the database's clock, as a claim's does.
+            let rows = try await connection.query(
                 """
-                INSERT INTO \(unescaped: table("outbox")) (exchange, routing_key, message_id, type, content_type, headers, body)
+                INSERT INTO \(unescaped: table("outbox")) (exchange, routing_key, message_id, type, content_type, headers, body,
+                    claimed_by, claimed_until)
                 VALUES (\(message.exchange), \(message.routingKey), \(message.messageId), \(message.type),
-                    \(message.contentType), \(try HeaderCoding.encode(message.headers)), \(Data(message.body)))
+                    \(message.contentType), \(HeaderCoding.encode(message.headers)), \(Data(message.body)),
+                    \(written.claim?.claimant), now() + make_interval(secs => \(written.claim?.leaseSeconds)))
+                RETURNING id
                 """, logger: logger)
+            for try await id in rows.decode(Int64.self) { written.wrote(OutboxRecord(id: id, message: message)) }
         }
         return nil
     }
@@ -289,7 +314,17 @@ public final class PostgresWorkerStore: WorkerStore {
         return result
     }
 
+    public func handOffOutbox(to claimant: String, lease: Duration) {
+        handoff.handOff(to: claimant, lease: lease)
+    }
+
     public func claimOutbox(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord] {
+        try await handoff.claim(limit: limit, claimant: claimant) { limit in
+            try await self.claimTable(limit: limit, claimant: claimant, lease: lease)
+        }
+    }
+
+    private func claimTable(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord] {
         let seconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
         let rows = try await client.query(
             """

@@ -1,4 +1,5 @@
 public import BillingDomain
+import CovenantMessages
 import Foundation
 import GRDB
 
@@ -8,6 +9,7 @@ import GRDB
 public final class SQLiteWorkerStore: WorkerStore {
     public let role: StoreRole
     private let pool: DatabasePool
+    private let handoff = OutboxHandoff()
 
     /// Opens (creating if needed) `<directory>/<role>.sqlite`.
     public init(directory: String, role: StoreRole, busyTimeout: Duration = .seconds(30)) throws {
@@ -56,38 +58,56 @@ public final class SQLiteWorkerStore: WorkerStore {
     }
 
     public func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome] {
-        try await pool.writeWithoutTransaction { db in
+        let (outcomes, written) = try await pool.writeWithoutTransaction { db in
             var outcomes: [CommitOutcome] = []
+            var written = OutboxWrites(claim: self.handoff.claimForCommit(now: Date().timeIntervalSince1970))
             try db.inTransaction(.immediate) {
                 for unit in units {
+                    // A unit that writes no documents can only be refused as a repeat, by its
+                    // first statement, before it wrote anything: it needs no savepoint.
+                    guard unit.needsSavepoint else {
+                        outcomes.append(try Self.apply(unit, db, &written))
+                        continue
+                    }
                     var outcome = CommitOutcome.committed
+                    let mark = written.records.count
                     try db.inSavepoint {
-                        outcome = try Self.apply(unit, db)
+                        outcome = try Self.apply(unit, db, &written)
                         return outcome == .committed ? .commit : .rollback
                     }
+                    if outcome != .committed { written.records.removeSubrange(mark...) }
                     outcomes.append(outcome)
                 }
                 return .commit
             }
-            return outcomes
+            return (outcomes, written)
         }
+        written.handOver(to: handoff)
+        return outcomes
     }
 
     public func commit(together units: [UnitOfWork]) async throws -> CommitOutcome {
-        try await pool.writeWithoutTransaction { db in
+        let (outcome, written) = try await pool.writeWithoutTransaction { db in
             var outcome = CommitOutcome.committed
+            var written = OutboxWrites(claim: self.handoff.claimForCommit(now: Date().timeIntervalSince1970))
             try db.inTransaction(.immediate) {
                 for unit in units {
-                    outcome = try Self.apply(unit, db)
+                    outcome = try Self.apply(unit, db, &written)
                     if outcome != .committed { return .rollback }
                 }
                 return .commit
             }
-            return outcome
+            return (outcome, written)
         }
+        if outcome == .committed { written.handOver(to: handoff) }
+        return outcome
     }
 
-    private static func apply(_ unit: UnitOfWork, _ db: Database) throws -> CommitOutcome {
+    private static func apply(
+        _ unit: UnitOfWork, _ db: Database, _ written: inout OutboxWrites
+    ) throws
+        -> CommitOutcome
+    {
         let now = Int64(Date().timeIntervalSince1970)
         if let messageId = unit.messageId {
             try db.cachedStatement(
@@ -152,13 +172,16 @@ public final class SQLiteWorkerStore: WorkerStore {
         for message in unit.outbox {
             try db.cachedStatement(
                 sql: """
-                    INSERT INTO outbox (exchange, routing_key, message_id, type, content_type, headers, body, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO outbox (exchange, routing_key, message_id, type, content_type, headers, body, created_at,
+                        claimed_by, claimed_until)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """
             ).execute(arguments: [
                 message.exchange, message.routingKey, message.messageId, message.type, message.contentType,
-                try HeaderCoding.encode(message.headers), Data(message.body), now,
+                HeaderCoding.encode(message.headers), Data(message.body), now, written.claim?.claimant,
+                written.claim?.until,
             ])
+            written.wrote(OutboxRecord(id: db.lastInsertedRowID, message: message))
         }
         return .committed
     }
@@ -256,7 +279,17 @@ public final class SQLiteWorkerStore: WorkerStore {
         }
     }
 
+    public func handOffOutbox(to claimant: String, lease: Duration) {
+        handoff.handOff(to: claimant, lease: lease)
+    }
+
     public func claimOutbox(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord] {
+        try await handoff.claim(limit: limit, claimant: claimant) { limit in
+            try await self.claimTable(limit: limit, claimant: claimant, lease: lease)
+        }
+    }
+
+    private func claimTable(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord] {
         let now = Date().timeIntervalSince1970
         let until = now + Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
         return try await pool.writeWithoutTransaction { db in
@@ -320,13 +353,19 @@ func parseDecimal(_ text: String) throws -> Rational {
     return value
 }
 
-/// Outbox headers as JSON text.
+/// Outbox headers as JSON text (an object of strings).
 enum HeaderCoding {
-    static func encode(_ headers: [String: String]) throws -> String {
-        String(decoding: try JSONEncoder().encode(headers), as: UTF8.self)
+    static func encode(_ headers: [String: String]) -> String {
+        String(decoding: JSONValue.object(headers.mapValues(JSONValue.string)).serialized(), as: UTF8.self)
     }
 
     static func decode(_ text: String) throws -> [String: String] {
-        try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+        guard case .object(let members) = JSONValue.parse(Array(text.utf8)) else {
+            throw StoreError("unreadable outbox headers \(text)")
+        }
+        return try members.mapValues { value in
+            guard case .string(let text) = value else { throw StoreError("an outbox header is not text: \(value)") }
+            return text
+        }
     }
 }

@@ -33,6 +33,11 @@ public struct UnitOfWork: Sendable {
         self.deliveries = deliveries
         self.outbox = outbox
     }
+
+    /// Whether a store can refuse the unit after writing part of it, so that within a batch it
+    /// needs a savepoint of its own: only a document's version check comes after a write (the
+    /// inbox's). A repeat is refused by the first statement, before anything is written.
+    var needsSavepoint: Bool { !documents.isEmpty }
 }
 
 public enum CommitOutcome: Sendable, Hashable {

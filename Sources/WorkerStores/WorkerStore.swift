@@ -18,8 +18,13 @@ public protocol MessageStore: Sendable {
     /// Which of `messageIds` are in the inbox.
     func handledMessages(among messageIds: [String]) async throws -> Set<String>
 
+    /// From now on, the outbox rows this store commits are written already claimed by
+    /// `claimant` (this process's relay) for `lease`, and handed to its ``claimOutbox`` without
+    /// being read back (``OutboxHandoff``).
+    func handOffOutbox(to claimant: String, lease: Duration)
     /// Claims up to `limit` unsent outbox rows, oldest first, for `lease`: no other relay gets
     /// them until the lease runs out (a relay that dies has its rows published by another).
+    /// Rows handed off to `claimant` come first, with what the table holds at least once a second.
     func claimOutbox(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord]
     /// Marks rows published (after the broker confirmed them): they are deleted, so the outbox
     /// holds only what is still to send (the broker has the rest; the inbox keeps the ids).

@@ -261,6 +261,54 @@ struct WorkerStoreConformanceTests {
         try await survivor.close()
     }
 
+    @Test(
+        "Rows a commit hands off go to its own relay without a claim; rolled-back units hand nothing; a row left there returns after its lease",
+        arguments: Backend.allCases)
+    func outboxHandoff(backend: Backend) async throws {
+        let (store, location) = try await backend.freshStore()
+        let other = try backend.store(.invoicing, at: location)
+        // Written before the hand-off began: an unclaimed row any relay takes from the table.
+        _ = try await store.commit(UnitOfWork(messageId: "old", outbox: [message("e-old")]))
+        store.handOffOutbox(to: "relay-a", lease: .seconds(60))
+        func unit(_ id: String, expecting version: Int64) -> UnitOfWork {
+            UnitOfWork(
+                messageId: id,
+                documents: [
+                    DocumentWrite(kind: "ledger", key: "acme/c-1", body: Array(id.utf8), expectedVersion: version)
+                ],
+                outbox: [message("e-\(id)", body: "{\"id\":\"\(id)\"}")])
+        }
+        // A batch: the second unit conflicts and is rolled back to its savepoint; a repeat in a
+        // rolled-back commit together: neither hands anything off.
+        #expect(
+            try await store.commit(batch: [unit("a", expecting: 0), unit("b", expecting: 0), unit("c", expecting: 1)])
+                == [.committed, .versionConflict(kind: "ledger", key: "acme/c-1"), .committed])
+        #expect(
+            try await store.commit(together: [unit("d", expecting: 2), unit("a", expecting: 3)]) == .alreadyHandled)
+        // The rows are claimed: another relay, on another connection, gets only the old row.
+        let others = try await other.claimOutbox(limit: 10, claimant: "relay-b", lease: .seconds(60))
+        #expect(others.map(\.message.messageId) == ["e-old"])
+        let mine = try await store.claimOutbox(limit: 10, claimant: "relay-a", lease: .seconds(60))
+        #expect(mine.map(\.message.messageId) == ["e-a", "e-c"])
+        #expect(mine.map(\.message.body) == [Array("{\"id\":\"a\"}".utf8), Array("{\"id\":\"c\"}".utf8)])
+        #expect(try await store.outboxBacklog() == 3)
+        try await store.markSent(ids: mine.map(\.id) + others.map(\.id))
+        #expect(try await store.outboxBacklog() == 0)
+        #expect(try await store.claimOutbox(limit: 10, claimant: "relay-a", lease: .seconds(60)).isEmpty)
+
+        // A relay that stalls: past half the lease its handed rows are given up, and after the
+        // lease any relay claims them from the table, once.
+        store.handOffOutbox(to: "relay-a", lease: .milliseconds(400))
+        _ = try await store.commit(UnitOfWork(messageId: "late", outbox: [message("e-late")]))
+        #expect(try await other.claimOutbox(limit: 10, claimant: "relay-b", lease: .seconds(60)).isEmpty)
+        try await Task.sleep(for: .milliseconds(1200))
+        let taken = try await other.claimOutbox(limit: 10, claimant: "relay-b", lease: .seconds(60))
+        #expect(taken.map(\.message.messageId) == ["e-late"])
+        #expect(try await store.claimOutbox(limit: 10, claimant: "relay-a", lease: .seconds(60)).isEmpty)
+        try await other.close()
+        try await store.close()
+    }
+
     @Test("Concurrent relays on separate connections never claim a row twice", arguments: Backend.allCases)
     func concurrentRelays(backend: Backend) async throws {
         let (store, location) = try await backend.freshStore()
