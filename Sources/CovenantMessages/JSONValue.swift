@@ -102,7 +102,12 @@ private struct JSONParser {
     init(bytes: [UInt8]) { self.bytes = bytes }
 
     mutating func skipWhitespace() {
-        while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            default: return
+            }
+        }
     }
 
     mutating func value(depth: Int) -> JSONValue? {
@@ -184,14 +189,19 @@ private struct JSONParser {
         index += 1
         // Most strings have no escape: made from their bytes at once.
         var end = index
+        var ascii = true
         while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20
         {
+            ascii = ascii && bytes[end] < 0x80
             end += 1
         }
         if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
             defer { index = end + 1 }
-            // Invalid UTF-8 is refused rather than repaired.
-            return String(validating: bytes[index..<end], as: UTF8.self)
+            // ASCII is valid UTF-8 as it is; anything else is validated, and invalid UTF-8 is
+            // refused rather than repaired.
+            return ascii
+                ? String(decoding: bytes[index..<end], as: UTF8.self)
+                : String(validating: bytes[index..<end], as: UTF8.self)
         }
         var output: [UInt8] = []
         while index < bytes.count {
