@@ -537,7 +537,12 @@ public final class Worker: Service {
                 let batch = try await store.claimOutbox(
                     limit: configuration.relayBatch, claimant: relayId, lease: configuration.relayLease)
                 if batch.isEmpty {
-                    if stopping.isSet { return }
+                    if stopping.isSet {
+                        // Rows this relay claimed and did not publish (handed rows it gave up)
+                        // go back to the table: published now, not after their lease.
+                        if try await store.releaseOutboxClaims(of: relayId) > 0 { continue }
+                        return
+                    }
                     await outboxBell.wait(upTo: .seconds(1))
                     continue
                 }
@@ -562,7 +567,11 @@ public final class Worker: Service {
                 attempt += 1
                 logger.warning(
                     "outbox relay failed; retrying", metadata: ["error": "\(loggableDescription(of: error))"])
-                if stopping.isSet && attempt > 5 { return }
+                if stopping.isSet && attempt > 5 {
+                    // Whatever it holds is claimable at once by the next relay, if the store answers.
+                    _ = try? await store.releaseOutboxClaims(of: relayId)
+                    return
+                }
                 try? await Task.sleep(for: backoff(attempt))
             }
         }

@@ -48,6 +48,10 @@ public final class BoundedStore: WorkerStore {
         try await bounded { [store] in try await store.claimOutbox(limit: limit, claimant: claimant, lease: lease) }
     }
 
+    public func releaseOutboxClaims(of claimant: String) async throws -> Int {
+        try await bounded { [store] in try await store.releaseOutboxClaims(of: claimant) }
+    }
+
     public func markSent(ids: [Int64]) async throws {
         try await bounded { [store] in try await store.markSent(ids: ids) }
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Outbox rows handed from the commit that wrote them to the same process's relay.
@@ -76,16 +77,18 @@ final class OutboxHandoff: Sendable {
     }
 
     /// A claim for `claimant`: up to `limit` handed records, oldest first, plus what
-    /// `claimTable` claims from the table when nothing is handed or a look is due.
+    /// `claimTable` claims from the table when nothing is handed or a look is due. If that look
+    /// fails with records in hand, the records still go out (the look is tried again next time).
     func claim(
         limit: Int, claimant: String, claimTable: (Int) async throws -> [OutboxRecord]
     ) async throws -> [OutboxRecord] {
         let now = ContinuousClock.now
         let (handed, lookInTable) = state.withLock { state -> ([OutboxRecord], Bool) in
             guard state.claimant == claimant else { return ([], true) }
-            while state.head < state.handed.count && state.handed[state.head].givenUpAt <= now { state.head += 1 }
             let end = min(state.head + limit, state.handed.count)
-            let taken = state.handed[state.head..<end].map(\.record)
+            // Given-up records are skipped wherever they are (transactions hand over in the
+            // order they commit, not the order they began).
+            let taken = state.handed[state.head..<end].filter { $0.givenUpAt > now }.map(\.record)
             state.head = end
             if state.head == state.handed.count || state.head > 4096 {
                 state.handed.removeFirst(state.head)
@@ -96,23 +99,44 @@ final class OutboxHandoff: Sendable {
             return (taken, taken.isEmpty || due)
         }
         guard lookInTable else { return handed }
-        let claimed = try await claimTable(limit)
+        let claimed: [OutboxRecord]
+        do {
+            claimed = try await claimTable(limit)
+        } catch  where !handed.isEmpty {
+            state.withLock { $0.lastTableLook = now - Self.tableLookInterval }
+            return handed
+        }
         return handed.isEmpty ? claimed : (claimed + handed).sorted { $0.id < $1.id }
+    }
+
+    /// Forgets what waits for `claimant` (a relay stopping: its rows go back to the table).
+    func release(_ claimant: String) {
+        state.withLock { state in
+            guard state.claimant == claimant else { return }
+            state.handed = []
+            state.head = 0
+        }
     }
 }
 
-/// The outbox rows one transaction writes, under the hand-off claim it took.
+/// The outbox rows one transaction writes, under the hand-off claim it took as it began.
 struct OutboxWrites {
+    private let handoff: OutboxHandoff
     let claim: OutboxHandoff.Claim?
-    let claimedAt = ContinuousClock.now
+    private let claimedAt = ContinuousClock.now
     var records: [OutboxRecord] = []
+
+    init(_ handoff: OutboxHandoff) {
+        self.handoff = handoff
+        self.claim = handoff.claimForCommit(now: Date().timeIntervalSince1970)
+    }
 
     mutating func wrote(_ record: OutboxRecord) {
         if claim != nil { records.append(record) }
     }
 
     /// After the transaction committed: the claimed rows go to the relay.
-    func handOver(to handoff: OutboxHandoff) {
+    func handOver() {
         guard let claim else { return }
         handoff.committed(records, claimedAt: claimedAt, lease: claim.lease)
     }

@@ -81,10 +81,9 @@ public final class PostgresWorkerStore: WorkerStore {
     public func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome] {
         // One unit: its own transaction, rolled back whole on a repeat or a conflict.
         if units.count == 1 { return [try await commit(together: units)] }
-        let claim = handoff.claimForCommit(now: Date().timeIntervalSince1970)
         let (outcomes, written) = try await client.withTransaction(logger: logger) { connection in
             var outcomes: [CommitOutcome] = []
-            var written = OutboxWrites(claim: claim)
+            var written = OutboxWrites(self.handoff)
             for unit in units {
                 // No savepoint where a repeat is the only refusal (found before anything is written).
                 guard unit.needsSavepoint else {
@@ -104,15 +103,14 @@ public final class PostgresWorkerStore: WorkerStore {
             }
             return (outcomes, written)
         }
-        written.handOver(to: handoff)
+        written.handOver()
         return outcomes
     }
 
     public func commit(together units: [UnitOfWork]) async throws -> CommitOutcome {
-        let claim = handoff.claimForCommit(now: Date().timeIntervalSince1970)
         do {
             let written = try await client.withTransaction(logger: logger) { connection in
-                var written = OutboxWrites(claim: claim)
+                var written = OutboxWrites(self.handoff)
                 for unit in units {
                     if let outcome = try await self.apply(unit, connection, &written) {
                         throw RolledBack(outcome: outcome)
@@ -120,7 +118,7 @@ public final class PostgresWorkerStore: WorkerStore {
                 }
                 return written
             }
-            written.handOver(to: handoff)
+            written.handOver()
             return .committed
         } catch let error as PostgresTransactionError {
             if let rolledBack = error.closureError as? RolledBack, error.rollbackError == nil {
@@ -348,6 +346,16 @@ public final class PostgresWorkerStore: WorkerStore {
                         contentType: contentType, headers: try HeaderCoding.decode(headers), body: [UInt8](body))))
         }
         return records.sorted { $0.id < $1.id }
+    }
+
+    public func releaseOutboxClaims(of claimant: String) async throws -> Int {
+        handoff.release(claimant)
+        return try await count(
+            client.query(
+                """
+                UPDATE \(unescaped: table("outbox")) SET claimed_by = NULL, claimed_until = NULL
+                WHERE claimed_by = \(claimant) RETURNING 1
+                """, logger: logger))
     }
 
     public func markSent(ids: [Int64]) async throws {

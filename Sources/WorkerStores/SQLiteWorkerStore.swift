@@ -60,7 +60,7 @@ public final class SQLiteWorkerStore: WorkerStore {
     public func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome] {
         let (outcomes, written) = try await pool.writeWithoutTransaction { db in
             var outcomes: [CommitOutcome] = []
-            var written = OutboxWrites(claim: self.handoff.claimForCommit(now: Date().timeIntervalSince1970))
+            var written = OutboxWrites(self.handoff)
             try db.inTransaction(.immediate) {
                 for unit in units {
                     // A unit that writes no documents can only be refused as a repeat, by its
@@ -82,14 +82,14 @@ public final class SQLiteWorkerStore: WorkerStore {
             }
             return (outcomes, written)
         }
-        written.handOver(to: handoff)
+        written.handOver()
         return outcomes
     }
 
     public func commit(together units: [UnitOfWork]) async throws -> CommitOutcome {
         let (outcome, written) = try await pool.writeWithoutTransaction { db in
             var outcome = CommitOutcome.committed
-            var written = OutboxWrites(claim: self.handoff.claimForCommit(now: Date().timeIntervalSince1970))
+            var written = OutboxWrites(self.handoff)
             try db.inTransaction(.immediate) {
                 for unit in units {
                     outcome = try Self.apply(unit, db, &written)
@@ -99,7 +99,7 @@ public final class SQLiteWorkerStore: WorkerStore {
             }
             return (outcome, written)
         }
-        if outcome == .committed { written.handOver(to: handoff) }
+        if outcome == .committed { written.handOver() }
         return outcome
     }
 
@@ -320,6 +320,16 @@ public final class SQLiteWorkerStore: WorkerStore {
                 exchange: row["exchange"], routingKey: row["routing_key"], messageId: row["message_id"],
                 type: row["type"], contentType: row["content_type"], headers: try HeaderCoding.decode(row["headers"]),
                 body: [UInt8](row["body"] as Data)))
+    }
+
+    public func releaseOutboxClaims(of claimant: String) async throws -> Int {
+        handoff.release(claimant)
+        return try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?",
+                arguments: [claimant])
+            return db.changesCount
+        }
     }
 
     public func markSent(ids: [Int64]) async throws {

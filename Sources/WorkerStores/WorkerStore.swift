@@ -26,6 +26,10 @@ public protocol MessageStore: Sendable {
     /// them until the lease runs out (a relay that dies has its rows published by another).
     /// Rows handed off to `claimant` come first, with what the table holds at least once a second.
     func claimOutbox(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord]
+    /// Gives back the rows `claimant` claimed and has not published (a relay stopping, say
+    /// rows it was handed and gave up): claimable at once instead of after their lease. Returns
+    /// how many.
+    func releaseOutboxClaims(of claimant: String) async throws -> Int
     /// Marks rows published (after the broker confirmed them): they are deleted, so the outbox
     /// holds only what is still to send (the broker has the rest; the inbox keeps the ids).
     func markSent(ids: [Int64]) async throws

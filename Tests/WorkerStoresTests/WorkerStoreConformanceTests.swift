@@ -262,7 +262,7 @@ struct WorkerStoreConformanceTests {
     }
 
     @Test(
-        "Rows a commit hands off go to its own relay without a claim; rolled-back units hand nothing; a row left there returns after its lease",
+        "Rows a commit hands off go to its own relay without a claim; rolled-back units hand nothing; a row left there returns after its lease, or at once when its relay releases it",
         arguments: Backend.allCases)
     func outboxHandoff(backend: Backend) async throws {
         let (store, location) = try await backend.freshStore()
@@ -305,6 +305,17 @@ struct WorkerStoreConformanceTests {
         let taken = try await other.claimOutbox(limit: 10, claimant: "relay-b", lease: .seconds(60))
         #expect(taken.map(\.message.messageId) == ["e-late"])
         #expect(try await store.claimOutbox(limit: 10, claimant: "relay-a", lease: .seconds(60)).isEmpty)
+
+        // A relay stopping gives its rows back: another takes them at once, and they are no
+        // longer handed to the first.
+        store.handOffOutbox(to: "relay-a", lease: .seconds(60))
+        _ = try await store.commit(UnitOfWork(messageId: "last", outbox: [message("e-last")]))
+        #expect(try await other.claimOutbox(limit: 10, claimant: "relay-b", lease: .seconds(60)).isEmpty)
+        #expect(try await store.releaseOutboxClaims(of: "relay-a") == 1)
+        let released = try await other.claimOutbox(limit: 10, claimant: "relay-b", lease: .seconds(60))
+        #expect(released.map(\.message.messageId) == ["e-last"])
+        #expect(try await store.claimOutbox(limit: 10, claimant: "relay-a", lease: .seconds(60)).isEmpty)
+        #expect(try await store.releaseOutboxClaims(of: "relay-a") == 0)
         try await other.close()
         try await store.close()
     }
