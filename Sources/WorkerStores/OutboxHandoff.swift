@@ -23,7 +23,6 @@ final class OutboxHandoff: Sendable {
         /// Seconds since 1970, as the SQLite store writes claims.
         let until: Double
         let lease: Duration
-        var leaseSeconds: Double { Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18 }
     }
 
     static let capacity = 10_000
@@ -60,10 +59,7 @@ final class OutboxHandoff: Sendable {
         state.withLock { state in
             guard let claimant = state.claimant, state.waiting < Self.capacity else { return nil }
             let lease = state.lease
-            return Claim(
-                claimant: claimant,
-                until: seconds + Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18,
-                lease: lease)
+            return Claim(claimant: claimant, until: seconds + lease.inSeconds, lease: lease)
         }
     }
 
@@ -140,4 +136,10 @@ struct OutboxWrites {
         guard let claim else { return }
         handoff.committed(records, claimedAt: claimedAt, lease: claim.lease)
     }
+}
+
+extension Duration {
+    /// The duration in seconds, as the stores write leases (SQLite: seconds since 1970;
+    /// PostgreSQL: an interval of seconds).
+    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -201,7 +201,7 @@ public final class PostgresWorkerStore: WorkerStore {
                     claimed_by, claimed_until)
                 VALUES (\(message.exchange), \(message.routingKey), \(message.messageId), \(message.type),
                     \(message.contentType), \(HeaderCoding.encode(message.headers)), \(Data(message.body)),
-                    \(written.claim?.claimant), now() + make_interval(secs => \(written.claim?.leaseSeconds)))
+                    \(written.claim?.claimant), now() + make_interval(secs => \(written.claim?.lease.inSeconds)))
                 RETURNING id
                 """, logger: logger)
             for try await id in rows.decode(Int64.self) { written.wrote(OutboxRecord(id: id, message: message)) }
@@ -323,11 +323,10 @@ public final class PostgresWorkerStore: WorkerStore {
     }
 
     private func claimTable(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord] {
-        let seconds = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
         let rows = try await client.query(
             """
             UPDATE \(unescaped: table("outbox")) SET claimed_by = \(claimant),
-                claimed_until = now() + make_interval(secs => \(seconds))
+                claimed_until = now() + make_interval(secs => \(lease.inSeconds))
             WHERE id IN (
                 SELECT id FROM \(unescaped: table("outbox"))
                 WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())

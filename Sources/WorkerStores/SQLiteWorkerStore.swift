@@ -291,7 +291,7 @@ public final class SQLiteWorkerStore: WorkerStore {
 
     private func claimTable(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord] {
         let now = Date().timeIntervalSince1970
-        let until = now + Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+        let until = now + lease.inSeconds
         return try await pool.writeWithoutTransaction { db in
             var records: [OutboxRecord] = []
             try db.inTransaction(.immediate) {
