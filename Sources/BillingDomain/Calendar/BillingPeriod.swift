@@ -31,13 +31,18 @@ public struct BillingPeriod: Sendable, Hashable {
     /// The period cut at calendar-month boundaries, in order: each piece lies in one month.
     public var monthlyPieces: [BillingPeriod] {
         var pieces: [BillingPeriod] = []
+        forEachMonthlyPiece { pieces.append($0) }
+        return pieces
+    }
+
+    /// Calls `body` with each of ``monthlyPieces`` in order, without collecting them.
+    public func forEachMonthlyPiece(_ body: (BillingPeriod) throws -> Void) rethrows {
         var cursor = start
         while cursor < end {
             let next = CalendarDate.min(cursor.startOfNextMonth, end)
-            pieces.append(BillingPeriod(start: cursor, end: next))
+            try body(BillingPeriod(start: cursor, end: next))
             cursor = next
         }
-        return pieces
     }
 }
 

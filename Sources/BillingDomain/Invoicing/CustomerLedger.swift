@@ -64,9 +64,14 @@ public struct CustomerLedger: Sendable, Hashable {
         price: UsagePrice, currency: Currency
     ) -> Rejection? {
         let key = UsageMonth.Key(serviceId: serviceId, metric: metric, month: date)
-        let total = (usage[key]?.quantity ?? .zero) + quantity
+        let index = usage.index(forKey: key)
+        let total = (index.map { usage.values[$0].quantity } ?? .zero) + quantity
         if let rejection = UsageMonth.checkQuantity(quantity, total: total) { return rejection }
-        usage[key, default: UsageMonth(price: price, currency: currency)].quantity = total
+        if let index {
+            usage.values[index].quantity = total
+        } else {
+            usage[key] = UsageMonth(price: price, currency: currency, quantity: total)
+        }
         return nil
     }
 
@@ -88,16 +93,20 @@ public struct CustomerLedger: Sendable, Hashable {
     public mutating func draftRun(asOf date: CalendarDate) -> InvoiceDraft {
         let cutoff = date.startOfMonth
         var lines: [InvoiceLine] = []
-        for id in contractIdsInOrder {
-            lines += billContract(id, through: cutoff)
+        for index in contractIndicesInOrder {
+            billContract(at: index, through: cutoff, into: &lines)
         }
         // Only the months with something to bill are sorted (the ledger keeps every month).
-        // (By index: the months are read in place, not copied out as the elements go by.)
-        let unbilled = usage.indices.compactMap { index in
-            let key = usage.keys[index]
-            return key.month.startOfNextMonth <= cutoff && usage.values[index].hasUnbilledUsage ? key : nil
+        // (A list of the unbilled months kept beside them measured slower than this scan: each
+        // month it names is found again by hashing its key.)
+        var unbilled: [Dictionary<UsageMonth.Key, UsageMonth>.Index] = []
+        for index in usage.indices where usage.keys[index].month < cutoff && usage.values[index].hasUnbilledUsage {
+            unbilled.append(index)
         }
-        lines += unbilled.sorted().map { billUsage($0) }
+        unbilled.sort { usage.keys[$0] < usage.keys[$1] }
+        for index in unbilled {
+            lines.append(billUsage(at: index))
+        }
         let due = pendingFees.filter { $0.date <= date }
         pendingFees.removeAll { $0.date <= date }
         lines += due.map { fee in
@@ -114,7 +123,8 @@ public struct CustomerLedger: Sendable, Hashable {
     /// Issues a draft, with any further lines (commitment shortfalls), as one invoice per
     /// currency in currency-code order.
     public mutating func issue(_ draft: InvoiceDraft, adding extra: [InvoiceLine] = []) -> [Invoice] {
-        issue(draft.lines + extra, on: draft.issueDate)
+        // (`+` with nothing to add would still copy every line.)
+        issue(extra.isEmpty ? draft.lines : draft.lines + extra, on: draft.issueDate)
     }
 
     /// Records a plan change and issues at once the invoice dated the change date for the old
@@ -127,57 +137,78 @@ public struct CustomerLedger: Sendable, Hashable {
         }
         record(change.endedContract)
         record(change.newContract)
-        let lines = billContract(change.endedContract.id, through: change.effectiveDate)
+        var lines: [InvoiceLine] = []
+        if let index = contracts.index(forKey: change.endedContract.id) {
+            billContract(at: index, through: change.effectiveDate, into: &lines)
+        }
         return .success(issue(lines, on: change.effectiveDate))
     }
 
-    private var contractIdsInOrder: [String] {
-        // Sorted by small tuples, not by the contracts themselves (large values to move).
-        contracts.values.map { ($0.contract.serviceId, $0.contract.start, $0.contract.id) }.sorted(by: <).map(\.2)
+    /// The contracts by service, start and id; by index, so no contract is moved to sort them.
+    private var contractIndicesInOrder: [Dictionary<String, ContractAccount>.Index] {
+        var indices = Array(contracts.indices)
+        if indices.count > 1 {
+            indices.sort { orderKey(at: $0) < orderKey(at: $1) }
+        }
+        return indices
+    }
+
+    private func orderKey(at index: Dictionary<String, ContractAccount>.Index) -> (String, CalendarDate, String) {
+        (contracts.values[index].contract.serviceId, contracts.values[index].contract.start, contracts.keys[index])
     }
 
     /// Lines for a contract's days from its first unbilled day up to `cutoff`, marked billed.
-    private mutating func billContract(_ id: String, through cutoff: CalendarDate) -> [InvoiceLine] {
-        guard let index = contracts.index(forKey: id) else { return [] }
+    private mutating func billContract(
+        at index: Dictionary<String, ContractAccount>.Index, through cutoff: CalendarDate,
+        into lines: inout [InvoiceLine]
+    ) {
         let start = contracts.values[index].billedThrough
         let end = CalendarDate.min(contracts.values[index].contract.end, cutoff)
-        guard start < end else { return [] }
+        guard start < end else { return }
         contracts.values[index].billedThrough = end
-        return contracts.values[index].contract.recurringLines(within: BillingPeriod(start: start, end: end))
+        contracts.values[index].contract.appendRecurringLines(within: BillingPeriod(start: start, end: end), to: &lines)
     }
 
     /// The line for a usage month with unbilled usage: its whole price the first time, then
-    /// (late usage) the price of the new total less what was billed before.
-    private mutating func billUsage(_ key: UsageMonth.Key) -> InvoiceLine {
-        let month = usage[key]!
+    /// (late usage) the price of the new total less what was billed before. By index: the month
+    /// is read and marked billed in place, not hashed again.
+    private mutating func billUsage(at index: Dictionary<UsageMonth.Key, UsageMonth>.Index) -> InvoiceLine {
+        let key = usage.keys[index]
+        let month = usage.values[index]
         let billedQuantity = month.billedQuantity ?? .zero
         let period = BillingPeriod.month(of: key.month)
         let late = month.billedQuantity != nil || (coveredThrough.map { period.end <= $0 } ?? false)
         let due = month.amountDue
         let amount = Money(
             minorUnits: due.minorUnits - (month.billedAmount?.minorUnits ?? 0), currency: month.currency)
-        usage[key]!.billedQuantity = month.quantity
-        usage[key]!.billedAmount = due
-        let monthName = LineDescription.month(of: key.month)
+        usage.values[index].billedQuantity = month.quantity
+        usage.values[index].billedAmount = due
         return InvoiceLine(
             kind: .usage, serviceId: key.serviceId, contractId: nil, period: period,
-            description: late ? "\(key.metric) late usage, \(monthName)" : "\(key.metric) usage, \(monthName)",
+            description: LineDescription.usage(metric: key.metric, month: key.month, late: late),
             grossAmount: amount, metric: key.metric, quantity: month.quantity - billedQuantity,
             late: late)
     }
 
     private mutating func issue(_ lines: [InvoiceLine], on date: CalendarDate) -> [Invoice] {
-        let byCurrency = Dictionary(grouping: lines, by: \.currency)
-        return byCurrency.keys.sorted { $0.code < $1.code }.map { currency in
-            let key = IssueKey(currency: currency, date: date)
-            issuedCount[key, default: 0] += 1
-            let id = Invoice.id(
-                customerId: customerId, currency: currency, issueDate: date, sequence: issuedCount[key]!)
-            // Every line was grouped under its own currency: no mismatch is possible.
-            return try! Invoice(
-                id: id, customerId: customerId, currency: currency, issueDate: date,
-                lines: byCurrency[currency]!)
+        guard let first = lines.first?.currency else { return [] }
+        // Most customers are billed in one currency: their lines need no grouping.
+        if lines.allSatisfy({ $0.currency == first }) {
+            return [issue(lines, in: first, on: date)]
         }
+        return Dictionary(grouping: lines, by: \.currency).sorted { Currency.byCode($0.key, $1.key) }.map {
+            issue($0.value, in: $0.key, on: date)
+        }
+    }
+
+    /// The invoice of lines all in `currency`, numbered after those already issued that day.
+    private mutating func issue(_ lines: [InvoiceLine], in currency: Currency, on date: CalendarDate) -> Invoice {
+        let key = IssueKey(currency: currency, date: date)
+        let sequence = issuedCount[key, default: 0] + 1
+        issuedCount[key] = sequence
+        let id = Invoice.id(customerId: customerId, currency: currency, issueDate: date, sequence: sequence)
+        // Every line is in `currency`: no mismatch is possible.
+        return try! Invoice(id: id, customerId: customerId, currency: currency, issueDate: date, lines: lines)
     }
 }
 

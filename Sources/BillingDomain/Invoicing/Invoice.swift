@@ -40,8 +40,7 @@ public struct Invoice: Sendable, Hashable {
     public static func id(
         customerId: String, currency: Currency, issueDate: CalendarDate, sequence: Int = 1
     ) -> String {
-        let date = String(issueDate.description.filter { $0 != "-" })
-        let base = "INV-\(customerId)-\(date)-\(currency.code)"
+        let base = "INV-\(customerId)-\(issueDate.basicDigits)-\(currency.code)"
         return sequence == 1 ? base : "\(base)-\(sequence)"
     }
 }

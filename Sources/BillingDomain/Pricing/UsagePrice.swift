@@ -1,7 +1,11 @@
 /// How one metered metric of a plan is priced over a month's total quantity.
 public struct UsagePrice: Sendable, Hashable {
-    public let metric: String
-    public let model: PricingModel
+    /// Held by reference: every month of usage keeps the price it was rated at, and copies of
+    /// one price share one value rather than each carrying the tiers inline.
+    private let terms: Terms
+
+    public var metric: String { terms.metric }
+    public var model: PricingModel { terms.model }
 
     /// A price whose values are checked; anything unusable is an `invalid_message` rejection.
     public static func validated(metric: String, model: PricingModel) -> Result<UsagePrice, Rejection> {
@@ -15,13 +19,32 @@ public struct UsagePrice: Sendable, Hashable {
     }
 
     private init(metric: String, model: PricingModel) {
-        self.metric = metric
-        self.model = model
+        terms = Terms(metric: metric, model: model)
     }
 
     /// The exact price of `quantity` units (not rounded: the line rounds once).
     public func price(of quantity: Rational) -> Rational {
-        model.price(of: quantity)
+        terms.model.price(of: quantity)
+    }
+
+    /// Equal and hashed by value.
+    private final class Terms: Sendable, Hashable {
+        let metric: String
+        let model: PricingModel
+
+        init(metric: String, model: PricingModel) {
+            self.metric = metric
+            self.model = model
+        }
+
+        static func == (lhs: Terms, rhs: Terms) -> Bool {
+            lhs === rhs || (lhs.metric == rhs.metric && lhs.model == rhs.model)
+        }
+
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(metric)
+            hasher.combine(model)
+        }
     }
 }
 

@@ -40,6 +40,23 @@ struct CalendarDateTests {
         #expect(date("2025-01-05").description == "2025-01-05")
     }
 
+    @Test("Dates read back their parts, print zero-padded and order by year, month, day")
+    func partsAndOrder() throws {
+        for (year, month, day, text) in [
+            (1, 1, 1, "0001-01-01"), (99, 3, 7, "0099-03-07"), (2025, 12, 31, "2025-12-31"),
+            (9999, 12, 31, "9999-12-31"),
+        ] {
+            let value = try #require(CalendarDate(year: year, month: month, day: day))
+            #expect([value.year, value.month, value.day] == [year, month, day] as [Int])
+            #expect(value.description == text)
+            #expect(value.basicDigits == text.filter { $0 != "-" })
+            #expect(CalendarDate(iso: text) == value)
+        }
+        let ordered = ["2024-12-31", "2025-01-01", "2025-01-31", "2025-02-01", "2025-02-28", "2025-10-01"].map(date)
+        #expect(ordered.shuffled().sorted() == ordered)
+        #expect(date("2025-01-31") < date("2025-02-01") && !(date("2025-02-01") < date("2025-02-01")))
+    }
+
     @Test("Days in month, leap years included")
     func daysInMonth() {
         #expect(date("2024-02-10").daysInMonth == 29)

@@ -102,6 +102,10 @@ struct CustomerLedgerTests {
         // 9/31 × 1000 = 290.3225… → 290.32; discount 29.0322… → 29.03; then the remainder fee.
         #expect(september.lines.map(amounts) == [["290.32", "29.03", "261.29"], ["4645.16", "0.00", "4645.16"]])
         #expect(september.lines.map(\.kind) == [.recurring, .earlyTermination])
+        #expect(
+            september.lines.map(\.description) == [
+                "VM Standard, 1–9 Aug 2025", "Early termination, 10 Aug 2025 – 14 Jan 2026",
+            ])
         #expect(september.total == money("4906.45"))
         #expect(ledger.runBilling(asOf: date("2025-10-01")) == [])
     }
@@ -213,10 +217,16 @@ struct CustomerLedgerTests {
         ledger.recordUsage(
             serviceId: "sim-1", metric: "gb", quantity: dec("10"), on: date("2025-01-20"), price: Self.gigabytes,
             currency: usd)
+        // A currency whose code sorts first, on a line that comes last.
+        let aed = try #require(Currency(code: "AED"))
+        ledger.recordUsage(
+            serviceId: "sim-2", metric: "gb", quantity: dec("20"), on: date("2025-01-20"), price: Self.gigabytes,
+            currency: aed)
         let invoices = ledger.runBilling(asOf: date("2025-02-01"))
-        #expect(invoices.map(\.currency) == [inr, usd])
-        #expect(invoices.map(\.id) == ["INV-cust-1-20250201-INR", "INV-cust-1-20250201-USD"])
-        #expect(invoices.map(\.total) == [money("493.55"), money("1.00", usd)])
+        #expect(invoices.map(\.currency) == [aed, inr, usd])
+        #expect(
+            invoices.map(\.id) == ["INV-cust-1-20250201-AED", "INV-cust-1-20250201-INR", "INV-cust-1-20250201-USD"])
+        #expect(invoices.map(\.total) == [money("2.00", aed), money("493.55"), money("1.00", usd)])
     }
 
     @Test("An invoice refuses a line of another currency")

@@ -64,6 +64,24 @@ struct RecurringChargeTests {
         #expect(lines.allSatisfy { $0.discountAmount.isZero })
     }
 
+    @Test("Line descriptions: the plan's name as given, any script, then the days billed")
+    func descriptions() {
+        let contract = workedExampleContract(
+            start: "2025-01-05", terms: ContractTerms(termMonths: 12, monthlyFee: dec("1000.00")),
+            on: plan(name: "Сервер «Ⅻ» 😀 Premium Plus Extra Long Name"))
+        let lines = contract.recurringLines(within: period("2025-01-01", "2025-03-01"))
+        #expect(
+            lines.map(\.description) == [
+                "Сервер «Ⅻ» 😀 Premium Plus Extra Long Name, 5–31 Jan 2025",
+                "Сервер «Ⅻ» 😀 Premium Plus Extra Long Name, 1–28 Feb 2025",
+            ])
+        let short = workedExampleContract(start: "2025-01-15", on: plan(name: "A"))
+        #expect(
+            short.recurringLines(within: period("2025-12-01", "2026-02-01")).map(\.description) == [
+                "A, 1–31 Dec 2025", "A, 1–14 Jan 2026",
+            ])
+    }
+
     @Test("Currencies round to their own minor unit: JPY 0, BHD 3")
     func currencies() {
         let yen = workedExampleContract(

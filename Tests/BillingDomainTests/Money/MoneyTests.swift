@@ -18,7 +18,17 @@ struct MoneyTests {
             MinorUnitCase(code: "CLF", minorUnit: 4),
         ])
     func minorUnits(_ example: MinorUnitCase) throws {
-        #expect(try #require(Currency(code: example.code)).minorUnit == example.minorUnit)
+        let currency = try #require(Currency(code: example.code))
+        #expect(currency.minorUnit == example.minorUnit)
+        #expect(currency.code == example.code)
+    }
+
+    @Test("Currencies are equal by code and order by it")
+    func codeOrder() throws {
+        let codes = ["AED", "BHD", "CLF", "INR", "JPY", "USD", "ZWG"]
+        let currencies = try codes.map { try #require(Currency(code: $0)) }
+        #expect(currencies.shuffled().sorted(by: Currency.byCode).map(\.code) == codes)
+        #expect(Currency(code: "INR") == inr && inr != usd && Set(currencies).count == codes.count)
     }
 
     @Test("Unknown or malformed currency codes are refused", arguments: ["XYZ", "usd", "US", "USDD", ""])
