@@ -47,6 +47,12 @@ struct AMQPThroughput {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (call, first) in stride(from: 0, to: count, by: batch).enumerated() {
                 if call >= window / batch { try await group.next() }
+                if batch == 1 {
+                    // One message per call, through the call for one message.
+                    let single = message(first)
+                    group.addTask { _ = try await publisher.publish(single, exchange: "", routingKey: queue) }
+                    continue
+                }
                 let messages = (first..<min(first + batch, count)).map {
                     OutgoingMessage(message($0), exchange: "", routingKey: queue)
                 }

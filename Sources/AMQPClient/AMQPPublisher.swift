@@ -24,8 +24,16 @@ public final class AMQPPublisher: Sendable {
     public func publish(
         _ message: AMQPMessage, exchange: String, routingKey: String, mandatory: Bool = true
     ) async throws -> PublishConfirmation {
-        try await publish([OutgoingMessage(message, exchange: exchange, routingKey: routingKey, mandatory: mandatory)])[
-            0]
+        // Not a batch of one: no arrays to make and take apart for each message.
+        try await withCheckedThrowingContinuation { continuation in
+            let receipt = PublishReceipt(continuation)
+            send(
+                [
+                    PublisherDriver.Outgoing(
+                        exchange: exchange, routingKey: routingKey, mandatory: mandatory, message: message,
+                        receipt: receipt, index: 0)
+                ], receipt: receipt)
+        }
     }
 
     /// Publishes messages in order and waits until the broker confirmed every one of them:
@@ -34,17 +42,21 @@ public final class AMQPPublisher: Sendable {
     public func publish(_ batch: [OutgoingMessage]) async throws -> [PublishConfirmation] {
         guard !batch.isEmpty else { return [] }
         return try await withCheckedThrowingContinuation { continuation in
-            let receipt = PublishReceipt(count: batch.count, continuation: continuation)
+            let receipt = PublishReceipt(count: batch.count, continuation)
             let outgoing = batch.enumerated().map { index, item in
                 PublisherDriver.Outgoing(
                     exchange: item.exchange, routingKey: item.routingKey, mandatory: item.mandatory,
                     message: item.message, receipt: receipt, index: index)
             }
-            if driver.enqueue(outgoing) {
-                loop.wake()
-            } else {
-                receipt.fail(AMQPError(.shutdown, "the publisher is closed"))
-            }
+            send(outgoing, receipt: receipt)
+        }
+    }
+
+    private func send(_ outgoing: [PublisherDriver.Outgoing], receipt: PublishReceipt) {
+        if driver.enqueue(outgoing) {
+            loop.wake()
+        } else {
+            receipt.fail(AMQPError(.shutdown, "the publisher is closed"))
         }
     }
 
@@ -82,37 +94,59 @@ public struct OutgoingMessage: Sendable {
 /// Collects the confirms of one `publish` call and resumes its caller once all arrived (or
 /// at the first failure).
 final class PublishReceipt: Sendable {
+    /// Who waits: the caller of a single publish, or of a batch.
+    private enum Waiter {
+        case one(CheckedContinuation<PublishConfirmation, any Error>)
+        case batch(CheckedContinuation<[PublishConfirmation], any Error>)
+    }
+
     private struct State {
+        /// A batch's confirmations by index (empty for a single message).
         var results: [PublishConfirmation?]
         var remaining: Int
-        var continuation: CheckedContinuation<[PublishConfirmation], any Error>?
+        var waiter: Waiter?
     }
 
     private let state: Mutex<State>
 
-    init(count: Int, continuation: CheckedContinuation<[PublishConfirmation], any Error>) {
-        state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count, continuation: continuation))
+    init(_ continuation: CheckedContinuation<PublishConfirmation, any Error>) {
+        state = Mutex(State(results: [], remaining: 1, waiter: .one(continuation)))
+    }
+
+    init(count: Int, _ continuation: CheckedContinuation<[PublishConfirmation], any Error>) {
+        state = Mutex(
+            State(results: Array(repeating: nil, count: count), remaining: count, waiter: .batch(continuation)))
     }
 
     func confirm(_ index: Int, _ confirmation: PublishConfirmation) {
-        let finished: (CheckedContinuation<[PublishConfirmation], any Error>, [PublishConfirmation])? =
-            state.withLock { state in
+        let finished: (Waiter, [PublishConfirmation])? = state.withLock { state in
+            guard let waiter = state.waiter else { return nil }
+            if case .batch = waiter {
                 guard state.results[index] == nil else { return nil }
                 state.results[index] = confirmation
                 state.remaining -= 1
-                guard state.remaining == 0, let continuation = state.continuation else { return nil }
-                state.continuation = nil
-                return (continuation, state.results.map { $0! })
+                guard state.remaining == 0 else { return nil }
             }
-        if let (continuation, results) = finished { continuation.resume(returning: results) }
+            state.waiter = nil
+            return (waiter, state.results.map { $0! })
+        }
+        switch finished {
+        case (.one(let continuation), _)?: continuation.resume(returning: confirmation)
+        case (.batch(let continuation), let results)?: continuation.resume(returning: results)
+        case nil: break
+        }
     }
 
     func fail(_ error: AMQPError) {
-        let continuation = state.withLock { state in
-            defer { state.continuation = nil }
-            return state.continuation
+        let waiter = state.withLock { state in
+            defer { state.waiter = nil }
+            return state.waiter
         }
-        continuation?.resume(throwing: error)
+        switch waiter {
+        case .one(let continuation): continuation.resume(throwing: error)
+        case .batch(let continuation): continuation.resume(throwing: error)
+        case nil: break
+        }
     }
 }
 

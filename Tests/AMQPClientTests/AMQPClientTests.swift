@@ -82,6 +82,18 @@ struct AMQPClientTests {
         await withQueue.close()
     }
 
+    @Test("Publishing on a closed publisher fails with shutdown, one message or a batch")
+    func closedPublisher() async throws {
+        let publisher = AMQPPublisher(configuration: try Broker.configuration())
+        await publisher.close()
+        await #expect {
+            try await publisher.publish(AMQPMessage(body: [1]), exchange: "", routingKey: "nowhere")
+        } throws: { ($0 as? AMQPError)?.code == .shutdown }
+        await #expect {
+            try await publisher.publish([OutgoingMessage(AMQPMessage(body: [2]), exchange: "", routingKey: "nowhere")])
+        } throws: { ($0 as? AMQPError)?.code == .shutdown }
+    }
+
     @Test("A rejected message is dead-lettered, and its x-death reason is readable")
     func deadLetter() async throws {
         let configuration = try Broker.configuration()
