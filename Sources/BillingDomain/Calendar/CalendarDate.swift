@@ -125,28 +125,19 @@ extension CalendarDate: Comparable {
 
 extension CalendarDate: CustomStringConvertible {
     /// `YYYY-MM-DD`.
-    public var description: String { digits(separator: UInt8(ascii: "-")) }
+    public var description: String { TextWriter.text(capacity: 10) { $0.writeDigits(of: self, separator: "-") } }
 
     /// `YYYYMMDD`, as in invoice ids.
-    public var basicDigits: String { digits(separator: nil) }
+    public var basicDigits: String { TextWriter.text(capacity: 8) { $0.writeDigits(of: self, separator: nil) } }
+}
 
+extension TextWriter {
     /// The zero-padded digits of year (1–9999, so four), month and day, optionally separated.
-    private func digits(separator: UInt8?) -> String {
-        String(unsafeUninitializedCapacity: 10) { buffer in
-            var end = 0
-            for (value, width) in [(year, 4), (month, 2), (day, 2)] {
-                if end > 0, let separator {
-                    buffer[end] = separator
-                    end += 1
-                }
-                var rest = value
-                for position in (end..<end + width).reversed() {
-                    buffer[position] = UInt8(ascii: "0") + UInt8(rest % 10)
-                    rest /= 10
-                }
-                end += width
-            }
-            return end
-        }
+    mutating func writeDigits(of date: CalendarDate, separator: String?) {
+        write(date.year, width: 4)
+        if let separator { write(separator) }
+        write(date.month, width: 2)
+        if let separator { write(separator) }
+        write(date.day, width: 2)
     }
 }

@@ -11,13 +11,10 @@ public struct CustomerLedger: Sendable, Hashable {
     public private(set) var pendingFees: [EarlyTerminationFee] = []
     /// The end of the last month a billing run covered: usage of months before it is late.
     public private(set) var coveredThrough: CalendarDate?
-    /// Invoices issued per currency and date, for the id of a second one that day.
-    private var issuedCount: [IssueKey: Int] = [:]
-
-    private struct IssueKey: Hashable {
-        let currency: Currency
-        let date: CalendarDate
-    }
+    /// Invoices issued per date and currency, for the id of a second one that day; in date,
+    /// then currency-code order. Runs issue in date order, so a new count almost always goes
+    /// at the end: cheaper than a dictionary that rehashes as a year of runs adds dates.
+    private var issued: [IssuedCount] = []
 
     public struct ContractAccount: Sendable, Hashable {
         public internal(set) var contract: Contract
@@ -203,12 +200,26 @@ public struct CustomerLedger: Sendable, Hashable {
 
     /// The invoice of lines all in `currency`, numbered after those already issued that day.
     private mutating func issue(_ lines: [InvoiceLine], in currency: Currency, on date: CalendarDate) -> Invoice {
-        let key = IssueKey(currency: currency, date: date)
-        let sequence = issuedCount[key, default: 0] + 1
-        issuedCount[key] = sequence
+        let sequence = countIssue(currency: currency, date: date)
         let id = Invoice.id(customerId: customerId, currency: currency, issueDate: date, sequence: sequence)
         // Every line is in `currency`: no mismatch is possible.
         return try! Invoice(id: id, customerId: customerId, currency: currency, issueDate: date, lines: lines)
+    }
+
+    /// Counts one more invoice of `currency` issued on `date`, and returns its number that day.
+    private mutating func countIssue(currency: Currency, date: CalendarDate) -> Int {
+        let new = IssuedCount(currency: currency, date: date, count: 1)
+        // From the end: where the new count goes, or the one already there for the day.
+        var index = issued.endIndex
+        while index > issued.startIndex && IssuedCount.precedes(new, issued[index - 1]) {
+            index -= 1
+        }
+        if index > issued.startIndex && issued[index - 1].date == date && issued[index - 1].currency == currency {
+            issued[index - 1].count += 1
+            return issued[index - 1].count
+        }
+        issued.insert(new, at: index)
+        return 1
     }
 }
 
@@ -234,7 +245,7 @@ extension CustomerLedger {
         public var usage: [UsageMonth.Key: UsageMonth]
         public var pendingFees: [EarlyTerminationFee]
         public var coveredThrough: CalendarDate?
-        /// Invoices issued per currency and date.
+        /// Invoices issued per currency and date, in date then currency-code order.
         public var issued: [IssuedCount]
 
         public init(
@@ -260,6 +271,11 @@ extension CustomerLedger {
             self.date = date
             self.count = count
         }
+
+        /// Date order, then currency-code order: the order of ``Snapshot/issued``.
+        static func precedes(_ lhs: IssuedCount, _ rhs: IssuedCount) -> Bool {
+            lhs.date != rhs.date ? lhs.date < rhs.date : Currency.byCode(lhs.currency, rhs.currency)
+        }
     }
 
     public var snapshot: Snapshot {
@@ -267,8 +283,7 @@ extension CustomerLedger {
             customerId: customerId, contracts: contracts.values.sorted { $0.contract.id < $1.contract.id },
             usage: usage,
             pendingFees: pendingFees, coveredThrough: coveredThrough,
-            issued: issuedCount.map { IssuedCount(currency: $0.key.currency, date: $0.key.date, count: $0.value) }
-                .sorted { ($0.date, $0.currency.code) < ($1.date, $1.currency.code) })
+            issued: issued)
     }
 
     public init(snapshot: Snapshot) {
@@ -277,7 +292,6 @@ extension CustomerLedger {
         self.usage = snapshot.usage
         self.pendingFees = snapshot.pendingFees
         self.coveredThrough = snapshot.coveredThrough
-        self.issuedCount = Dictionary(
-            uniqueKeysWithValues: snapshot.issued.map { (IssueKey(currency: $0.currency, date: $0.date), $0.count) })
+        self.issued = snapshot.issued.sorted(by: IssuedCount.precedes)
     }
 }

@@ -40,7 +40,17 @@ public struct Invoice: Sendable, Hashable {
     public static func id(
         customerId: String, currency: Currency, issueDate: CalendarDate, sequence: Int = 1
     ) -> String {
-        let base = "INV-\(customerId)-\(issueDate.basicDigits)-\(currency.code)"
-        return sequence == 1 ? base : "\(base)-\(sequence)"
+        TextWriter.text(capacity: customerId.utf8.count + 37) {
+            $0.write("INV-")
+            $0.write(customerId)
+            $0.write("-")
+            $0.writeDigits(of: issueDate, separator: nil)
+            $0.write("-")
+            $0.write(currency.code)
+            if sequence != 1 {
+                $0.write("-")
+                $0.write(sequence)
+            }
+        }
     }
 }

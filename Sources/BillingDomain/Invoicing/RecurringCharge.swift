@@ -45,17 +45,15 @@ extension Contract {
     }
 }
 
-/// How periods read on an invoice line. The descriptions of the lines every run composes are
-/// written straight into their string's storage: interpolated, each day, month and year made a
-/// string of its own first.
+/// How periods read on an invoice line (written with a ``TextWriter``).
 enum LineDescription {
-    private static let monthNames = [
+    static let monthNames = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ]
 
     /// `VM, 15–31 Jan 2025`: a recurring line.
     static func recurring(planName: String, period: BillingPeriod) -> String {
-        Writer.text(capacity: planName.utf8.count + 2 + Writer.daysCapacity) {
+        TextWriter.text(capacity: planName.utf8.count + 2 + LineDescription.daysCapacity) {
             $0.write(planName)
             $0.write(", ")
             $0.writeDays(of: period)
@@ -64,7 +62,7 @@ enum LineDescription {
 
     /// `mb usage, Jan 2025`, `mb late usage, Jan 2025`: a usage line.
     static func usage(metric: String, month: CalendarDate, late: Bool) -> String {
-        Writer.text(capacity: metric.utf8.count + 21) {
+        TextWriter.text(capacity: metric.utf8.count + 21) {
             $0.write(metric)
             $0.write(late ? " late usage, " : " usage, ")
             $0.writeMonth(of: month)
@@ -74,76 +72,40 @@ enum LineDescription {
     /// `15–31 Jan 2025` for days within one month; `10 Mar 2025 – 14 Jan 2026` otherwise.
     /// The end shown is the last day billed (the period's end is exclusive).
     static func days(of period: BillingPeriod) -> String {
-        Writer.text(capacity: Writer.daysCapacity) { $0.writeDays(of: period) }
+        TextWriter.text(capacity: LineDescription.daysCapacity) { $0.writeDays(of: period) }
     }
 
-    /// UTF-8 written into a string's storage, never past the capacity it was given.
-    private struct Writer {
-        /// The longest ``writeDays(of:)``: `10 Mar 2025 – 14 Jan 2026`, the dash 3 bytes.
-        static let daysCapacity = 27
+    /// The longest ``TextWriter/writeDays(of:)``: `10 Mar 2025 – 14 Jan 2026`, the dash 3 bytes.
+    static let daysCapacity = 27
+}
 
-        private let buffer: UnsafeMutableBufferPointer<UInt8>
-        private var count = 0
-
-        private init(buffer: UnsafeMutableBufferPointer<UInt8>) {
-            self.buffer = buffer
-        }
-
-        static func text(capacity: Int, _ body: (inout Writer) -> Void) -> String {
-            String(unsafeUninitializedCapacity: capacity) { buffer in
-                var writer = Writer(buffer: buffer)
-                body(&writer)
-                return writer.count
-            }
-        }
-
-        mutating func write(_ text: String) {
-            for byte in text.utf8 {
-                precondition(count < buffer.count, "a line description longer than its capacity")
-                buffer[count] = byte
-                count += 1
-            }
-        }
-
-        /// A day, month or year (1–9999), without padding.
-        mutating func write(_ number: Int) {
-            let digits = number < 10 ? 1 : number < 100 ? 2 : number < 1000 ? 3 : 4
-            precondition(number > 0 && number < 10_000 && count + digits <= buffer.count, "\(number) does not fit")
-            var rest = number
-            for position in (count..<count + digits).reversed() {
-                buffer[position] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            }
-            count += digits
-        }
-
-        mutating func writeDays(of period: BillingPeriod) {
-            let last = period.end.adding(days: -1)
-            if period.start.year == last.year && period.start.month == last.month {
-                write(period.start.day)
-                write("–")
-                write(last.day)
-                write(" ")
-                writeMonth(of: last)
-            } else {
-                writeDay(period.start)
-                write(" – ")
-                writeDay(last)
-            }
-        }
-
-        /// `Jan 2025`.
-        mutating func writeMonth(of date: CalendarDate) {
-            write(LineDescription.monthNames[date.month - 1])
+extension TextWriter {
+    mutating func writeDays(of period: BillingPeriod) {
+        let last = period.end.adding(days: -1)
+        if period.start.year == last.year && period.start.month == last.month {
+            write(period.start.day)
+            write("–")
+            write(last.day)
             write(" ")
-            write(date.year)
+            writeMonth(of: last)
+        } else {
+            writeDay(period.start)
+            write(" – ")
+            writeDay(last)
         }
+    }
 
-        /// `15 Jan 2025`.
-        private mutating func writeDay(_ date: CalendarDate) {
-            write(date.day)
-            write(" ")
-            writeMonth(of: date)
-        }
+    /// `Jan 2025`.
+    mutating func writeMonth(of date: CalendarDate) {
+        write(LineDescription.monthNames[date.month - 1])
+        write(" ")
+        write(date.year)
+    }
+
+    /// `15 Jan 2025`.
+    private mutating func writeDay(_ date: CalendarDate) {
+        write(date.day)
+        write(" ")
+        writeMonth(of: date)
     }
 }

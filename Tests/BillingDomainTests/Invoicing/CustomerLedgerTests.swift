@@ -71,6 +71,32 @@ struct CustomerLedgerTests {
         #expect(march.lines[0].contractId == "c-2")
     }
 
+    @Test(
+        "A second invoice of a day and currency is numbered, whatever order the dates came in, and a snapshot keeps the count"
+    )
+    func sameDayNumbering() throws {
+        func change(
+            _ ledger: inout CustomerLedger, _ contract: Contract, on day: String, to id: String
+        ) throws -> [String] {
+            let change = try contract.changingPlan(
+                to: plan("vm-premium", fee: "2000.00"), effective: date(day), tenant: tenant(), newContractId: id
+            ).get()
+            return try ledger.invoicePlanChange(change).get().map(\.id)
+        }
+        var ledger = CustomerLedger(customerId: "cust-1")
+        let contracts = ["c-1", "c-3", "c-5"].map { workedExampleContract(id: $0, start: "2025-03-05") }
+        for contract in contracts { ledger.record(contract) }
+        #expect(try change(&ledger, contracts[0], on: "2025-03-20", to: "c-2") == ["INV-cust-1-20250320-INR"])
+        // An earlier day after a later one.
+        #expect(try change(&ledger, contracts[1], on: "2025-03-10", to: "c-4") == ["INV-cust-1-20250310-INR"])
+        var restored = CustomerLedger(snapshot: ledger.snapshot)
+        #expect(restored == ledger)
+        #expect(restored.snapshot.issued.map(\.date) == [date("2025-03-10"), date("2025-03-20")])
+        #expect(try change(&restored, contracts[2], on: "2025-03-20", to: "c-6") == ["INV-cust-1-20250320-INR-2"])
+        #expect(restored.runBilling(asOf: date("2025-04-01")).map(\.id) == ["INV-cust-1-20250401-INR"])
+        #expect(restored.snapshot.issued.map(\.count) == [1, 2, 1])
+    }
+
     @Test("A plan change on the 1st issues no empty invoice")
     func planChangeOnFirst() throws {
         var ledger = CustomerLedger(customerId: "cust-1")
