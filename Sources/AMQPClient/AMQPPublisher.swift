@@ -24,7 +24,7 @@ public final class AMQPPublisher: Sendable {
     public func publish(
         _ message: AMQPMessage, exchange: String, routingKey: String, mandatory: Bool = true
     ) async throws -> PublishConfirmation {
-        // Not a batch of one: no arrays to make and take apart for each message.
+        // Not a batch of one: no result array to fill, map and index for each message.
         try await withCheckedThrowingContinuation { continuation in
             let receipt = PublishReceipt(continuation)
             send(
@@ -101,7 +101,8 @@ final class PublishReceipt: Sendable {
     }
 
     private struct State {
-        /// A batch's confirmations by index (empty for a single message).
+        /// A batch's confirmations by index, and how many are still to come (a single message
+        /// needs neither).
         var results: [PublishConfirmation?]
         var remaining: Int
         var waiter: Waiter?
@@ -110,7 +111,7 @@ final class PublishReceipt: Sendable {
     private let state: Mutex<State>
 
     init(_ continuation: CheckedContinuation<PublishConfirmation, any Error>) {
-        state = Mutex(State(results: [], remaining: 1, waiter: .one(continuation)))
+        state = Mutex(State(results: [], remaining: 0, waiter: .one(continuation)))
     }
 
     init(count: Int, _ continuation: CheckedContinuation<[PublishConfirmation], any Error>) {

@@ -141,6 +141,11 @@ public struct RatingHandler: MessageHandler {
             throw StoreError("tenant \(command.tenantId) has no readable time zone")
         }
         let day = usage.date(in: zone)
+        guard day.isWithinTextYears else {
+            throw Rejection(
+                .invalidMessage,
+                "data.timestamp \(usage.timestamp) falls on \(day) in \(zoneName), outside years 1–9999")
+        }
         let month = day.startOfMonth
         let increment = UsageIncrement(
             tenantId: command.tenantId, serviceId: usage.serviceId, metric: usage.metric, month: month,

@@ -149,6 +149,19 @@ struct RatingHandlerTests {
         #expect(foreign.failureCode == .unknownService)
     }
 
+    @Test("Usage whose day in the tenant's zone is past 9999-12-31 is rejected, alone or in a batch")
+    func beyondCalendarText() async throws {
+        let rating = try await Rating()
+        try await rating.setUp()
+        // 20:00Z on 31 Dec 9999 is 01:30 on 1 Jan 10000 in Kolkata: no YYYY-MM-DD for its month.
+        let refused = try await rating.usage("1", at: "9999-12-31T20:00:00Z")
+        #expect(refused.failureCode == .invalidMessage)
+        #expect(
+            try await rating.usageBatch([("1", "9999-12-31T20:00:00Z"), ("2", "9999-12-31T10:00:00Z")]) == [
+                .invalidMessage, nil,
+            ])
+    }
+
     @Test("A batch of usage keeps a running total: the month's limit holds across the batch, and the sums are exact")
     func batch() async throws {
         let rating = try await Rating()

@@ -56,6 +56,10 @@ public struct CalendarDate: Sendable, Hashable {
 
     public var daysInMonth: Int { CalendarDate.daysInMonth(year: year, month: month) }
 
+    /// Whether the year is 1–9999, the years `YYYY-MM-DD` text carries: arithmetic on dates
+    /// (a term's end, a local day of a timestamp) can step outside them.
+    public var isWithinTextYears: Bool { (1...9999).contains(year) }
+
     /// The first day of this date's month.
     public var startOfMonth: CalendarDate { CalendarDate(validYear: year, month: month, day: 1) }
 
@@ -124,15 +128,22 @@ extension CalendarDate: Comparable {
 }
 
 extension CalendarDate: CustomStringConvertible {
-    /// `YYYY-MM-DD`.
-    public var description: String { TextWriter.text(capacity: 10) { $0.writeDigits(of: self, separator: "-") } }
-
-    /// `YYYYMMDD`, as in invoice ids.
-    public var basicDigits: String { TextWriter.text(capacity: 8) { $0.writeDigits(of: self, separator: nil) } }
+    /// `YYYY-MM-DD` (a year past 9999, which date arithmetic can reach, has more digits).
+    public var description: String {
+        TextWriter.text(capacity: TextWriter.digitsCapacity(of: self) + 2) {
+            $0.writeDigits(of: self, separator: "-")
+        }
+    }
 }
 
 extension TextWriter {
-    /// The zero-padded digits of year (1–9999, so four), month and day, optionally separated.
+    /// The bytes of ``writeDigits(of:separator:)`` without separators.
+    static func digitsCapacity(of date: CalendarDate) -> Int {
+        Swift.max(digits(of: date.year), 4) + 4
+    }
+
+    /// The year zero-padded to four digits (more past 9999), then month and day zero-padded to
+    /// two, optionally separated.
     mutating func writeDigits(of date: CalendarDate, separator: String?) {
         write(date.year, width: 4)
         if let separator { write(separator) }

@@ -21,6 +21,11 @@ extension Contract {
         start: CalendarDate, terms: ContractTerms
     ) -> Result<Contract, Rejection> {
         if let rejection = terms.problem(for: tenant) { return .failure(rejection) }
+        let end = start.adding(months: terms.termMonths)
+        guard end.isWithinTextYears else {
+            return .failure(
+                Rejection(.invalidMessage, "a \(terms.termMonths)-month term from \(start) would end after 9999-12-31"))
+        }
         let fee: Money
         if let agreed = terms.monthlyFee {
             let exact = Money.rounding(agreed, in: plan.currency)

@@ -40,7 +40,8 @@ public struct Invoice: Sendable, Hashable {
     public static func id(
         customerId: String, currency: Currency, issueDate: CalendarDate, sequence: Int = 1
     ) -> String {
-        TextWriter.text(capacity: customerId.utf8.count + 37) {
+        // INV- -YYYYMMDD -CUR -n: 4 + 1 + date + 1 + 3 + 1 + up to 19 digits.
+        TextWriter.text(capacity: customerId.utf8.count + TextWriter.digitsCapacity(of: issueDate) + 29) {
             $0.write("INV-")
             $0.write(customerId)
             $0.write("-")

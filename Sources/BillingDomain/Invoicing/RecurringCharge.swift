@@ -53,7 +53,7 @@ enum LineDescription {
 
     /// `VM, 15–31 Jan 2025`: a recurring line.
     static func recurring(planName: String, period: BillingPeriod) -> String {
-        TextWriter.text(capacity: planName.utf8.count + 2 + LineDescription.daysCapacity) {
+        TextWriter.text(capacity: planName.utf8.count + 2 + LineDescription.daysCapacity(of: period)) {
             $0.write(planName)
             $0.write(", ")
             $0.writeDays(of: period)
@@ -62,7 +62,8 @@ enum LineDescription {
 
     /// `mb usage, Jan 2025`, `mb late usage, Jan 2025`: a usage line.
     static func usage(metric: String, month: CalendarDate, late: Bool) -> String {
-        TextWriter.text(capacity: metric.utf8.count + 21) {
+        // " late usage, " and "Jan ", then the year.
+        TextWriter.text(capacity: metric.utf8.count + 17 + TextWriter.digits(of: month.year)) {
             $0.write(metric)
             $0.write(late ? " late usage, " : " usage, ")
             $0.writeMonth(of: month)
@@ -72,11 +73,14 @@ enum LineDescription {
     /// `15–31 Jan 2025` for days within one month; `10 Mar 2025 – 14 Jan 2026` otherwise.
     /// The end shown is the last day billed (the period's end is exclusive).
     static func days(of period: BillingPeriod) -> String {
-        TextWriter.text(capacity: LineDescription.daysCapacity) { $0.writeDays(of: period) }
+        TextWriter.text(capacity: daysCapacity(of: period)) { $0.writeDays(of: period) }
     }
 
-    /// The longest ``TextWriter/writeDays(of:)``: `10 Mar 2025 – 14 Jan 2026`, the dash 3 bytes.
-    static let daysCapacity = 27
+    /// The most ``TextWriter/writeDays(of:)`` writes for `period`: `10 Mar 2025 – 14 Jan 2026`
+    /// (the dash 3 bytes), 27 with four-digit years.
+    static func daysCapacity(of period: BillingPeriod) -> Int {
+        19 + 2 * TextWriter.digits(of: Swift.max(period.start.year, period.end.year))
+    }
 }
 
 extension TextWriter {

@@ -27,16 +27,22 @@ struct TextWriter {
         }
     }
 
-    /// A number that is not negative, in decimal, zero-padded to at least `width` digits.
-    mutating func write(_ number: Int, width: Int = 1) {
-        precondition(number >= 0, "\(number) is negative")
+    /// The decimal digits of a number that is not negative: for capacities, since a date's
+    /// year is not always four digits (date arithmetic can step past 9999).
+    static func digits(of number: Int) -> Int {
         var digits = 1
         var power = 10
         while number >= power && digits < 19 {
             digits += 1
             power &*= 10
         }
-        digits = Swift.max(digits, width)
+        return digits
+    }
+
+    /// A number that is not negative, in decimal, zero-padded to at least `width` digits.
+    mutating func write(_ number: Int, width: Int = 1) {
+        precondition(number >= 0, "\(number) is negative")
+        let digits = Swift.max(TextWriter.digits(of: number), width)
         precondition(count + digits <= buffer.count, "text longer than its capacity")
         var rest = number
         for position in (count..<count + digits).reversed() {

@@ -49,12 +49,21 @@ struct CalendarDateTests {
             let value = try #require(CalendarDate(year: year, month: month, day: day))
             #expect([value.year, value.month, value.day] == [year, month, day] as [Int])
             #expect(value.description == text)
-            #expect(value.basicDigits == text.filter { $0 != "-" })
             #expect(CalendarDate(iso: text) == value)
         }
         let ordered = ["2024-12-31", "2025-01-01", "2025-01-31", "2025-02-01", "2025-02-28", "2025-10-01"].map(date)
         #expect(ordered.shuffled().sorted() == ordered)
         #expect(date("2025-01-31") < date("2025-02-01") && !(date("2025-02-01") < date("2025-02-01")))
+    }
+
+    @Test("Arithmetic past 9999 gives a date that prints its longer year, and says it has no YYYY-MM-DD")
+    func pastTheTextYears() {
+        let next = date("9999-12-15").adding(months: 1)
+        #expect(next.year == 10000 && next.description == "10000-01-15" && !next.isWithinTextYears)
+        #expect(date("9999-12-31").isWithinTextYears && date("0001-01-01").isWithinTextYears)
+        #expect(date("0001-01-01").adding(days: -1).description == "0000-12-31")
+        let period = BillingPeriod(start: date("9999-12-20"), end: next)
+        #expect(period.monthlyPieces.count == 2)
     }
 
     @Test("Days in month, leap years included")

@@ -87,6 +87,29 @@ struct ContractSigningTests {
         ).get()
         #expect(contract.termEnd == date("2025-05-31"))
     }
+
+    @Test("A term that would end after 9999-12-31 is refused, and a renewal that would is not made")
+    func termPastTheTextYears() throws {
+        func sign(_ start: String) -> Result<Contract, Rejection> {
+            Contract.sign(
+                id: "c", customerId: "cust-1", serviceId: "vm-1", plan: plan(), tenant: tenant(),
+                paymentMode: .postpaid,
+                start: date(start), terms: ContractTerms(termMonths: 12))
+        }
+        #expect(sign("9999-01-01").rejection?.code == .invalidMessage)
+        #expect(try sign("9998-12-31").get().termEnd == date("9999-12-31"))
+        // Renewing it would end in 10000: it expires instead; one a year earlier renews.
+        func renewal(_ start: String) throws -> Contract? {
+            let contract = try Contract.sign(
+                id: "c", customerId: "cust-1", serviceId: "vm-1", plan: plan(), tenant: tenant(),
+                paymentMode: .postpaid,
+                start: date(start), terms: ContractTerms(termMonths: 12, renewal: .autoRenew)
+            ).get()
+            return try contract.renewal(plan: plan(), tenant: tenant(), newContractId: "c-2").get()
+        }
+        #expect(try renewal("9998-06-01") == nil)
+        #expect(try renewal("9997-06-01")?.termEnd == date("9999-06-01"))
+    }
 }
 
 @Suite("Cancellation and early termination")
