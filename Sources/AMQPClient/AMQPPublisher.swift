@@ -263,10 +263,17 @@ final class PublisherDriver: ConnectionDriver {
                 return batch
             }
             guard !batch.isEmpty else { return }
-            for outgoing in batch {
-                try connection.publish(
-                    outgoing.message, exchange: outgoing.exchange, routingKey: outgoing.routingKey,
-                    mandatory: outgoing.mandatory)
+            func send() throws(AMQPError) {
+                for outgoing in batch {
+                    try connection.publish(
+                        outgoing.message, exchange: outgoing.exchange, routingKey: outgoing.routingKey,
+                        mandatory: outgoing.mandatory)
+                }
+            }
+            if batch.count > 1 {
+                try connection.corked(send)
+            } else {
+                try send()
             }
         }
     }

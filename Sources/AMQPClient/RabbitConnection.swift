@@ -342,6 +342,18 @@ final class RabbitConnection {
 
     var socketDescriptor: Int32 { amqp_get_sockfd(state) }
 
+    /// Holds back partial TCP segments while `body` writes several messages, then sends what
+    /// is left: messages leave in full segments rather than one segment each (rabbitmq-c sends
+    /// every message's last frame on its own).
+    func corked<T>(_ body: () throws(AMQPError) -> T) throws(AMQPError) -> T {
+        var on: Int32 = 1
+        var off: Int32 = 0
+        let fd = socketDescriptor
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_CORK, &on, socklen_t(MemoryLayout<Int32>.size))
+        defer { _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_CORK, &off, socklen_t(MemoryLayout<Int32>.size)) }
+        return try body()
+    }
+
     /// Frees the memory of frames already handled.
     func releaseBuffers() {
         amqp_maybe_release_buffers(state)
