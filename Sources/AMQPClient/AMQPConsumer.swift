@@ -214,8 +214,10 @@ final class ConsumerDriver: ConnectionDriver {
 ///
 /// Delivery tags on a channel are 1, 2, 3…; `nextUnsettled` is the lowest not yet acknowledged,
 /// rejected or requeued. When a batch settles a run of tags from there, one `basic.ack` with
-/// `multiple` covers the run (a multiple ack only settles deliveries still outstanding, so
-/// tags rejected earlier are untouched); acknowledgements past a gap go out one by one.
+/// `multiple` covers the run, up to the last tag this batch acknowledges: a multiple ack settles
+/// only deliveries still outstanding (tags settled earlier are untouched), but its own tag must
+/// be outstanding, or RabbitMQ closes the channel (`unknown delivery tag`) and every unsettled
+/// delivery comes again. Acknowledgements past a gap go out one by one.
 struct AckCoalescer {
     private var nextUnsettled: UInt64 = 1
     /// Tags above `nextUnsettled` already settled by a frame of their own.
@@ -234,14 +236,16 @@ struct AckCoalescer {
         advance(through: [])
     }
 
+    /// Moves `nextUnsettled` past the run of tags settled before or in `pending`; returns the
+    /// last tag of the run that is in `pending` (nil when none is).
     @discardableResult
-    private mutating func advance(through pending: Set<UInt64>) -> Bool {
-        var coveredAny = false
+    private mutating func advance(through pending: Set<UInt64>) -> UInt64? {
+        var lastPending: UInt64?
         while true {
             if pending.contains(nextUnsettled) {
-                coveredAny = true
+                lastPending = nextUnsettled
             } else if !settledAhead.contains(nextUnsettled) {
-                return coveredAny
+                return lastPending
             }
             settledAhead.remove(nextUnsettled)
             nextUnsettled += 1
@@ -250,9 +254,9 @@ struct AckCoalescer {
 
     mutating func plan(acks: [UInt64], settledOtherwise: [UInt64]) -> Plan {
         settledAhead.formUnion(settledOtherwise)
-        let coveredAny = advance(through: Set(acks))
+        let multipleUpTo = advance(through: Set(acks))
         let single = acks.filter { $0 >= nextUnsettled }.sorted()
         settledAhead.formUnion(single)
-        return Plan(multipleUpTo: coveredAny ? nextUnsettled - 1 : nil, single: single)
+        return Plan(multipleUpTo: multipleUpTo, single: single)
     }
 }

@@ -28,6 +28,44 @@ struct AckCoalescerTests {
         #expect(plan.multipleUpTo == 3 && plan.single.isEmpty)
         let none = coalescer.plan(acks: [], settledOtherwise: [5])
         #expect(none.multipleUpTo == nil && none.single.isEmpty)
-        #expect(coalescer.plan(acks: [4], settledOtherwise: []).multipleUpTo == 5)
+        // 5 is settled already: the multiple ack stops at 4, the last tag still outstanding.
+        #expect(coalescer.plan(acks: [4], settledOtherwise: []).multipleUpTo == 4)
+    }
+
+    @Test("A multiple ack never names a tag settled before: RabbitMQ would close the channel")
+    func neverAnAcknowledgedTag() {
+        var coalescer = AckCoalescer()
+        // 2 is acknowledged alone past the gap at 1; then 1 closes the gap.
+        #expect(coalescer.plan(acks: [2], settledOtherwise: []).single == [2])
+        let closing = coalescer.plan(acks: [1], settledOtherwise: [])
+        #expect(closing.multipleUpTo == 1 && closing.single.isEmpty)
+        // Every tag a plan names was outstanding: each goes out once, in one frame or another.
+        var outstanding = Set<UInt64>(1...40)
+        var sent = Set<UInt64>()
+        var acknowledged = Set<UInt64>()
+        var fresh = AckCoalescer()
+        var generator = SystemRandomNumberGenerator()
+        for batch in Array(UInt64(1)...40).shuffled(using: &generator).chunked(by: 7) {
+            acknowledged.formUnion(batch)
+            let plan = fresh.plan(acks: batch, settledOtherwise: [])
+            if let upTo = plan.multipleUpTo {
+                #expect(outstanding.contains(upTo), "multiple ack of \(upTo), settled before")
+                let covered = outstanding.filter { $0 <= upTo }
+                #expect(covered.isSubset(of: acknowledged), "a multiple ack over tags not acknowledged")
+                outstanding.subtract(covered)
+                sent.formUnion(covered)
+            }
+            for tag in plan.single {
+                #expect(outstanding.remove(tag) != nil, "single ack of \(tag), settled before")
+                sent.insert(tag)
+            }
+        }
+        #expect(outstanding.isEmpty && sent == Set(1...40))
+    }
+}
+
+extension Array {
+    fileprivate func chunked(by size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }
