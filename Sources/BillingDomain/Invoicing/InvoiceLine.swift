@@ -20,10 +20,10 @@ public struct InvoiceLine: Sendable, Hashable {
     /// Usage of a month that an earlier invoice already covered.
     public let late: Bool
     /// Commitment shortfall lines: what was committed, measured and missed.
-    public var commitment: CommitmentOutcome? { shortfall?.outcome }
+    public var commitment: CommitmentOutcome? { shortfall?.value }
     /// Held by reference: few lines have one, and inline it would double every line's size
     /// (lines are copied as invoices are put together).
-    private let shortfall: Shortfall?
+    private let shortfall: Shared<CommitmentOutcome>?
 
     public var amount: Money {
         Money(minorUnits: grossAmount.minorUnits - discountAmount.minorUnits, currency: currency)
@@ -48,25 +48,11 @@ public struct InvoiceLine: Sendable, Hashable {
         self.metric = metric
         self.quantity = quantity
         self.late = late
-        self.shortfall = commitment.map { Shortfall($0) }
+        self.shortfall = commitment.map { Shared($0) }
     }
 
     /// Whether the line counts toward an `invoice_amount` commitment: penalty lines do not.
     public var countsTowardCommitments: Bool {
         kind == .recurring || kind == .usage
-    }
-}
-
-extension InvoiceLine {
-    /// A commitment outcome on the heap; equal and hashed by its value.
-    private final class Shortfall: Sendable, Hashable {
-        let outcome: CommitmentOutcome
-
-        init(_ outcome: CommitmentOutcome) {
-            self.outcome = outcome
-        }
-
-        static func == (lhs: Shortfall, rhs: Shortfall) -> Bool { lhs.outcome == rhs.outcome }
-        func hash(into hasher: inout Hasher) { hasher.combine(outcome) }
     }
 }

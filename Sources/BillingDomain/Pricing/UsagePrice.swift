@@ -2,10 +2,15 @@
 public struct UsagePrice: Sendable, Hashable {
     /// Held by reference: every month of usage keeps the price it was rated at, and copies of
     /// one price share one value rather than each carrying the tiers inline.
-    private let terms: Terms
+    private let terms: Shared<Terms>
 
-    public var metric: String { terms.metric }
-    public var model: PricingModel { terms.model }
+    private struct Terms: Sendable, Hashable {
+        let metric: String
+        let model: PricingModel
+    }
+
+    public var metric: String { terms.value.metric }
+    public var model: PricingModel { terms.value.model }
 
     /// A price whose values are checked; anything unusable is an `invalid_message` rejection.
     public static func validated(metric: String, model: PricingModel) -> Result<UsagePrice, Rejection> {
@@ -19,32 +24,12 @@ public struct UsagePrice: Sendable, Hashable {
     }
 
     private init(metric: String, model: PricingModel) {
-        terms = Terms(metric: metric, model: model)
+        terms = Shared(Terms(metric: metric, model: model))
     }
 
     /// The exact price of `quantity` units (not rounded: the line rounds once).
     public func price(of quantity: Rational) -> Rational {
-        terms.model.price(of: quantity)
-    }
-
-    /// Equal and hashed by value.
-    private final class Terms: Sendable, Hashable {
-        let metric: String
-        let model: PricingModel
-
-        init(metric: String, model: PricingModel) {
-            self.metric = metric
-            self.model = model
-        }
-
-        static func == (lhs: Terms, rhs: Terms) -> Bool {
-            lhs === rhs || (lhs.metric == rhs.metric && lhs.model == rhs.model)
-        }
-
-        func hash(into hasher: inout Hasher) {
-            hasher.combine(metric)
-            hasher.combine(model)
-        }
+        terms.value.model.price(of: quantity)
     }
 }
 
