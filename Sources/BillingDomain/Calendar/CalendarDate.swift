@@ -12,7 +12,7 @@ public struct CalendarDate: Sendable, Hashable {
 
     /// The date, or `nil` when no such day exists (2025-02-29, 2025-13-01).
     public init?(year: Int, month: Int, day: Int) {
-        guard (1...9999).contains(year), (1...12).contains(month),
+        guard CalendarDate.textYears.contains(year), (1...12).contains(month),
             (1...CalendarDate.daysInMonth(year: year, month: month)).contains(day)
         else { return nil }
         self.init(validYear: year, month: month, day: day)
@@ -56,9 +56,12 @@ public struct CalendarDate: Sendable, Hashable {
 
     public var daysInMonth: Int { CalendarDate.daysInMonth(year: year, month: month) }
 
-    /// Whether the year is 1–9999, the years `YYYY-MM-DD` text carries: arithmetic on dates
-    /// (a term's end, a local day of a timestamp) can step outside them.
-    public var isWithinTextYears: Bool { (1...9999).contains(year) }
+    /// The years `YYYY-MM-DD` text carries, and so the years a date may be made with.
+    static let textYears = 1...9999
+
+    /// Whether the year is one of ``textYears``: arithmetic on dates (a term's end, a local day
+    /// of a timestamp) can step outside them.
+    public var isWithinTextYears: Bool { CalendarDate.textYears.contains(year) }
 
     /// The first day of this date's month.
     public var startOfMonth: CalendarDate { CalendarDate(validYear: year, month: month, day: 1) }

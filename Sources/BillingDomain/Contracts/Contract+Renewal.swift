@@ -9,17 +9,11 @@ extension Contract {
     /// `YYYY-MM-DD` carries.
     public func renewal(plan: Plan, tenant: Tenant, newContractId: String) -> Result<Contract?, Rejection> {
         guard closing == nil else { return .success(nil) }
-        let nextTermMonths: Int
-        switch terms.renewal {
-        case .expire: nextTermMonths = 0
-        case .autoRenew: nextTermMonths = terms.termMonths
-        case .renewTo(let next): nextTermMonths = next.termMonths
-        }
-        guard termEnd.adding(months: nextTermMonths).isWithinTextYears else { return .success(nil) }
         switch terms.renewal {
         case .expire:
             return .success(nil)
         case .autoRenew:
+            guard endsWithinTextYears(renewedFor: terms.termMonths) else { return .success(nil) }
             var terms = self.terms
             terms.monthlyFee = monthlyFee.amount
             return .success(
@@ -28,6 +22,7 @@ extension Contract {
                     planId: planId, planName: planName, monthlyFee: monthlyFee, terms: terms,
                     start: termEnd))
         case .renewTo(let next):
+            guard endsWithinTextYears(renewedFor: next.termMonths) else { return .success(nil) }
             return Contract.signChecked(
                 id: newContractId, customerId: customerId, serviceId: serviceId, plan: plan,
                 tenant: tenant, start: termEnd, terms: next
@@ -35,4 +30,8 @@ extension Contract {
         }
     }
 
+    /// Whether a renewal for `months` would end within the years `YYYY-MM-DD` carries.
+    private func endsWithinTextYears(renewedFor months: Int) -> Bool {
+        termEnd.adding(months: months).isWithinTextYears
+    }
 }
