@@ -146,14 +146,9 @@ struct PipelineBenchmark {
             ])
         let consumer = AMQPConsumer(configuration: amqp, queue: input, topology: topology, prefetch: 500)
         let publisher = AMQPPublisher(configuration: amqp, topology: topology)
-        let batches = DeliveryBatches()
         await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await delivery in consumer.deliveries { batches.append(delivery) }
-                batches.finish()
-            }
             var inFlight = 0
-            while let deliveries = await batches.next(upTo: 250) {
+            while let deliveries = await consumer.next(upTo: 250) {
                 if inFlight >= 4 {
                     await group.next()
                     inFlight -= 1

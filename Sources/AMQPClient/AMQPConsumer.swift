@@ -2,25 +2,41 @@ import Synchronization
 
 /// Consumes one queue over its own connection with manual acknowledgements.
 ///
-/// Deliveries arrive on ``deliveries`` in order. Acknowledge each one once its effects are
+/// Deliveries arrive in order, one by one on ``deliveries`` or in batches from
+/// ``next(upTo:)`` (one or the other, from one task). Acknowledge each one once its effects are
 /// committed: ``acknowledge(_:multiple:)``, ``reject(_:)`` (to the dead-letter exchange) or
 /// ``requeue(_:)``. After a lost connection the consumer reconnects, declares, and consumes
 /// again; an acknowledgement of a delivery from the lost connection is dropped (the broker
 /// redelivers that message, with `redelivered` set).
 public final class AMQPConsumer: Sendable {
-    public let deliveries: AsyncStream<AMQPDelivery>
+    private let batches = DeliveryBatches()
     private let loop: ConnectionLoop
     private let driver: ConsumerDriver
+
+    /// The deliveries one by one.
+    public var deliveries: AMQPDeliveries { AMQPDeliveries(batches: batches) }
+
+    /// The deliveries that have arrived and were not taken yet, oldest first, at most `limit`;
+    /// waits for one when none has. Nil once the consumer has stopped or
+    /// ``finishDeliveries()`` was called.
+    public func next(upTo limit: Int) async -> [AMQPDelivery]? {
+        await batches.next(upTo: limit)
+    }
+
+    /// Hands out no more deliveries (a graceful shutdown: finish the batch in hand, then
+    /// ``stop()``): ``next(upTo:)`` and ``deliveries`` end, a task waiting in them included.
+    /// What arrived and was not taken goes back to the queue when the consumer stops.
+    public func finishDeliveries() {
+        batches.finish()
+    }
 
     public init(
         configuration: AMQPConfiguration, queue: String, topology: AMQPTopology = .empty, prefetch: UInt16 = 100,
         consumerTag: String = "covenant",
         onConnectionEvent: @escaping @Sendable (AMQPConnectionEvent) -> Void = { _ in }
     ) {
-        let (stream, continuation) = AsyncStream.makeStream(of: AMQPDelivery.self)
-        deliveries = stream
         driver = ConsumerDriver(
-            queue: queue, topology: topology, prefetch: prefetch, consumerTag: consumerTag, deliveries: continuation,
+            queue: queue, topology: topology, prefetch: prefetch, consumerTag: consumerTag, deliveries: batches,
             onEvent: onConnectionEvent)
         loop = ConnectionLoop(configuration: configuration, driver: driver, name: "amqp-consumer-\(queue)")
         loop.start()
@@ -48,7 +64,7 @@ public final class AMQPConsumer: Sendable {
 
     /// Stops consuming: sends the acknowledgements still queued, cancels the subscription and
     /// closes the connection. Deliveries not acknowledged go back to the queue. Returns when
-    /// the connection is closed and ``deliveries`` has finished.
+    /// the connection is closed and the deliveries have ended.
     public func stop() async {
         driver.beginStopping()
         loop.wake()
@@ -85,7 +101,7 @@ final class ConsumerDriver: ConnectionDriver {
     private let topology: AMQPTopology
     private let prefetch: UInt16
     private let consumerTag: String
-    private let deliveries: AsyncStream<AMQPDelivery>.Continuation
+    private let deliveries: DeliveryBatches
     private let onEvent: @Sendable (AMQPConnectionEvent) -> Void
     private let state = Mutex(State())
     /// The current connection's number, read per delivery: touched only on the loop thread.
@@ -94,7 +110,7 @@ final class ConsumerDriver: ConnectionDriver {
 
     init(
         queue: String, topology: AMQPTopology, prefetch: UInt16, consumerTag: String,
-        deliveries: AsyncStream<AMQPDelivery>.Continuation, onEvent: @escaping @Sendable (AMQPConnectionEvent) -> Void
+        deliveries: DeliveryBatches, onEvent: @escaping @Sendable (AMQPConnectionEvent) -> Void
     ) {
         self.queue = queue
         self.topology = topology
@@ -192,7 +208,7 @@ final class ConsumerDriver: ConnectionDriver {
             // After a cancel the broker may still deliver what was in flight: leave it unacked;
             // closing the channel returns it to the queue.
             guard !loopCancelled else { return }
-            deliveries.yield(
+            deliveries.append(
                 AMQPDelivery(
                     message: message, deliveryTag: tag, redelivered: redelivered, exchange: exchange,
                     routingKey: routingKey, connectionEpoch: loopEpoch))

@@ -89,15 +89,18 @@ public struct CloudEvent: Sendable, Hashable {
         }
     }
 
-    /// The envelope as JSON bytes.
+    /// The envelope as JSON bytes, its members in key order (what serializing it as an object
+    /// writes; the test of `encoded` holds the two together).
     public func encoded() -> [UInt8] {
-        var envelope: [String: JSONValue] = [
-            "specversion": .string("1.0"), "id": .string(id), "source": .string(source), "type": .string(type),
-            "time": .string(time), "tenantid": .string(tenantId), "datacontenttype": .string("application/json"),
-            "data": data,
-        ]
-        if let causationId { envelope["causationid"] = .string(causationId) }
-        return JSONValue.object(envelope).serialized()
+        var members: [(key: String, value: JSONValue)] = []
+        members.reserveCapacity(9)
+        if let causationId { members.append(("causationid", .string(causationId))) }
+        members.append(contentsOf: [
+            ("data", data), ("datacontenttype", .string("application/json")), ("id", .string(id)),
+            ("source", .string(source)), ("specversion", .string("1.0")), ("tenantid", .string(tenantId)),
+            ("time", .string(time)), ("type", .string(type)),
+        ])
+        return JSONValue.serializedObject(orderedMembers: members)
     }
 }
 

@@ -25,15 +25,26 @@ public enum JSONValue: Sendable, Hashable {
     /// Compact JSON text, object keys sorted (stable bytes for the same value).
     public func serialized() -> [UInt8] {
         var output: [UInt8] = []
+        output.reserveCapacity(256)
         write(to: &output)
+        return output
+    }
+
+    /// An object's JSON text from members given in their order (the caller's keys already
+    /// sorted and distinct): what ``serialized()`` writes for the same object, without building
+    /// its dictionary first.
+    static func serializedObject(orderedMembers members: [(key: String, value: JSONValue)]) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(512)
+        writeObject(members, to: &output)
         return output
     }
 
     private func write(to output: inout [UInt8]) {
         switch self {
-        case .null: output += Array("null".utf8)
-        case .bool(let value): output += Array((value ? "true" : "false").utf8)
-        case .number(let text): output += Array(text.utf8)
+        case .null: output.append(contentsOf: "null".utf8)
+        case .bool(let value): output.append(contentsOf: (value ? "true" : "false").utf8)
+        case .number(let text): output.append(contentsOf: text.utf8)
         case .string(let text): Self.writeString(text, to: &output)
         case .array(let items):
             output.append(UInt8(ascii: "["))
@@ -43,22 +54,37 @@ public enum JSONValue: Sendable, Hashable {
             }
             output.append(UInt8(ascii: "]"))
         case .object(let members):
-            output.append(UInt8(ascii: "{"))
-            for (index, key) in members.keys.sorted().enumerated() {
-                if index > 0 { output.append(UInt8(ascii: ",")) }
-                Self.writeString(key, to: &output)
-                output.append(UInt8(ascii: ":"))
-                members[key]!.write(to: &output)
-            }
-            output.append(UInt8(ascii: "}"))
+            Self.writeObject(members.sorted { $0.key < $1.key }, to: &output)
         }
+    }
+
+    private static func writeObject(
+        _ members: some Collection<(key: String, value: JSONValue)>, to output: inout [UInt8]
+    ) {
+        output.append(UInt8(ascii: "{"))
+        var first = true
+        for (key, value) in members {
+            if !first { output.append(UInt8(ascii: ",")) }
+            first = false
+            writeString(key, to: &output)
+            output.append(UInt8(ascii: ":"))
+            value.write(to: &output)
+        }
+        output.append(UInt8(ascii: "}"))
     }
 
     private static func writeString(_ text: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
         // Most text needs no escape: copied in one go.
-        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            output.append(contentsOf: text.utf8)
+        var text = text
+        let copied = text.withUTF8 { bytes in
+            if bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+                return false
+            }
+            output.append(contentsOf: bytes)
+            return true
+        }
+        if copied {
             output.append(UInt8(ascii: "\""))
             return
         }
@@ -125,18 +151,19 @@ private struct JSONParser {
         }
     }
 
-    mutating func literal(_ text: String, _ value: JSONValue) -> JSONValue? {
-        let expected = Array(text.utf8)
-        guard index + expected.count <= bytes.count, Array(bytes[index..<(index + expected.count)]) == expected else {
-            return nil
-        }
-        index += expected.count
+    mutating func literal(_ text: StaticString, _ value: JSONValue) -> JSONValue? {
+        let count = text.utf8CodeUnitCount
+        guard index + count <= bytes.count,
+            text.withUTF8Buffer({ expected in bytes[index..<(index + count)].elementsEqual(expected) })
+        else { return nil }
+        index += count
         return value
     }
 
     mutating func object(depth: Int) -> JSONValue? {
         index += 1
-        var members: [String: JSONValue] = [:]
+        // Room for a message's members at once: growing one by one rehashed them at every doubling.
+        var members: [String: JSONValue] = .init(minimumCapacity: 12)
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1

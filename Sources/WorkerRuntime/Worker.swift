@@ -103,19 +103,18 @@ public final class Worker: Service {
         let relayStop = StopFlag()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.relay(publisher, stopping: relayStop) }
-            // Consume until a graceful shutdown; finish the batch in hand, then stop (what is
-            // buffered and not begun goes back to the queue unacknowledged).
-            let buffer = DeliveryBatches()
-            group.addTask {
-                for await delivery in consumer.deliveries.cancelOnGracefulShutdown() { buffer.append(delivery) }
-                buffer.finish()
-            }
+            // Consume until a graceful shutdown (or cancellation); finish the batch in hand,
+            // then stop (what arrived and was not begun goes back to the queue unacknowledged).
             status.withLock { $0.consuming = true }
-            while let deliveries = await buffer.next(upTo: configuration.batchSize) {
-                let started = ContinuousClock.now
-                await process(deliveries, consumer)
-                let elapsed = Self.nanoseconds(ContinuousClock.now - started)
-                for _ in deliveries { metrics.latency.recordNanoseconds(elapsed) }
+            await withTaskCancellationOrGracefulShutdownHandler {
+                while let deliveries = await consumer.next(upTo: configuration.batchSize) {
+                    let started = ContinuousClock.now
+                    await process(deliveries, consumer)
+                    let elapsed = Self.nanoseconds(ContinuousClock.now - started)
+                    for _ in deliveries { metrics.latency.recordNanoseconds(elapsed) }
+                }
+            } onCancelOrGracefulShutdown: {
+                consumer.finishDeliveries()
             }
             status.withLock { $0.consuming = false }
             await consumer.stop()

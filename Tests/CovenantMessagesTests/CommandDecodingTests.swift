@@ -29,6 +29,24 @@ struct CloudEventTests {
         #expect(try CloudEvent.decode(event.encoded()).get() == event)
     }
 
+    @Test("An encoded envelope is its members as one object, keys sorted, with or without a causation id")
+    func encodedBytes() throws {
+        var event = try CloudEvent.decode(envelope("usage.rated", #"{"records":[{"b":"2","a":"1"}]}"#)).get()
+        for causation in [nil, "cmd-0"] {
+            event.causationId = causation
+            var members: [String: JSONValue] = [
+                "specversion": .string("1.0"), "id": .string(event.id), "source": .string(event.source),
+                "type": .string(event.type), "time": .string(event.time), "tenantid": .string(event.tenantId),
+                "datacontenttype": .string("application/json"), "data": event.data,
+            ]
+            if let causation { members["causationid"] = .string(causation) }
+            let expected = String(decoding: JSONValue.object(members).serialized(), as: UTF8.self)
+            #expect(String(decoding: event.encoded(), as: UTF8.self) == expected)
+            let first = causation == nil ? #"{"data":{"records":[{"a":"1","b":"2"}]}"# : #"{"causationid":"#
+            #expect(expected.hasPrefix(first))
+        }
+    }
+
     struct BadEnvelope: Sendable, CustomTestStringConvertible {
         let name: String
         let body: String
