@@ -189,10 +189,7 @@ public final class SQLiteWorkerStore: WorkerStore {
     public func handledMessages(among messageIds: [String]) async throws -> Set<String> {
         try await pool.read { db in
             var handled = Set<String>()
-            // SQLite binds at most 32,766 values per statement.
-            for start in stride(from: 0, to: messageIds.count, by: 10_000) {
-                let chunk = Array(messageIds[start..<min(start + 10_000, messageIds.count)])
-                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            try Self.forEachChunk(of: messageIds) { chunk, marks in
                 handled.formUnion(
                     try String.fetchAll(
                         db, sql: "SELECT message_id FROM inbox WHERE message_id IN (\(marks))",
@@ -202,13 +199,34 @@ public final class SQLiteWorkerStore: WorkerStore {
         }
     }
 
+    /// `values` in chunks that one statement can bind (SQLite binds at most 32,766 values),
+    /// each with as many `?` as it has values, comma-separated.
+    private static func forEachChunk<Value>(
+        of values: [Value], _ body: (ArraySlice<Value>, String) throws -> Void
+    ) rethrows {
+        for start in stride(from: 0, to: values.count, by: 10_000) {
+            let chunk = values[start..<min(start + 10_000, values.count)]
+            try body(chunk, Array(repeating: "?", count: chunk.count).joined(separator: ","))
+        }
+    }
+
+    /// One statement for all the keys (a batch's services): executing one cached statement per
+    /// key had cost rating more than the rows themselves.
     public func documents(kind: String, keys: [String]) async throws -> [String: StoredDocument] {
-        try await pool.read { db in
-            let statement = try db.cachedStatement(
-                sql: "SELECT kind, key, version, body FROM documents WHERE kind = ? AND key = ?")
+        let keys = Array(Set(keys))
+        guard !keys.isEmpty else { return [:] }
+        return try await pool.read { db in
             var documents: [String: StoredDocument] = [:]
-            for key in Set(keys) {
-                documents[key] = try Row.fetchOne(statement, arguments: [kind, key]).map(Self.document)
+            documents.reserveCapacity(keys.count)
+            try Self.forEachChunk(of: keys) { chunk, marks in
+                let rows = try Row.fetchCursor(
+                    db, sql: "SELECT key, version, body FROM documents WHERE kind = ? AND key IN (\(marks))",
+                    arguments: StatementArguments([kind] + chunk))
+                while let row = try rows.next() {
+                    let key: String = row[0]
+                    let body = try row.withUnsafeData(atIndex: 2) { [UInt8]($0 ?? Data()) }
+                    documents[key] = StoredDocument(kind: kind, key: key, body: body, version: row[1])
+                }
             }
             return documents
         }
@@ -233,16 +251,29 @@ public final class SQLiteWorkerStore: WorkerStore {
         StoredDocument(kind: row["kind"], key: row["key"], body: [UInt8](row["body"] as Data), version: row["version"])
     }
 
+    /// A statement per tenant, metric and month (a batch has few), its services in one list.
     public func usageTotals(of keys: [UsageMonthKey]) async throws -> [UsageMonthKey: Rational] {
+        let months = Dictionary(grouping: Set(keys)) {
+            UsageMonthKey(tenantId: $0.tenantId, serviceId: "", metric: $0.metric, month: $0.month)
+        }
         let texts = try await pool.read { db in
-            let statement = try db.cachedStatement(
-                sql:
-                    "SELECT quantity FROM usage_totals WHERE tenant_id = ? AND service_id = ? AND metric = ? AND month = ?"
-            )
             var texts: [UsageMonthKey: String] = [:]
-            for key in Set(keys) {
-                texts[key] = try String.fetchOne(
-                    statement, arguments: [key.tenantId, key.serviceId, key.metric, key.month.description])
+            for (month, keys) in months {
+                let monthArguments = [month.tenantId, month.metric, month.month.description]
+                try Self.forEachChunk(of: keys.map(\.serviceId)) { services, marks in
+                    let rows = try Row.fetchCursor(
+                        db,
+                        sql: """
+                            SELECT service_id, quantity FROM usage_totals
+                            WHERE tenant_id = ? AND metric = ? AND month = ? AND service_id IN (\(marks))
+                            """,
+                        arguments: StatementArguments(monthArguments + services))
+                    while let row = try rows.next() {
+                        var key = month
+                        key.serviceId = row[0]
+                        texts[key] = row[1]
+                    }
+                }
             }
             return texts
         }

@@ -185,6 +185,22 @@ struct WorkerStoreConformanceTests {
         let february = UsageMonthKey(
             tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month.startOfNextMonth)
         #expect(try await store.usageTotals(of: [january, february, january]) == [january: dec("999999999999.123456")])
+        // Totals of other services, metrics, tenants and months read back each under its own key.
+        let others: [(UsageMonthKey, Rational)] = [
+            (UsageMonthKey(tenantId: "acme", serviceId: "sim-2", metric: "gb", month: month), dec("2")),
+            (UsageMonthKey(tenantId: "acme", serviceId: "sim-2", metric: "sms", month: month), dec("3")),
+            (UsageMonthKey(tenantId: "beta", serviceId: "sim-1", metric: "gb", month: month), dec("4")),
+            (february, dec("5.5")),
+        ]
+        for (index, (key, quantity)) in others.enumerated() {
+            let increment = UsageIncrement(
+                tenantId: key.tenantId, serviceId: key.serviceId, metric: key.metric, month: key.month,
+                quantity: quantity)
+            #expect(try await store.commit(UnitOfWork(messageId: "o-\(index)", usage: [increment])) == .committed)
+        }
+        let missing = UsageMonthKey(tenantId: "beta", serviceId: "sim-2", metric: "gb", month: month)
+        let read = try await store.usageTotals(of: [missing, january] + others.map(\.0))
+        #expect(read == Dictionary(uniqueKeysWithValues: others + [(january, dec("999999999999.123456"))]))
         try await store.close()
     }
 
