@@ -162,8 +162,7 @@ private struct JSONParser {
 
     mutating func object(depth: Int) -> JSONValue? {
         index += 1
-        // Room for a message's members at once: growing one by one rehashed them at every doubling.
-        var members: [String: JSONValue] = .init(minimumCapacity: 12)
+        var members: [String: JSONValue] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
