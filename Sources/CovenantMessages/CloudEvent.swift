@@ -92,14 +92,12 @@ public struct CloudEvent: Sendable, Hashable {
     /// The envelope as JSON bytes, its members in key order (what serializing it as an object
     /// writes; the test of `encoded` holds the two together).
     public func encoded() -> [UInt8] {
-        var members: [(key: String, value: JSONValue)] = []
-        members.reserveCapacity(9)
-        if let causationId { members.append(("causationid", .string(causationId))) }
-        members.append(contentsOf: [
+        var members: [(key: String, value: JSONValue)] = [
             ("data", data), ("datacontenttype", .string("application/json")), ("id", .string(id)),
             ("source", .string(source)), ("specversion", .string("1.0")), ("tenantid", .string(tenantId)),
             ("time", .string(time)), ("type", .string(type)),
-        ])
+        ]
+        if let causationId { members.insert(("causationid", .string(causationId)), at: 0) }
         return JSONValue.serializedObject(orderedMembers: members)
     }
 }
