@@ -148,7 +148,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "PipelineBenchmark",
-            dependencies: ["AMQPClient", "CovenantMessages", "RatingWorker", "WorkerRuntime"],
+            dependencies: ["AMQPClient", "CovenantMessages", "RatingWorker", "WorkerRuntime", "WorkerStores"],
             path: "Benchmarks/PipelineBenchmark",
             swiftSettings: strictSettings
         ),

@@ -17,6 +17,8 @@ import WorkerRuntime
 ///                                                    rate from the first to the last, per second
 ///     pipeline-benchmark latency URL SERVICES RATE SECONDS   usage.record at RATE per second;
 ///                                                    prints p50 and p99 to usage.rated, in ms
+///     pipeline-benchmark in-process DIR SERVICES COUNT   rating's work without the broker (a
+///                                                    SQLite store in DIR), µs per event by phase
 @main
 struct PipelineBenchmark {
     static let tenant = "bench"
@@ -24,6 +26,10 @@ struct PipelineBenchmark {
     static func main() async throws {
         let arguments = Array(CommandLine.arguments.dropFirst())
         guard arguments.count >= 2 else { usage() }
+        if arguments[0] == "in-process", arguments.count == 4 {
+            return try await InProcess.run(
+                directory: arguments[1], services: int(arguments[2]), count: int(arguments[3]))
+        }
         let amqp = try AMQPConfiguration(url: arguments[1], connectionName: "pipeline-benchmark")
         switch (arguments[0], arguments.count) {
         case ("setup", 3):
@@ -63,6 +69,18 @@ struct PipelineBenchmark {
             timestamp: UInt64(Date().timeIntervalSince1970))
     }
 
+    static let tenantUpdated = envelope(
+        "setup-tenant", "tenant.updated", .object(["name": .string("Bench"), "time_zone": .string("UTC")]))
+
+    static func serviceActivated(_ n: Int) -> AMQPMessage {
+        envelope(
+            "setup-sim-\(n)", "service.activated",
+            .object([
+                "customer_id": .string("c\(n)"), "service_id": .string("sim-\(n)"), "plan_id": .string("sim"),
+                "billing_model": .string("payg"), "start_date": .string("2025-01-01"),
+            ]))
+    }
+
     static func usageRecord(_ index: Int, services: Int, run: String = "u", id: String? = nil) -> AMQPMessage {
         let service = index % services
         // A quantity and a moment that vary, inside January 2025 in UTC.
@@ -99,23 +117,12 @@ struct PipelineBenchmark {
         try Topology.workerQueue(
             "covenant.rating", commands: RatingHandler.commands, events: RatingHandler.subscribedEvents
         ).declare(using: amqp)
-        var messages = [
-            OutgoingMessage(
-                envelope(
-                    "setup-tenant", "tenant.updated", .object(["name": .string("Bench"), "time_zone": .string("UTC")])),
-                exchange: Topology.eventsExchange, routingKey: "tenant.updated")
-        ]
-        for n in 0..<services {
-            messages.append(
+        let messages =
+            [OutgoingMessage(tenantUpdated, exchange: Topology.eventsExchange, routingKey: "tenant.updated")]
+            + (0..<services).map { service in
                 OutgoingMessage(
-                    envelope(
-                        "setup-sim-\(n)", "service.activated",
-                        .object([
-                            "customer_id": .string("c\(n)"), "service_id": .string("sim-\(n)"),
-                            "plan_id": .string("sim"), "billing_model": .string("payg"),
-                            "start_date": .string("2025-01-01"),
-                        ])), exchange: Topology.eventsExchange, routingKey: "service.activated"))
-        }
+                    serviceActivated(service), exchange: Topology.eventsExchange, routingKey: "service.activated")
+            }
         try await publishAll(amqp, messages)
     }
 

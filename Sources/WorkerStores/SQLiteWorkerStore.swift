@@ -187,45 +187,39 @@ public final class SQLiteWorkerStore: WorkerStore {
     }
 
     public func handledMessages(among messageIds: [String]) async throws -> Set<String> {
-        try await pool.read { db in
-            var handled = Set<String>()
-            try Self.forEachChunk(of: messageIds) { chunk, marks in
-                handled.formUnion(
-                    try String.fetchAll(
-                        db, sql: "SELECT message_id FROM inbox WHERE message_id IN (\(marks))",
-                        arguments: StatementArguments(chunk)))
-            }
-            return handled
+        guard !messageIds.isEmpty else { return [] }
+        return try await pool.read { db in
+            Set(
+                try String.fetchAll(
+                    try db.cachedStatement(
+                        sql: "SELECT message_id FROM inbox WHERE message_id IN (SELECT value FROM json_each(?))"),
+                    arguments: [Self.jsonArray(messageIds)]))
         }
     }
 
-    /// `values` in chunks that one statement can bind (SQLite binds at most 32,766 values),
-    /// each with as many `?` as it has values, comma-separated.
-    private static func forEachChunk<Value>(
-        of values: [Value], _ body: (ArraySlice<Value>, String) throws -> Void
-    ) rethrows {
-        for start in stride(from: 0, to: values.count, by: 10_000) {
-            let chunk = values[start..<min(start + 10_000, values.count)]
-            try body(chunk, Array(repeating: "?", count: chunk.count).joined(separator: ","))
-        }
+    /// `values` as one JSON array, for `IN (SELECT value FROM json_each(?))`: a statement whose
+    /// text does not change with the number of values is prepared once and kept. Prepared with
+    /// a `?` per value for each batch, the statements had cost more than running them.
+    private static func jsonArray(_ values: some Sequence<String>) -> String {
+        String(decoding: JSONValue.array(values.map(JSONValue.string)).serialized(), as: UTF8.self)
     }
 
-    /// One statement for all the keys (a batch's services): executing one cached statement per
-    /// key had cost rating more than the rows themselves.
+    /// The documents of a kind with any of `keys`, in one statement.
     public func documents(kind: String, keys: [String]) async throws -> [String: StoredDocument] {
-        let keys = Array(Set(keys))
         guard !keys.isEmpty else { return [:] }
         return try await pool.read { db in
             var documents: [String: StoredDocument] = [:]
             documents.reserveCapacity(keys.count)
-            try Self.forEachChunk(of: keys) { chunk, marks in
-                let rows = try Row.fetchCursor(
-                    db, sql: "SELECT kind, key, version, body FROM documents WHERE kind = ? AND key IN (\(marks))",
-                    arguments: StatementArguments([kind] + chunk))
-                while let row = try rows.next() {
-                    let document = try Self.document(row)
-                    documents[document.key] = document
-                }
+            let rows = try Row.fetchCursor(
+                try db.cachedStatement(
+                    sql: """
+                        SELECT kind, key, version, body FROM documents
+                        WHERE kind = ? AND key IN (SELECT value FROM json_each(?))
+                        """),
+                arguments: [kind, Self.jsonArray(keys)])
+            while let row = try rows.next() {
+                let document = try Self.document(row)
+                documents[document.key] = document
             }
             return documents
         }
@@ -254,7 +248,7 @@ public final class SQLiteWorkerStore: WorkerStore {
             version: row[2])
     }
 
-    /// A statement per tenant, metric and month (a batch has few), its services in one list.
+    /// A statement per tenant, metric and month (a batch has few), with its services.
     public func usageTotals(of keys: [UsageMonthKey]) async throws -> [UsageMonthKey: Rational] {
         let months = Dictionary(grouping: Set(keys)) {
             UsageMonthKey(tenantId: $0.tenantId, serviceId: "", metric: $0.metric, month: $0.month)
@@ -262,20 +256,19 @@ public final class SQLiteWorkerStore: WorkerStore {
         let texts = try await pool.read { db in
             var texts: [UsageMonthKey: String] = [:]
             for (month, keys) in months {
-                let monthArguments = [month.tenantId, month.metric, month.month.description]
-                try Self.forEachChunk(of: keys.map(\.serviceId)) { services, marks in
-                    let rows = try Row.fetchCursor(
-                        db,
+                let rows = try Row.fetchCursor(
+                    try db.cachedStatement(
                         sql: """
-                            SELECT service_id, quantity FROM usage_totals
-                            WHERE tenant_id = ? AND metric = ? AND month = ? AND service_id IN (\(marks))
-                            """,
-                        arguments: StatementArguments(monthArguments + services))
-                    while let row = try rows.next() {
-                        var key = month
-                        key.serviceId = row[0]
-                        texts[key] = row[1]
-                    }
+                            SELECT service_id, quantity FROM usage_totals WHERE tenant_id = ? AND metric = ?
+                            AND month = ? AND service_id IN (SELECT value FROM json_each(?))
+                            """),
+                    arguments: [
+                        month.tenantId, month.metric, month.month.description, Self.jsonArray(keys.map(\.serviceId)),
+                    ])
+                while let row = try rows.next() {
+                    var key = month
+                    key.serviceId = row[0]
+                    texts[key] = row[1]
                 }
             }
             return texts
@@ -369,8 +362,8 @@ public final class SQLiteWorkerStore: WorkerStore {
     public func markSent(ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
         try await pool.write { db in
-            let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ", ")
-            try db.execute(sql: "DELETE FROM outbox WHERE id IN (\(placeholders))", arguments: StatementArguments(ids))
+            try db.cachedStatement(sql: "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))").execute(
+                arguments: ["[" + ids.map(String.init).joined(separator: ",") + "]"])
         }
     }
 

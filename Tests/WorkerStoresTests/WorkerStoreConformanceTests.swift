@@ -73,6 +73,9 @@ struct WorkerStoreConformanceTests {
         #expect(try await store.hasHandled(messageId: "d") == false)
         #expect(try await store.handledMessages(among: ["a", "b", "c", "d", "e"]) == ["a", "c"])
         #expect(try await store.handledMessages(among: []) == [])
+        let awkward = ["q\"uote", "back\\slash", "🧾"]
+        for id in awkward { _ = try await store.commit(UnitOfWork(messageId: id)) }
+        #expect(try await store.handledMessages(among: awkward + ["q", "back", "a", "b"]) == Set(awkward + ["a"]))
         #expect(try await store.outboxBacklog() == 2)
         try await store.close()
     }
@@ -140,6 +143,18 @@ struct WorkerStoreConformanceTests {
         #expect(Set(some.keys) == ["acme/c-10", "beta/c-1"])
         #expect(some["beta/c-1"]?.body == Array("beta/c-1".utf8) && some["beta/c-1"]?.version == 1)
         #expect(try await store.documents(kind: "contract", keys: []).isEmpty)
+        // Keys that JSON must escape, and every one of 1,001 at once, each read back by its own
+        // text (SQLite passes the keys as one JSON array).
+        let awkward = ["acme/q\"uote", "acme/back\\slash", "acme/tab\tline\n", "acme/🧾", "acme/[1]"]
+        _ = try await store.commit(
+            UnitOfWork(
+                messageId: nil,
+                documents: awkward.map {
+                    DocumentWrite(kind: "contract", key: $0, body: Array($0.utf8), expectedVersion: 0)
+                }))
+        let read = try await store.documents(kind: "contract", keys: awkward + ["acme/q", "acme/back"])
+        #expect(Set(read.keys) == Set(awkward) && read.allSatisfy { $0.value.body == Array($0.key.utf8) })
+        #expect(Set(try await store.documents(kind: "contract", keys: many + many).keys) == Set(many))
         try await store.close()
     }
 
@@ -201,6 +216,55 @@ struct WorkerStoreConformanceTests {
         let missing = UsageMonthKey(tenantId: "beta", serviceId: "sim-2", metric: "gb", month: month)
         let read = try await store.usageTotals(of: [missing, january] + others.map(\.0))
         #expect(read == Dictionary(uniqueKeysWithValues: others + [(january, dec("999999999999.123456"))]))
+        try await store.close()
+    }
+
+    @Test(
+        "A batch of usage adds each unit once: repeats, before or within the batch, and a unit rolled back to its savepoint add nothing; the rest add up and publish in order",
+        arguments: Backend.allCases)
+    func usageBatch(backend: Backend) async throws {
+        let (store, _) = try await backend.freshStore(.rating)
+        store.handOffOutbox(to: "relay-a", lease: .seconds(60))
+        let month = CalendarDate(year: 2025, month: 3, day: 1)!
+        func usage(_ id: String, _ service: String, _ quantity: String, document version: Int64? = nil) -> UnitOfWork {
+            UnitOfWork(
+                messageId: id,
+                documents: version.map {
+                    [DocumentWrite(kind: "service", key: "acme/\(service)", body: Array(id.utf8), expectedVersion: $0)]
+                } ?? [],
+                usage: [
+                    UsageIncrement(
+                        tenantId: "acme", serviceId: service, metric: "gb", month: month, quantity: dec(quantity))
+                ],
+                outbox: [message("rated-\(id)")])
+        }
+        #expect(try await store.commit(batch: [usage("u-0", "sim-1", "1.5")]) == [.committed])
+        let outcomes = try await store.commit(batch: [
+            usage("u-1", "sim-1", "0.25"), usage("u-0", "sim-1", "100"), usage("u-2", "sim-2", "2"),
+            usage("u-1", "sim-1", "100"),
+            // Writes a document it expects at version 1 that does not exist: rolled back.
+            usage("u-3", "sim-1", "100", document: 1),
+            usage("u-4", "sim-2", "0.125", document: 0), usage("u-5", "sim-1", "0.25"), usage("u-6", "sim-3", "7"),
+        ])
+        #expect(
+            outcomes == [
+                .committed, .alreadyHandled, .committed, .alreadyHandled,
+                .versionConflict(kind: "service", key: "acme/sim-1"), .committed, .committed, .committed,
+            ])
+        func total(_ service: String) -> UsageMonthKey {
+            UsageMonthKey(tenantId: "acme", serviceId: service, metric: "gb", month: month)
+        }
+        #expect(
+            try await store.usageTotals(of: [total("sim-1"), total("sim-2"), total("sim-3")]) == [
+                total("sim-1"): dec("2"), total("sim-2"): dec("2.125"), total("sim-3"): dec("7"),
+            ])
+        #expect(
+            try await store.handledMessages(among: (0...6).map { "u-\($0)" }) == [
+                "u-0", "u-1", "u-2", "u-4", "u-5", "u-6",
+            ])
+        let published = try await store.claimOutbox(limit: 20, claimant: "relay-a", lease: .seconds(60))
+        #expect(published.map(\.message.messageId) == ["u-0", "u-1", "u-2", "u-4", "u-5", "u-6"].map { "rated-\($0)" })
+        #expect(published.map(\.id) == published.map(\.id).sorted())
         try await store.close()
     }
 
