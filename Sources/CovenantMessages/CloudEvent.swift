@@ -62,7 +62,7 @@ public struct CloudEvent: Sendable, Hashable {
             let tenant = try string("tenantid").get()
             // Stores key entities as "<tenant>/<id>": a slash would let one tenant's keys run
             // into another's.
-            guard !tenant.contains("/"), tenant.utf8.count <= 128 else {
+            guard !tenant.utf8.contains(UInt8(ascii: "/")), tenant.utf8.count <= 128 else {
                 return .failure(Rejection(.invalidMessage, "tenantid must be at most 128 bytes without '/'"))
             }
             if let contentType = envelope["datacontenttype"] {
@@ -123,7 +123,7 @@ public enum RFC3339 {
     /// The instant, or `nil` when the text is not RFC 3339.
     public static func instant(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
-        guard bytes.count >= 20, let date = CalendarDate(iso: String(decoding: bytes[0..<10], as: UTF8.self)),
+        guard bytes.count >= 20, let date = CalendarDate(isoUTF8: bytes[0..<10]),
             bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: "t"), bytes[13] == UInt8(ascii: ":"),
             bytes[16] == UInt8(ascii: ":"),
             let hour = number(bytes[11..<13]), let minute = number(bytes[14..<16]), let second = number(bytes[17..<19]),

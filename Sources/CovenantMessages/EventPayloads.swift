@@ -40,10 +40,9 @@ public enum EventPayloads {
     /// A quantity as decimal text: exact when it has at most 6 decimals, else rounded half up
     /// to 6 (a prorated commitment of 100 × 17/31 units reads 54.838710).
     public static func figure(_ value: Rational) -> String {
-        if let exact = value.exactDecimalText,
-            (exact.split(separator: ".").last?.count ?? 0) <= 6 || !exact.contains(".")
-        {
-            return exact
+        if let exact = value.exactDecimalText {
+            let point = exact.utf8.lastIndex(of: UInt8(ascii: "."))
+            if point.map({ exact.utf8.distance(from: $0, to: exact.utf8.endIndex) - 1 }) ?? 0 <= 6 { return exact }
         }
         return value.decimalText(scale: 6)
     }

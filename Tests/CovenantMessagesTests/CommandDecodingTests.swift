@@ -84,6 +84,11 @@ struct CloudEventTests {
                 body: #"{"specversion":"1.0","id":"x","source":"s","type":"t","time":"2025-01-15T09:30:00Z","data":{}}"#
             ),
             BadEnvelope(
+                name: "a slash in the tenant",
+                body:
+                    #"{"specversion":"1.0","id":"x","source":"s","type":"t","time":"2025-01-15T09:30:00Z","tenantid":"a/b","data":{}}"#
+            ),
+            BadEnvelope(
                 name: "data not an object",
                 body:
                     #"{"specversion":"1.0","id":"x","source":"s","type":"t","time":"2025-01-15T09:30:00Z","tenantid":"a","data":"x"}"#

@@ -45,6 +45,9 @@ struct EventPayloadTests {
         #expect(EventPayloads.figure(Rational(1700, 31)) == "54.838710")
         #expect(EventPayloads.figure(Rational(decimal: "12.5")!) == "12.5")
         #expect(EventPayloads.figure(Rational(100)) == "100")
+        // Exact up to 6 decimals; 7 round half up to 6.
+        #expect(EventPayloads.figure(Rational(decimal: "1234.123456")!) == "1234.123456")
+        #expect(EventPayloads.figure(Rational(decimal: "0.1234565")!) == "0.123457")
     }
 
     @Test("command.rejected carries the code, the message and its details")

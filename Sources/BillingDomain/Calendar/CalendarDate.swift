@@ -24,11 +24,16 @@ public struct CalendarDate: Sendable, Hashable {
 
     /// Parses strict `YYYY-MM-DD`.
     public init?(iso text: some StringProtocol) {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
-            let year = CalendarDate.number(bytes[0..<4]),
-            let month = CalendarDate.number(bytes[5..<7]),
-            let day = CalendarDate.number(bytes[8..<10])
+        self.init(isoUTF8: Array(text.utf8)[...])
+    }
+
+    /// A date from the UTF-8 of `YYYY-MM-DD` (inside a longer text, say).
+    public init?(isoUTF8 bytes: ArraySlice<UInt8>) {
+        let first = bytes.startIndex
+        guard bytes.count == 10, bytes[first + 4] == UInt8(ascii: "-"), bytes[first + 7] == UInt8(ascii: "-"),
+            let year = CalendarDate.number(bytes[first..<first + 4]),
+            let month = CalendarDate.number(bytes[first + 5..<first + 7]),
+            let day = CalendarDate.number(bytes[first + 8..<first + 10])
         else { return nil }
         self.init(year: year, month: month, day: day)
     }
