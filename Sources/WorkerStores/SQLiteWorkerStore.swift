@@ -62,20 +62,25 @@ public final class SQLiteWorkerStore: WorkerStore {
             var outcomes: [CommitOutcome] = []
             var written = OutboxWrites(self.handoff)
             try db.inTransaction(.immediate) {
+                var totals = try Self.usageTotals(of: units, db)
                 for unit in units {
                     // A unit that writes no documents can only be refused as a repeat, by its
                     // first statement, before it wrote anything: it needs no savepoint.
                     guard unit.needsSavepoint else {
-                        outcomes.append(try Self.apply(unit, db, &written))
+                        outcomes.append(try Self.apply(unit, db, &written, &totals))
                         continue
                     }
                     var outcome = CommitOutcome.committed
                     let mark = written.records.count
+                    let totalsBefore = totals
                     try db.inSavepoint {
-                        outcome = try Self.apply(unit, db, &written)
+                        outcome = try Self.apply(unit, db, &written, &totals)
                         return outcome == .committed ? .commit : .rollback
                     }
-                    if outcome != .committed { written.records.removeSubrange(mark...) }
+                    if outcome != .committed {
+                        written.records.removeSubrange(mark...)
+                        totals = totalsBefore
+                    }
                     outcomes.append(outcome)
                 }
                 return .commit
@@ -91,8 +96,9 @@ public final class SQLiteWorkerStore: WorkerStore {
             var outcome = CommitOutcome.committed
             var written = OutboxWrites(self.handoff)
             try db.inTransaction(.immediate) {
+                var totals = try Self.usageTotals(of: units, db)
                 for unit in units {
-                    outcome = try Self.apply(unit, db, &written)
+                    outcome = try Self.apply(unit, db, &written, &totals)
                     if outcome != .committed { return .rollback }
                 }
                 return .commit
@@ -103,8 +109,18 @@ public final class SQLiteWorkerStore: WorkerStore {
         return outcome
     }
 
+    /// The stored totals the units' usage adds to, read at once inside the write transaction:
+    /// each unit then writes its totals without reading them first.
+    private static func usageTotals(of units: [UnitOfWork], _ db: Database) throws -> [UsageMonthKey: Rational] {
+        let keys = units.flatMap { $0.usage.map(\.key) }
+        return keys.isEmpty ? [:] : try readTotals(of: keys, db).mapValues(parseDecimal)
+    }
+
+    /// Applies a unit; `totals` holds every total its usage adds to (absent: none stored yet)
+    /// and is kept current.
     private static func apply(
-        _ unit: UnitOfWork, _ db: Database, _ written: inout OutboxWrites
+        _ unit: UnitOfWork, _ db: Database, _ written: inout OutboxWrites,
+        _ totals: inout [UsageMonthKey: Rational]
     ) throws
         -> CommitOutcome
     {
@@ -130,21 +146,17 @@ public final class SQLiteWorkerStore: WorkerStore {
         }
         for increment in unit.usage {
             // Exact decimal text, added in Swift inside the write lock.
-            let key: StatementArguments = [
-                increment.tenantId, increment.serviceId, increment.metric, increment.month.description,
-            ]
-            let current = try String.fetchOne(
-                try db.cachedStatement(
-                    sql:
-                        "SELECT quantity FROM usage_totals WHERE tenant_id = ? AND service_id = ? AND metric = ? AND month = ?"
-                ), arguments: key)
-            let total = (current.flatMap { Rational(decimal: $0) } ?? .zero) + increment.quantity
+            let key = increment.key
+            let total = totals[key, default: .zero] + increment.quantity
             try db.cachedStatement(
                 sql: """
                     INSERT INTO usage_totals (tenant_id, service_id, metric, month, quantity) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (tenant_id, service_id, metric, month) DO UPDATE SET quantity = excluded.quantity
                     """
-            ).execute(arguments: key + [try decimalText(total)])
+            ).execute(arguments: [
+                key.tenantId, key.serviceId, key.metric, key.month.description, try decimalText(total),
+            ])
+            totals[key] = total
         }
         for invoice in unit.invoices {
             try db.cachedStatement(
@@ -248,32 +260,32 @@ public final class SQLiteWorkerStore: WorkerStore {
             version: row[2])
     }
 
-    /// A statement per tenant, metric and month (a batch has few), with its services.
     public func usageTotals(of keys: [UsageMonthKey]) async throws -> [UsageMonthKey: Rational] {
+        try await pool.read { db in try Self.readTotals(of: keys, db) }.mapValues(parseDecimal)
+    }
+
+    /// Stored totals as decimal text (a key with none is absent): a statement per tenant, metric
+    /// and month (a batch has few), with its services.
+    private static func readTotals(of keys: [UsageMonthKey], _ db: Database) throws -> [UsageMonthKey: String] {
         let months = Dictionary(grouping: Set(keys)) {
             UsageMonthKey(tenantId: $0.tenantId, serviceId: "", metric: $0.metric, month: $0.month)
         }
-        let texts = try await pool.read { db in
-            var texts: [UsageMonthKey: String] = [:]
-            for (month, keys) in months {
-                let rows = try Row.fetchCursor(
-                    try db.cachedStatement(
-                        sql: """
-                            SELECT service_id, quantity FROM usage_totals WHERE tenant_id = ? AND metric = ?
-                            AND month = ? AND service_id IN (SELECT value FROM json_each(?))
-                            """),
-                    arguments: [
-                        month.tenantId, month.metric, month.month.description, Self.jsonArray(keys.map(\.serviceId)),
-                    ])
-                while let row = try rows.next() {
-                    var key = month
-                    key.serviceId = row[0]
-                    texts[key] = row[1]
-                }
+        var texts: [UsageMonthKey: String] = [:]
+        for (month, keys) in months {
+            let rows = try Row.fetchCursor(
+                try db.cachedStatement(
+                    sql: """
+                        SELECT service_id, quantity FROM usage_totals WHERE tenant_id = ? AND metric = ?
+                        AND month = ? AND service_id IN (SELECT value FROM json_each(?))
+                        """),
+                arguments: [month.tenantId, month.metric, month.month.description, jsonArray(keys.map(\.serviceId))])
+            while let row = try rows.next() {
+                var key = month
+                key.serviceId = row[0]
+                texts[key] = row[1]
             }
-            return texts
         }
-        return try texts.mapValues(parseDecimal)
+        return texts
     }
 
     public func invoice(tenantId: String, invoiceId: String) async throws -> StoredInvoice? {

@@ -265,6 +265,10 @@ struct WorkerStoreConformanceTests {
         let published = try await store.claimOutbox(limit: 20, claimant: "relay-a", lease: .seconds(60))
         #expect(published.map(\.message.messageId) == ["u-0", "u-1", "u-2", "u-4", "u-5", "u-6"].map { "rated-\($0)" })
         #expect(published.map(\.id) == published.map(\.id).sorted())
+        // Units together carry a total from one to the next.
+        #expect(
+            try await store.commit(together: [usage("t-1", "sim-3", "1"), usage("t-2", "sim-3", "2")]) == .committed)
+        #expect(try await store.usageTotals(of: [total("sim-3")]) == [total("sim-3"): dec("10")])
         try await store.close()
     }
 
