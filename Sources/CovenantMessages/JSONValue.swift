@@ -124,6 +124,10 @@ public enum JSONValue: Sendable, Hashable {
 private struct JSONParser {
     let bytes: [UInt8]
     var index = 0
+    /// The members of the objects being read, innermost last: an object's dictionary is built
+    /// at its end, at its final size, instead of growing (and hashing every key again) member
+    /// by member.
+    var members: [(String, JSONValue)] = []
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
@@ -162,12 +166,12 @@ private struct JSONParser {
 
     mutating func object(depth: Int) -> JSONValue? {
         index += 1
-        var members: [String: JSONValue] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(members)
+            return .object([:])
         }
+        let first = members.endIndex
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string() else { return nil }
@@ -175,7 +179,7 @@ private struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
             index += 1
             guard let value = value(depth: depth + 1) else { return nil }
-            members[key] = value
+            members.append((key, value))
             skipWhitespace()
             guard index < bytes.count else { return nil }
             if bytes[index] == UInt8(ascii: ",") {
@@ -184,7 +188,10 @@ private struct JSONParser {
             }
             guard bytes[index] == UInt8(ascii: "}") else { return nil }
             index += 1
-            return .object(members)
+            // A key given twice keeps its last value.
+            let object = Dictionary(members[first...], uniquingKeysWith: { $1 })
+            members.removeSubrange(first...)
+            return .object(object)
         }
     }
 

@@ -167,10 +167,16 @@ public final class Worker: Service {
         await process(run, consumer)
     }
 
-    /// A delivery whose envelope was accepted.
-    struct Accepted {
-        var delivery: AMQPDelivery
-        var event: CloudEvent
+    /// A delivery whose envelope was accepted: a reference, since a batch passes its items
+    /// through several arrays (copying the delivery and the event retained each of their parts).
+    final class Accepted {
+        let delivery: AMQPDelivery
+        let event: CloudEvent
+
+        init(delivery: AMQPDelivery, event: CloudEvent) {
+            self.delivery = delivery
+            self.event = event
+        }
     }
 
     private func metadata(_ delivery: AMQPDelivery, _ event: CloudEvent?) -> Logger.Metadata {

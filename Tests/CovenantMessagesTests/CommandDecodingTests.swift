@@ -113,6 +113,21 @@ struct CloudEventTests {
             JSONValue.parse(Array((String(repeating: "[", count: 100) + String(repeating: "]", count: 100)).utf8))
                 == nil)
         #expect(JSONValue.parse(Array(#"{"a":1} x"#.utf8)) == nil)
+        // A key given twice keeps its last value, at any depth; objects inside arrays and
+        // objects keep their own members.
+        #expect(
+            JSONValue.parse(Array(#"{"a":1,"b":{"c":"x","c":{"d":[{"e":1},{"e":2,"f":{}}]}},"a":4}"#.utf8))
+                == .object([
+                    "a": .number("4"),
+                    "b": .object([
+                        "c": .object([
+                            "d": .array([
+                                .object(["e": .number("1")]), .object(["e": .number("2"), "f": .object([:])]),
+                            ])
+                        ])
+                    ]),
+                ]))
+        #expect(JSONValue.parse(Array(#"{"a":{"b":1},"c":}"#.utf8)) == nil)
         #expect(JSONValue.parse([0x22, 0xC3, 0x28, 0x22]) == nil)
         #expect(
             JSONValue.parse(Array(#"{"q":0.1000000000000000055511151231257827}"#.utf8))?["q"]
