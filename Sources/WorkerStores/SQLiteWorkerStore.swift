@@ -19,6 +19,15 @@ public final class SQLiteWorkerStore: WorkerStore {
         configuration.label = "covenant.\(role.rawValue)"
         self.role = role
         self.pool = try Self.open("\(directory)/\(role.rawValue).sqlite", configuration, patience: busyTimeout)
+        // GRDB opens a pool in WAL mode with synchronous=NORMAL: a commit would not wait for the
+        // disk, and a machine that lost power could lose transactions already acknowledged to
+        // the broker. Every commit is flushed before the worker acknowledges.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+    }
+
+    /// The writer's `PRAGMA synchronous` (2: FULL).
+    func synchronousSetting() throws -> Int {
+        try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     /// Opens the pool, waiting while another process holds the lock that switching a new file
@@ -371,11 +380,23 @@ public final class SQLiteWorkerStore: WorkerStore {
         }
     }
 
+    /// Deletes the rows without waiting for the disk: if the machine loses the deletion, the
+    /// rows are published again after their lease (at least once, as after a relay's crash).
+    /// The write-ahead log keeps order, so the next commit's flush makes the deletion durable too.
     public func markSent(ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
-        try await pool.write { db in
-            try db.cachedStatement(sql: "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))").execute(
-                arguments: ["[" + ids.map(String.init).joined(separator: ",") + "]"])
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            let deleted = Result {
+                try db.inTransaction(.immediate) {
+                    try db.cachedStatement(sql: "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))")
+                        .execute(arguments: ["[" + ids.map(String.init).joined(separator: ",") + "]"])
+                    return .commit
+                }
+            }
+            // Every other write waits for the disk before it returns.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try deleted.get()
         }
     }
 
