@@ -32,8 +32,14 @@ public struct CloudEvent: Sendable, Hashable {
     /// Reads an envelope. Every rule of the interface broken is an `invalid_message` rejection
     /// naming the attribute; a body that is not JSON at all says so.
     public static func decode(_ body: [UInt8]) -> Result<CloudEvent, Rejection> {
-        guard let json = JSONValue.parse(body) else {
+        var containsNUL = false
+        guard let json = JSONValue.parse(body, containsNUL: &containsNUL) else {
             return .failure(Rejection(.invalidMessage, "the body is not JSON"))
+        }
+        // Ids, keys and names are stored as text, and PostgreSQL's text cannot hold U+0000: a
+        // message that carries one could never be recorded, and would be retried forever.
+        guard !containsNUL else {
+            return .failure(Rejection(.invalidMessage, "text must not contain U+0000 (\\u0000)"))
         }
         guard case .object(let envelope) = json else {
             return .failure(Rejection(.invalidMessage, "the envelope is not a JSON object"))

@@ -16,9 +16,17 @@ public enum JSONValue: Sendable, Hashable {
     /// Parses strict JSON (RFC 8259); `nil` for anything else, including trailing garbage,
     /// invalid UTF-8 and nesting deeper than ``maximumDepth``.
     public static func parse(_ bytes: [UInt8]) -> JSONValue? {
+        var containsNUL = false
+        return parse(bytes, containsNUL: &containsNUL)
+    }
+
+    /// Parses as ``parse(_:)``, and says whether a string or key holds U+0000 (`\u0000`), which
+    /// PostgreSQL cannot store in text.
+    static func parse(_ bytes: [UInt8], containsNUL: inout Bool) -> JSONValue? {
         var parser = JSONParser(bytes: bytes)
         guard let value = parser.value(depth: 0) else { return nil }
         parser.skipWhitespace()
+        containsNUL = parser.containsNUL
         return parser.index == bytes.count ? value : nil
     }
 
@@ -128,6 +136,8 @@ private struct JSONParser {
     /// at its end, at its final size, instead of growing (and hashing every key again) member
     /// by member.
     var members: [(String, JSONValue)] = []
+    /// Whether a string decoded `\u0000`.
+    var containsNUL = false
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
@@ -266,6 +276,7 @@ private struct JSONParser {
                         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                     }
                     guard let unicode = Unicode.Scalar(scalar) else { return nil }
+                    if scalar == 0 { containsNUL = true }
                     output += Array(String(Character(unicode)).utf8)
                 default: return nil
                 }

@@ -395,7 +395,7 @@ public final class Worker: Service {
         headers["x-covenant-original-routing-key"] = routingKey
         let copy = OutboxMessage(
             exchange: "", routingKey: retryQueue,
-            messageId: delivery.message.messageId ?? "", type: delivery.message.type,
+            messageId: delivery.message.messageId ?? "", type: delivery.message.type?.storableText,
             contentType: delivery.message.contentType ?? CloudEvent.contentType, headers: headers,
             body: delivery.message.body)
         return UnitOfWork(messageId: nil, outbox: [copy])
@@ -499,6 +499,8 @@ public final class Worker: Service {
     private func rejectionUnit(
         _ delivery: AMQPDelivery, commandId: String, commandType: String, tenantId: String, rejection: Rejection
     ) -> UnitOfWork {
+        // What the delivery says of itself, unvalidated, becomes text the store can hold.
+        let commandId = commandId.storableText
         let rejected = events.event(
             "command.rejected", tenantId: tenantId, causationId: commandId,
             data: EventPayloads.commandRejected(commandId: commandId, commandType: commandType, rejection),
@@ -513,7 +515,8 @@ public final class Worker: Service {
         if retries > 0 { headers[Self.retriesHeader] = String(retries) }
         let deadLetter = OutboxMessage(
             exchange: Topology.deadExchange, routingKey: configuration.queue, messageId: commandId,
-            type: delivery.message.type, contentType: delivery.message.contentType ?? "application/octet-stream",
+            type: delivery.message.type?.storableText,
+            contentType: (delivery.message.contentType ?? "application/octet-stream").storableText,
             headers: headers, body: delivery.message.body)
         return UnitOfWork(messageId: nil, outbox: [rejected, deadLetter])
     }
@@ -630,5 +633,13 @@ final class Doorbell: Sendable {
             if ready { continuation.resume() }
         }
         timer.cancel()
+    }
+}
+
+extension String {
+    /// The text with U+0000 replaced by U+FFFD: PostgreSQL's text cannot hold U+0000, and an
+    /// outbox row that cannot be written would hold its message forever.
+    var storableText: String {
+        utf8.contains(0) ? String(unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : Character($0) }) : self
     }
 }

@@ -84,6 +84,16 @@ struct CloudEventTests {
                 body: #"{"specversion":"1.0","id":"x","source":"s","type":"t","time":"2025-01-15T09:30:00Z","data":{}}"#
             ),
             BadEnvelope(
+                name: "U+0000 in a string",
+                body:
+                    #"{"specversion":"1.0","id":"x","source":"s","type":"t","time":"2025-01-15T09:30:00Z","tenantid":"a","data":{"b":"c\u0000"}}"#
+            ),
+            BadEnvelope(
+                name: "U+0000 in a key",
+                body:
+                    #"{"specversion":"1.0","id":"x","source":"s","type":"t","time":"2025-01-15T09:30:00Z","tenantid":"a","data":{"\u0000":1}}"#
+            ),
+            BadEnvelope(
                 name: "a slash in the tenant",
                 body:
                     #"{"specversion":"1.0","id":"x","source":"s","type":"t","time":"2025-01-15T09:30:00Z","tenantid":"a/b","data":{}}"#

@@ -239,6 +239,85 @@ struct WorkerRuntimeTests {
     }
 }
 
+extension WorkerRuntimeTests {
+    @Test(
+        "Text PostgreSQL cannot store (U+0000) is rejected and dead-lettered, not retried forever; the queue goes on")
+    func nulOnPostgres() async throws {
+        let configuration = try amqp()
+        let url = try #require(
+            ProcessInfo.processInfo.environment["DATABASE_URL"], "DATABASE_URL is not set: run scripts/test")
+        let tenant = "t-\(UUID().uuidString.prefix(8))"
+        let queue = "covenant.test-nul.\(UUID().uuidString.prefix(8))"
+        let routingKey = "test-nul.\(UUID().uuidString.prefix(8))"
+        let topology = Topology.workerQueue(queue, commands: [routingKey], events: [routingKey])
+        let store = try PostgresWorkerStore(
+            url: url, role: .rating, schemaPrefix: "nul\(UUID().uuidString.prefix(8).lowercased())_",
+            logger: Logger(label: "test-store"))
+        try await store.migrate()
+        let events = EventFactory(source: "covenant/test-rating")
+        let worker = Worker(
+            configuration: .init(queue: queue, topology: topology), amqp: configuration, store: store,
+            handler: UsageTotalsHandler(events: events), events: events, logger: Logger(label: "test-worker"))
+        let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [], logger: Logger(label: "test-group"))
+        let running = Task { try await group.run() }
+
+        // A NUL in the data; in the message id (envelope and property); in the type property of
+        // a message refused for its content type.
+        var inData = usage("\(tenant)-nul-data", tenant: tenant, service: "sim\u{0}1", quantity: "1")
+        inData.type = "usage.record"
+        let inId = usage("\(tenant)-nul\u{0}id", tenant: tenant, service: "sim-1", quantity: "1")
+        var inType = usage("\(tenant)-nul-type", tenant: tenant, service: "sim-1", quantity: "1")
+        inType.type = "usage\u{0}record"
+        inType.contentType = "text/plain"
+        let valid = usage("\(tenant)-valid", tenant: tenant, service: "sim-1", quantity: "1")
+        let publisher = AMQPPublisher(configuration: configuration, topology: topology)
+        _ = try await publisher.publish(
+            [inData, inId, inType, valid].map {
+                OutgoingMessage($0, exchange: Topology.commandsExchange, routingKey: routingKey)
+            })
+
+        let dead = AMQPConsumer(configuration: configuration, queue: "\(queue).dead", topology: topology)
+        let waiting = Task {
+            var reasons: [String: String] = [:]
+            for await letter in dead.deliveries {
+                dead.acknowledge(letter)
+                reasons[letter.message.messageId ?? ""] = letter.message.headers["x-covenant-reason-code"]?.stringValue
+                if reasons.count == 3 { break }
+            }
+            return reasons
+        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline,
+            try await store.usageTotal(
+                tenantId: tenant, serviceId: "sim-1", metric: "gb", month: CalendarDate(year: 2025, month: 1, day: 1)!)
+                != Rational(1)
+        {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        // The valid message behind them was rated: nothing held the queue.
+        #expect(
+            try await store.usageTotal(
+                tenantId: tenant, serviceId: "sim-1", metric: "gb", month: CalendarDate(year: 2025, month: 1, day: 1)!)
+                == Rational(1))
+        let timeout = Task {
+            try await Task.sleep(for: .seconds(30))
+            await dead.stop()
+        }
+        let letters = await waiting.value
+        timeout.cancel()
+        #expect(
+            letters == [
+                "\(tenant)-nul-data": "invalid_message", "\(tenant)-nul\u{FFFD}id": "invalid_message",
+                "\(tenant)-nul-type": "invalid_message",
+            ])
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await dead.stop()
+        await publisher.close()
+        try await store.close()
+    }
+}
+
 extension Result {
     var success: Success? {
         if case .success(let value) = self { return value }
