@@ -426,7 +426,9 @@ func parseDecimal(_ text: String) throws -> Rational {
 /// Outbox headers as JSON text (an object of strings).
 enum HeaderCoding {
     static func encode(_ headers: [String: String]) -> String {
-        String(decoding: JSONValue.object(headers.mapValues(JSONValue.string)).serialized(), as: UTF8.self)
+        // Most rows (every event) have none.
+        headers.isEmpty
+            ? "{}" : String(decoding: JSONValue.object(headers.mapValues(JSONValue.string)).serialized(), as: UTF8.self)
     }
 
     static func decode(_ text: String) throws -> [String: String] {
