@@ -39,6 +39,8 @@ public final class Worker: Service {
     private let amqp: AMQPConfiguration
     private let store: any MessageStore
     private let handler: any MessageHandler
+    /// The handler's, asked once: a handler builds the set each time it is asked.
+    private let batchableTypes: Set<String>
     private let events: EventFactory
     private let logger: Logger
     /// Rung after each commit: the relay publishes at once instead of at its next poll.
@@ -61,6 +63,7 @@ public final class Worker: Service {
         self.amqp = amqp
         self.store = store
         self.handler = handler
+        self.batchableTypes = handler.batchableTypes
         self.events = events
         self.logger = logger
         self.metrics = WorkerMetrics(queue: configuration.queue)
@@ -156,7 +159,7 @@ public final class Worker: Service {
         for delivery in deliveries {
             if delivery.redelivered { metrics.redelivered.increment() }
             let decoded = readEnvelope(delivery)
-            if case .success(let event) = decoded, handler.batchableTypes.contains(event.type) {
+            if case .success(let event) = decoded, batchableTypes.contains(event.type) {
                 run.append(Accepted(delivery: delivery, event: event))
                 continue
             }
