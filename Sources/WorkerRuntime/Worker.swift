@@ -1,6 +1,7 @@
 public import AMQPClient
 import BillingDomain
 import CovenantMessages
+import Crypto
 import Foundation
 public import Logging
 public import ServiceLifecycle
@@ -294,7 +295,9 @@ public final class Worker: Service {
         guard case .success(let event) = decoded else {
             if case .failure(let rejection) = decoded {
                 await reject(
-                    delivery, consumer, commandId: messageId ?? "delivery-\(delivery.deliveryTag)",
+                    delivery, consumer,
+                    commandId: messageId.flatMap { $0.isEmpty ? nil : $0 }
+                        ?? Self.anonymousCommandId(of: delivery.message.body),
                     commandType: delivery.message.type ?? delivery.routingKey,
                     tenantId: Self.bestEffortTenant(delivery.message.body), rejection: rejection)
             }
@@ -522,6 +525,14 @@ public final class Worker: Service {
             contentType: (delivery.message.contentType ?? "application/octet-stream").storableText,
             headers: headers, body: delivery.message.body)
         return UnitOfWork(messageId: nil, outbox: [rejected, deadLetter])
+    }
+
+    /// The id a rejection gives a message that has none: `delivery-` and the start of its
+    /// body's SHA-256, the same for every delivery of it. (It was the delivery tag, which every
+    /// channel numbers from 1: after a restart two messages could share an id, and their
+    /// `command.rejected` events one event id, so integrators kept one of them.)
+    static func anonymousCommandId(of body: [UInt8]) -> String {
+        "delivery-" + SHA256.hash(data: body).prefix(8).map { String(format: "%02x", $0) }.joined()
     }
 
     /// The tenant a body names, when it is JSON enough to say; `unknown` otherwise (every event
