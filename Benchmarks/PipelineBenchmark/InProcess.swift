@@ -63,8 +63,7 @@ enum InProcess {
         mutating func time<T>(_ name: String, _ body: () async throws -> T) async rethrows -> T {
             let start = ContinuousClock.now
             let result = try await body()
-            let elapsed = ContinuousClock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = PipelineBenchmark.seconds(ContinuousClock.now - start)
             if let index = totals.firstIndex(where: { $0.0 == name }) {
                 totals[index].1 += seconds
             } else {

@@ -71,7 +71,7 @@ public final class SQLiteWorkerStore: WorkerStore {
             var outcomes: [CommitOutcome] = []
             var written = OutboxWrites(self.handoff)
             try db.inTransaction(.immediate) {
-                var totals = try Self.usageTotals(of: units, db)
+                var totals = try Self.storedTotals(addedToBy: units, db)
                 for unit in units {
                     // A unit that writes no documents can only be refused as a repeat, by its
                     // first statement, before it wrote anything: it needs no savepoint.
@@ -105,7 +105,7 @@ public final class SQLiteWorkerStore: WorkerStore {
             var outcome = CommitOutcome.committed
             var written = OutboxWrites(self.handoff)
             try db.inTransaction(.immediate) {
-                var totals = try Self.usageTotals(of: units, db)
+                var totals = try Self.storedTotals(addedToBy: units, db)
                 for unit in units {
                     outcome = try Self.apply(unit, db, &written, &totals)
                     if outcome != .committed { return .rollback }
@@ -120,7 +120,9 @@ public final class SQLiteWorkerStore: WorkerStore {
 
     /// The stored totals the units' usage adds to, read at once inside the write transaction:
     /// each unit then writes its totals without reading them first.
-    private static func usageTotals(of units: [UnitOfWork], _ db: Database) throws -> [UsageMonthKey: Rational] {
+    private static func storedTotals(
+        addedToBy units: [UnitOfWork], _ db: Database
+    ) throws -> [UsageMonthKey: Rational] {
         let keys = units.flatMap { $0.usage.map(\.key) }
         return keys.isEmpty ? [:] : try readTotals(of: keys, db).mapValues(parseDecimal)
     }
