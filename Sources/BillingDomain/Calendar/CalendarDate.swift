@@ -152,7 +152,7 @@ extension TextWriter {
 
     /// The year zero-padded to four digits (more past 9999), then month and day zero-padded to
     /// two, optionally separated.
-    mutating func writeDigits(of date: CalendarDate, separator: String?) {
+    mutating func writeDigits(of date: CalendarDate, separator: StaticString?) {
         write(date.year, width: 4)
         if let separator { write(separator) }
         write(date.month, width: 2)

@@ -89,10 +89,6 @@ public struct CustomerLedger: Sendable, Hashable {
     /// adds its penalty lines and ``issue(_:adding:)`` makes them invoices.
     public mutating func draftRun(asOf date: CalendarDate) -> InvoiceDraft {
         let cutoff = date.startOfMonth
-        var lines: [InvoiceLine] = []
-        for index in contractIndicesInOrder {
-            billContract(at: index, through: cutoff, into: &lines)
-        }
         // Only the months with something to bill are sorted (the ledger keeps every month).
         // (A list of the unbilled months kept beside them measured slower than this scan: each
         // month it names is found again by hashing its key.)
@@ -101,6 +97,13 @@ public struct CustomerLedger: Sendable, Hashable {
             unbilled.append(index)
         }
         unbilled.sort { usage.keys[$0] < usage.keys[$1] }
+        // Room for a month of each contract and every line after: grown one append at a time,
+        // the lines were copied to a new buffer three times a run.
+        var lines: [InvoiceLine] = []
+        lines.reserveCapacity(contracts.count + unbilled.count + pendingFees.count)
+        for index in contractIndicesInOrder {
+            billContract(at: index, through: cutoff, into: &lines)
+        }
         for index in unbilled {
             lines.append(billUsage(at: index))
         }
@@ -190,7 +193,8 @@ public struct CustomerLedger: Sendable, Hashable {
     private mutating func issue(_ lines: [InvoiceLine], on date: CalendarDate) -> [Invoice] {
         guard let first = lines.first?.currency else { return [] }
         // Most customers are billed in one currency: their lines need no grouping.
-        if lines.allSatisfy({ $0.currency == first }) {
+        // (By index: a closure over the lines copied each one, strings and all, to read it.)
+        if lines.indices.allSatisfy({ lines[$0].grossAmount.currency == first }) {
             return [issue(lines, in: first, on: date)]
         }
         return Dictionary(grouping: lines, by: \.currency).sorted { Currency.byCode($0.key, $1.key) }.map {

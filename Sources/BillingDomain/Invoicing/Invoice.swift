@@ -12,8 +12,8 @@ public struct Invoice: Sendable, Hashable {
         id: String, customerId: String, currency: Currency, issueDate: CalendarDate,
         lines: [InvoiceLine]
     ) throws(CurrencyMismatch) {
-        for line in lines where line.currency != currency {
-            throw CurrencyMismatch(expected: currency, found: line.currency)
+        for index in lines.indices where lines[index].grossAmount.currency != currency {
+            throw CurrencyMismatch(expected: currency, found: lines[index].grossAmount.currency)
         }
         self.id = id
         self.customerId = customerId
@@ -43,11 +43,11 @@ public struct Invoice: Sendable, Hashable {
         // INV- -YYYYMMDD -CUR -n: 4 + 1 + date + 1 + 3 + 1 + up to 19 digits.
         TextWriter.text(capacity: customerId.utf8.count + TextWriter.digitsCapacity(of: issueDate) + 29) {
             $0.write("INV-")
-            $0.write(customerId)
+            $0.write(contentsOf: customerId)
             $0.write("-")
             $0.writeDigits(of: issueDate, separator: nil)
             $0.write("-")
-            $0.write(currency.code)
+            $0.write(contentsOf: currency.code)
             if sequence != 1 {
                 $0.write("-")
                 $0.write(sequence)

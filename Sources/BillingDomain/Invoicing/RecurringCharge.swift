@@ -47,14 +47,14 @@ extension Contract {
 
 /// How periods read on an invoice line (written with a ``TextWriter``).
 enum LineDescription {
-    static let monthNames = [
+    static let monthNames: [StaticString] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ]
 
     /// `VM, 15–31 Jan 2025`: a recurring line.
     static func recurring(planName: String, period: BillingPeriod) -> String {
         TextWriter.text(capacity: planName.utf8.count + 2 + LineDescription.daysCapacity(of: period)) {
-            $0.write(planName)
+            $0.write(contentsOf: planName)
             $0.write(", ")
             $0.writeDays(of: period)
         }
@@ -64,7 +64,7 @@ enum LineDescription {
     static func usage(metric: String, month: CalendarDate, late: Bool) -> String {
         // " late usage, " and "Jan ", then the year.
         TextWriter.text(capacity: metric.utf8.count + 17 + TextWriter.digits(of: month.year)) {
-            $0.write(metric)
+            $0.write(contentsOf: metric)
             $0.write(late ? " late usage, " : " usage, ")
             $0.writeMonth(of: month)
         }

@@ -21,7 +21,7 @@ public enum InputLimits {
         /// Whether `value` is between −maximum and maximum with no more decimals than allowed.
         public func admits(_ value: Rational) -> Bool {
             value <= Rational(maximum) && value >= Rational(-maximum)
-                && Rational.powerOfTen(fractionDigits) % value.denominator == 0
+                && Rational.quotientAndRemainder(Rational.powerOfTen(fractionDigits), value.denominator).remainder == 0
         }
     }
 }

@@ -28,9 +28,9 @@ public struct Rational: Sendable, Hashable {
             self.denominator = n == 0 ? 1 : d
             return
         }
-        let g = Rational.gcd(n.magnitude, d.magnitude)
-        self.numerator = n / Int128(g)
-        self.denominator = d / Int128(g)
+        let g = Int128(Rational.gcd(n.magnitude, d.magnitude))
+        self.numerator = Rational.quotient(n, g)
+        self.denominator = Rational.quotient(d, g)
     }
 
     /// Builds `numerator / denominator` whose terms are already lowest, skipping the gcd.
@@ -51,7 +51,19 @@ public struct Rational: Sendable, Hashable {
     public var isNegative: Bool { numerator < 0 }
     public var isInteger: Bool { denominator == 1 }
 
+    /// The greatest common divisor: in 64-bit hardware division while both values fit, as
+    /// almost every billing value does (128-bit division is a library call, and was the
+    /// costliest step of the arithmetic).
     static func gcd(_ a: UInt128, _ b: UInt128) -> UInt128 {
+        if let a = UInt64(exactly: a), let b = UInt64(exactly: b) {
+            // A unit price of 1/20, a quantity over 1: common, and Euclid's longest walk.
+            if a == 1 || b == 1 { return 1 }
+            return UInt128(euclid(a, b))
+        }
+        return euclid(a, b)
+    }
+
+    private static func euclid<T: FixedWidthInteger & UnsignedInteger>(_ a: T, _ b: T) -> T {
         var a = a
         var b = b
         while b != 0 {
@@ -60,15 +72,35 @@ public struct Rational: Sendable, Hashable {
         return a
     }
 
+    /// `a / b` truncated, in one 64-bit division when both fit (the library's 128-bit division
+    /// is several times slower).
+    @inline(__always)
+    static func quotient(_ a: Int128, _ b: Int128) -> Int128 {
+        if let a = Int64(exactly: a), let b = Int64(exactly: b), a != .min {
+            return Int128(a / b)
+        }
+        return a / b
+    }
+
+    /// `a.quotientAndRemainder(dividingBy: b)`, in 64 bits when both fit.
+    @inline(__always)
+    static func quotientAndRemainder(_ a: Int128, _ b: Int128) -> (quotient: Int128, remainder: Int128) {
+        if let a = Int64(exactly: a), let b = Int64(exactly: b), a != .min {
+            let (q, r) = a.quotientAndRemainder(dividingBy: b)
+            return (Int128(q), Int128(r))
+        }
+        return a.quotientAndRemainder(dividingBy: b)
+    }
+
     /// The largest integer not greater than the value.
     public var floor: Int128 {
-        let (q, r) = numerator.quotientAndRemainder(dividingBy: denominator)
+        let (q, r) = Rational.quotientAndRemainder(numerator, denominator)
         return r < 0 ? q - 1 : q
     }
 
     /// The smallest integer not less than the value.
     public var ceiling: Int128 {
-        let (q, r) = numerator.quotientAndRemainder(dividingBy: denominator)
+        let (q, r) = Rational.quotientAndRemainder(numerator, denominator)
         return r > 0 ? q + 1 : q
     }
 
@@ -78,9 +110,9 @@ public struct Rational: Sendable, Hashable {
         // reduced, so a value with many decimals does not overflow on its way to two.
         let power = Rational.powerOfTen(scale)
         let common = Int128(Rational.gcd(power.magnitude, denominator.magnitude))
-        let scaled = numerator * (power / common)
-        let divisor = denominator / common
-        let (q, r) = scaled.quotientAndRemainder(dividingBy: divisor)
+        let scaled = numerator * Rational.quotient(power, common)
+        let divisor = Rational.quotient(denominator, common)
+        let (q, r) = Rational.quotientAndRemainder(scaled, divisor)
         // |r| / d >= 1/2  <=>  2|r| >= d
         if 2 * r.magnitude >= divisor.magnitude {
             return scaled < 0 ? q - 1 : q + 1
@@ -90,11 +122,12 @@ public struct Rational: Sendable, Hashable {
 
     static func powerOfTen(_ exponent: Int) -> Int128 {
         precondition(exponent >= 0 && exponent <= 38, "10^\(exponent) is out of range")
-        var result: Int128 = 1
-        for _ in 0..<exponent {
-            result *= 10
-        }
-        return result
+        return powersOfTen[exponent]
+    }
+
+    /// 10^0 through 10^38, the largest power of ten an `Int128` holds.
+    private static let powersOfTen: [Int128] = (0...38).map { exponent in
+        (0..<exponent).reduce(Int128(1)) { power, _ in power * 10 }
     }
 
     public static func min(_ a: Rational, _ b: Rational) -> Rational { a < b ? a : b }
@@ -112,14 +145,28 @@ extension Rational: Comparable {
 
 extension Rational: AdditiveArithmetic {
     public static func + (lhs: Rational, rhs: Rational) -> Rational {
+        if rhs.numerator == 0 { return lhs }
+        if lhs.numerator == 0 { return rhs }
         if lhs.denominator == rhs.denominator {
+            if lhs.denominator == 1 { return Rational(reduced: lhs.numerator + rhs.numerator, 1) }
             return Rational(lhs.numerator + rhs.numerator, lhs.denominator)
         }
-        // Over the least common denominator, not the product: sums of decimals stay decimal-sized.
+        // Over the least common denominator, not the product: sums of decimals stay
+        // decimal-sized. With both terms lowest, only a factor of the denominators' gcd can
+        // divide the new numerator (Knuth, TAOCP 4.5.1), so that small gcd is the only one left
+        // to take; with coprime denominators the sum is lowest as it stands.
         let common = Int128(gcd(lhs.denominator.magnitude, rhs.denominator.magnitude))
-        let lhsFactor = rhs.denominator / common
-        let rhsFactor = lhs.denominator / common
-        return Rational(lhs.numerator * lhsFactor + rhs.numerator * rhsFactor, lhs.denominator * lhsFactor)
+        if common == 1 {
+            return Rational(
+                reduced: lhs.numerator * rhs.denominator + rhs.numerator * lhs.denominator,
+                lhs.denominator * rhs.denominator)
+        }
+        let lhsFactor = quotient(rhs.denominator, common)
+        let rhsFactor = quotient(lhs.denominator, common)
+        let numerator = lhs.numerator * lhsFactor + rhs.numerator * rhsFactor
+        if numerator == 0 { return .zero }
+        let cancel = Int128(gcd(numerator.magnitude, common.magnitude))
+        return Rational(reduced: quotient(numerator, cancel), rhsFactor * quotient(rhs.denominator, cancel))
     }
 
     public static func - (lhs: Rational, rhs: Rational) -> Rational {
@@ -133,12 +180,13 @@ extension Rational: AdditiveArithmetic {
 
 extension Rational {
     public static func * (lhs: Rational, rhs: Rational) -> Rational {
+        if lhs.numerator == 0 || rhs.numerator == 0 { return .zero }
         // Cross-cancel before multiplying, so the product's terms are already lowest.
-        let a = Int128(gcd(lhs.numerator.magnitude, rhs.denominator.magnitude))
-        let b = Int128(gcd(rhs.numerator.magnitude, lhs.denominator.magnitude))
-        guard a != 0, b != 0 else { return .zero }
+        let a = rhs.denominator == 1 ? 1 : Int128(gcd(lhs.numerator.magnitude, rhs.denominator.magnitude))
+        let b = lhs.denominator == 1 ? 1 : Int128(gcd(rhs.numerator.magnitude, lhs.denominator.magnitude))
         return Rational(
-            reduced: (lhs.numerator / a) * (rhs.numerator / b), (lhs.denominator / b) * (rhs.denominator / a))
+            reduced: quotient(lhs.numerator, a) * quotient(rhs.numerator, b),
+            quotient(lhs.denominator, b) * quotient(rhs.denominator, a))
     }
 
     public static func * (lhs: Rational, rhs: Int) -> Rational {

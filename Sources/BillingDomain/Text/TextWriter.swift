@@ -19,12 +19,23 @@ struct TextWriter {
         }
     }
 
-    mutating func write(_ text: String) {
-        for byte in text.utf8 {
-            precondition(count < buffer.count, "text longer than its capacity")
-            buffer[count] = byte
-            count += 1
-        }
+    /// Literal text: its UTF-8 copied at once, with no string to retain or release.
+    mutating func write(_ literal: StaticString) {
+        // (A one-scalar literal, "-", is held as the scalar: this encodes it.)
+        literal.withUTF8Buffer { write($0) }
+    }
+
+    /// Text of a string: a billing value (plan name, metric, customer id).
+    mutating func write(contentsOf text: String) {
+        var text = text
+        // One copy of the contiguous UTF-8 (a native string's always is), not a byte at a time.
+        text.withUTF8 { write($0) }
+    }
+
+    private mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) {
+        precondition(count + bytes.count <= buffer.count, "text longer than its capacity")
+        _ = UnsafeMutableBufferPointer(rebasing: buffer[count..<count + bytes.count]).initialize(fromContentsOf: bytes)
+        count += bytes.count
     }
 
     /// The decimal digits of a number that is not negative: for capacities, since a date's

@@ -113,6 +113,33 @@ struct RationalTests {
                 if value + other != sum || value * other != product { mismatches += 1 }
             }
         }
+        // Billing-shaped values: powers of ten, days of months, zeros, integers and equal
+        // denominators, where the sum and product take their shortcuts.
+        let denominators: [Int128] = [1, 1, 2, 3, 4, 10, 20, 28, 30, 31, 100, 1_000, 1_000_000, 1_000_000_000]
+        for _ in 0..<20_000 {
+            func billingValue() -> Rational {
+                let d = denominators[Int(next(below: Int128(denominators.count)))]
+                let n = next(below: 3) == 0 ? 0 : next(below: 2_000_000_000_000) - 1_000_000_000_000
+                return Rational(n, d)
+            }
+            let (value, other) = (billingValue(), billingValue())
+            let sum = Rational(
+                value.numerator * other.denominator + other.numerator * value.denominator,
+                value.denominator * other.denominator)
+            let product = Rational(value.numerator * other.numerator, value.denominator * other.denominator)
+            let g = euclid(sum.numerator.magnitude, sum.denominator.magnitude)
+            if value + other != sum || value * other != product || value - other != value + (-other) || g != 1 {
+                mismatches += 1
+            }
+            // Equal terms, and terms as reduced as the plain arithmetic leaves them.
+            let total = value + other
+            if total.denominator <= 0 || euclid(total.numerator.magnitude, total.denominator.magnitude) != 1 {
+                mismatches += 1
+            }
+            if (value * other).denominator <= 0 || (value + value) != value * 2 || (value - value) != .zero {
+                mismatches += 1
+            }
+        }
         #expect(mismatches == 0)
     }
 }
