@@ -21,9 +21,11 @@ public struct CommitmentsHandler: MessageHandler {
     public static let commands: [String] = []
     public static let subscribedEvents = ["usage.rated", "invoice.drafted"]
 
-    /// Rated usage is taken in batches: the batch's ledgers are read at once, and each
-    /// message's usage is added to the ledger as the messages before it left it.
-    public var batchableTypes: Set<String> { ["usage.rated"] }
+    /// Rated usage and drafts are taken in batches: the batch's ledgers are read at once, and
+    /// each message works on the ledger as the messages before it left it. (A billing run's
+    /// drafts, one transaction each, had made commitments commit once per customer with a
+    /// commitment.)
+    public var batchableTypes: Set<String> { ["usage.rated", "invoice.drafted"] }
 
     public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
         let ledgers = ledgers()

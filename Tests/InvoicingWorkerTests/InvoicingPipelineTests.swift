@@ -440,6 +440,51 @@ struct InvoicingPipelineTests {
         #expect(again.of("contract.renewed").isEmpty && again.of("contract.expired").isEmpty)
     }
 
+    @Test(
+        "Drafts taken by commitments as one batch evaluate as they do one by one, and delivered again evaluate no window twice"
+    )
+    func draftBatch() async throws {
+        let (batched, single) = (try await setUp(), try await setUp())
+        for pipeline in [batched, single] {
+            for (customer, quantity) in [("cust-4", "40"), ("cust-5", "140")] {
+                try await pipeline.send(
+                    "service.provision",
+                    #"{"customer_id":"\#(customer)","service_id":"sim-\#(customer)","plan_id":"vm","start_date":"2025-01-01","billing_model":"fixed_term","payment_mode":"postpaid","contract":{"term_months":12,"monthly_fee":"100.00","commitments":[{"id":"sms","type":"usage","metric":"sms_mo_mb","frequency_months":1,"ramp":[{"from_window":1,"amount":"100"}],"penalty":{"kind":"count","unit_price":"0.10"}}]}}"#
+                )
+                try await pipeline.send(
+                    "usage.rated",
+                    #"{"records":[{"usage_id":"u-\#(customer)","customer_id":"\#(customer)","service_id":"sim-\#(customer)","metric":"sms_mo_mb","quantity":"\#(quantity)","month":"2025-01","date":"2025-01-20","late":false,"billing_model":"fixed_term"}]}"#
+                )
+            }
+        }
+        let oneByOne = try await single.send("billing.run", #"{"as_of":"2025-02-01"}"#).of("commitments.evaluated")
+
+        #expect(batched.commitments.batchableTypes.contains("invoice.drafted"))
+        let periods = try await batched.provisioningOnly("billing.run", #"{"as_of":"2025-02-01"}"#)
+            .of("billing.period_closed")
+        let drafts = try await commitBatch(periods, batched.invoicing, batched.invoicingStore).of("invoice.drafted")
+        try #require(drafts.count == 2)
+        let evaluated = try await commitBatch(drafts, batched.commitments, batched.commitmentsStore)
+        func windows(_ events: [CloudEvent]) -> [JSONValue?: JSONValue?] {
+            Dictionary(uniqueKeysWithValues: events.map { ($0.data["customer_id"], $0.data["windows"]) })
+        }
+        // cust-4 missed its 100 by 60, cust-5 met it; the same as one by one.
+        #expect(windows(evaluated).count == 2 && windows(evaluated) == windows(oneByOne))
+        for customer in ["acme/cust-4", "acme/cust-5"] {
+            let ledger = try await batched.commitmentsStore.document(kind: "ledger", key: customer)
+            let ledgerOneByOne = try await single.commitmentsStore.document(kind: "ledger", key: customer)
+            #expect(ledger != nil && ledger == ledgerOneByOne)
+        }
+        // The drafts again, as one batch: every window is evaluated already.
+        let again = try await commitBatch(
+            drafts.map { draft in
+                var copy = draft
+                copy.id += "-again"
+                return copy
+            }, batched.commitments, batched.commitmentsStore)
+        #expect(again.count == 2 && again.allSatisfy { $0.data["windows"] == .array([]) })
+    }
+
     @Test("A usage commitment missed: commitments evaluates the draft and the shortfall line joins the invoice")
     func commitmentShortfall() async throws {
         let pipeline = try await setUp()
