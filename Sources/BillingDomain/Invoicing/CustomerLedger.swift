@@ -194,7 +194,7 @@ public struct CustomerLedger: Sendable, Hashable {
         guard let first = lines.first?.currency else { return [] }
         // Most customers are billed in one currency: their lines need no grouping.
         // (By index: a closure over the lines copied each one, strings and all, to read it.)
-        if lines.indices.allSatisfy({ lines[$0].grossAmount.currency == first }) {
+        if lines.indices.allSatisfy({ lines[$0].currency == first }) {
             return [issue(lines, in: first, on: date)]
         }
         return Dictionary(grouping: lines, by: \.currency).sorted { Currency.byCode($0.key, $1.key) }.map {

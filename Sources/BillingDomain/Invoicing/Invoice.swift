@@ -12,8 +12,8 @@ public struct Invoice: Sendable, Hashable {
         id: String, customerId: String, currency: Currency, issueDate: CalendarDate,
         lines: [InvoiceLine]
     ) throws(CurrencyMismatch) {
-        for index in lines.indices where lines[index].grossAmount.currency != currency {
-            throw CurrencyMismatch(expected: currency, found: lines[index].grossAmount.currency)
+        for index in lines.indices where lines[index].currency != currency {
+            throw CurrencyMismatch(expected: currency, found: lines[index].currency)
         }
         self.id = id
         self.customerId = customerId
