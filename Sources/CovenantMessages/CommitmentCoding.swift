@@ -18,7 +18,7 @@ public enum CommitmentCoding {
 
     /// `{service_id: [span]}`.
     public static func spans(_ spans: [String: [CommitmentLedger.ServiceSpan]]) -> JSONValue {
-        .object(spans.mapValues { .array($0.map(span)) })
+        .object(JSONObject(spans.mapValues { .array($0.map(span)) }))
     }
 
     public static func decodeSpans(_ fields: Fields) throws(Rejection) -> [String: [CommitmentLedger.ServiceSpan]] {

@@ -4,7 +4,7 @@ public import BillingDomain
 /// `contract` object, used by stores to keep contracts and by events to show them.
 public enum ContractEncoding {
     public static func terms(_ terms: ContractTerms) -> JSONValue {
-        var fields: [String: JSONValue] = [
+        var fields: JSONObject = [
             "term_months": .number(String(terms.termMonths)),
             "discount_percent": .string(EventPayloads.figure(terms.discountPercent)),
             "cancellation_deadline_months": .number(String(terms.cancellationDeadlineMonths)),
@@ -42,7 +42,7 @@ public enum ContractEncoding {
     }
 
     static func commitment(_ commitment: Commitment) -> JSONValue {
-        var fields: [String: JSONValue] = [
+        var fields: JSONObject = [
             "id": .string(commitment.id), "type": .string(commitment.measure.typeName),
             "frequency_months": .number(String(commitment.frequencyMonths)),
             "ramp": .array(
@@ -81,7 +81,7 @@ public enum ContractEncoding {
 
     /// A contract as a store keeps it.
     public static func contract(_ contract: Contract) -> JSONValue {
-        var fields: [String: JSONValue] = [
+        var fields: JSONObject = [
             "contract_id": .string(contract.id), "customer_id": .string(contract.customerId),
             "service_id": .string(contract.serviceId), "plan_id": .string(contract.planId),
             "plan_name": .string(contract.planName), "currency": .string(contract.currency.code),

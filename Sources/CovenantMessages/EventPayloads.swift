@@ -15,7 +15,7 @@ public enum EventPayloads {
     }
 
     static func line(_ line: InvoiceLine) -> JSONValue {
-        var fields: [String: JSONValue] = [
+        var fields: JSONObject = [
             "type": .string(line.kind.rawValue), "service_id": .string(line.serviceId),
             "period": period(line.period), "description": .string(line.description),
             "gross_amount": .money(line.grossAmount), "discount_amount": .money(line.discountAmount),
@@ -105,7 +105,7 @@ public enum EventPayloads {
 
     /// `command.rejected`; for a body that could not be read, `commandId` is the AMQP message id.
     public static func commandRejected(commandId: String, commandType: String, _ rejection: Rejection) -> JSONValue {
-        var fields: [String: JSONValue] = [
+        var fields: JSONObject = [
             "command_id": .string(commandId), "command_type": .string(commandType),
             "code": .string(rejection.code.rawValue), "message": .string(rejection.message),
         ]

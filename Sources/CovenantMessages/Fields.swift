@@ -2,7 +2,7 @@ public import BillingDomain
 
 /// Typed access to a JSON object's members, each problem a rejection naming the field.
 public struct Fields: Sendable {
-    public let members: [String: JSONValue]
+    public let members: JSONObject
     /// Where these members sit (`data.contract.renewal`), for messages.
     public let path: String
 

@@ -8,7 +8,7 @@ public enum JSONValue: Sendable, Hashable {
     case number(String)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    case object(JSONObject)
 
     /// The deepest nesting accepted: hostile bodies cannot exhaust the stack.
     static let maximumDepth = 64
@@ -30,7 +30,7 @@ public enum JSONValue: Sendable, Hashable {
         return parser.index == bytes.count ? value : nil
     }
 
-    /// Compact JSON text, object keys sorted (stable bytes for the same value).
+    /// Compact JSON text, object keys in order (stable bytes for the same value).
     public func serialized() -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(256)
@@ -40,7 +40,7 @@ public enum JSONValue: Sendable, Hashable {
 
     /// An object's JSON text from members given in their order (the caller's keys already
     /// sorted and distinct): what ``serialized()`` writes for the same object, without building
-    /// its dictionary first.
+    /// it first.
     static func serializedObject(orderedMembers members: [(key: String, value: JSONValue)]) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(512)
@@ -61,8 +61,8 @@ public enum JSONValue: Sendable, Hashable {
                 item.write(to: &output)
             }
             output.append(UInt8(ascii: "]"))
-        case .object(let members):
-            Self.writeObject(members.sorted { $0.key < $1.key }, to: &output)
+        case .object(let object):
+            Self.writeObject(object.members, to: &output)
         }
     }
 
@@ -123,19 +123,18 @@ public enum JSONValue: Sendable, Hashable {
 
     /// This object with `members` added (replacing members of the same name); other values
     /// are returned unchanged.
-    public func adding(_ members: [String: JSONValue]) -> JSONValue {
+    public func adding(_ members: JSONObject) -> JSONValue {
         guard case .object(let existing) = self else { return self }
-        return .object(existing.merging(members) { $1 })
+        return .object(existing.merging(members))
     }
 }
 
 private struct JSONParser {
     let bytes: [UInt8]
     var index = 0
-    /// The members of the objects being read, innermost last: an object's dictionary is built
-    /// at its end, at its final size, instead of growing (and hashing every key again) member
-    /// by member.
-    var members: [(String, JSONValue)] = []
+    /// The members of the objects being read, innermost last: an object is made at its end, at
+    /// its final size, instead of growing member by member.
+    var members: [JSONObject.Member] = []
     /// Whether a string decoded `\u0000`.
     var containsNUL = false
 
@@ -199,7 +198,7 @@ private struct JSONParser {
             guard bytes[index] == UInt8(ascii: "}") else { return nil }
             index += 1
             // A key given twice keeps its last value.
-            let object = Dictionary(members[first...], uniquingKeysWith: { $1 })
+            let object = JSONObject(unordered: Array(members[first...]))
             members.removeSubrange(first...)
             return .object(object)
         }

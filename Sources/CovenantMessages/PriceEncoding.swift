@@ -3,7 +3,7 @@ public import BillingDomain
 /// Usage prices as the interface's JSON (`usage_prices` items), both ways.
 public enum PriceEncoding {
     public static func usagePrice(_ price: UsagePrice) -> JSONValue {
-        var fields: [String: JSONValue] = ["metric": .string(price.metric)]
+        var fields: JSONObject = ["metric": .string(price.metric)]
         func decimal(_ value: Rational) -> JSONValue { .string(value.exactDecimalText ?? "\(value)") }
         func tiers(_ tiers: [PriceTier]) -> JSONValue {
             .array(

@@ -57,9 +57,9 @@ struct CustomerAccount {
     // MARK: Coding
 
     var json: JSONValue {
-        var fields: [String: JSONValue] = [
+        var fields: JSONObject = [
             "ledger": LedgerCoding.encode(ledger),
-            "revisions": .object(revisions.mapValues { .number(String($0)) }),
+            "revisions": .object(JSONObject(revisions.mapValues { .number(String($0)) })),
             "payg_spans": CommitmentCoding.spans(paygSpans),
             "composed": .array(composed.map(CommitmentCoding.counted)),
         ]
@@ -100,7 +100,7 @@ struct CustomerAccount {
 /// Invoice lines kept while a run waits for commitment evaluation: every figure exact.
 enum LineCoding {
     static func encode(_ line: InvoiceLine) -> JSONValue {
-        var fields: [String: JSONValue] = [
+        var fields: JSONObject = [
             "type": .string(line.kind.rawValue), "service_id": .string(line.serviceId),
             "start": .string(line.period.start.description), "end": .string(line.period.end.description),
             "description": .string(line.description), "currency": .string(line.currency.code),

@@ -5,7 +5,7 @@ import CovenantMessages
 enum LedgerCoding {
     static func encode(_ ledger: CustomerLedger) -> JSONValue {
         let snapshot = ledger.snapshot
-        var fields: [String: JSONValue] = [
+        var fields: JSONObject = [
             "customer_id": .string(snapshot.customerId),
             "contracts": .array(
                 snapshot.contracts.map {
@@ -16,7 +16,7 @@ enum LedgerCoding {
                 }),
             "usage": .array(
                 snapshot.usage.sorted { $0.key < $1.key }.map { key, month in
-                    var item: [String: JSONValue] = [
+                    var item: JSONObject = [
                         "service_id": .string(key.serviceId), "metric": .string(key.metric),
                         "month": .string(key.month.description), "price": PriceEncoding.usagePrice(month.price),
                         "currency": .string(month.currency.code), "quantity": decimal(month.quantity),

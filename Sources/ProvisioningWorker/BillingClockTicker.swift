@@ -64,7 +64,7 @@ public struct BillingClockTicker: Sendable {
         }
         let due = clock.startDueRuns(at: now, in: tenant.timeZone)
         guard stored == nil || !due.isEmpty else { return ([], clock.nextStart(in: tenant.timeZone)) }
-        var fields: [String: JSONValue] = ["origin": .string(clock.origin.description)]
+        var fields: JSONObject = ["origin": .string(clock.origin.description)]
         if let last = clock.lastStarted { fields["last_started"] = .string(last.description) }
         let unit = UnitOfWork(
             messageId: nil,

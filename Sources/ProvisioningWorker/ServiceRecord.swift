@@ -52,7 +52,7 @@ public struct ServiceRecord: Sendable, Hashable {
     }
 
     public var json: JSONValue {
-        var fields: [String: JSONValue] = [
+        var fields: JSONObject = [
             "customer_id": .string(customerId), "service_id": .string(serviceId), "plan_id": .string(planId),
             "billing_model": .string(billingModel.rawValue), "payment_mode": .string(paymentMode.rawValue),
             "start_date": .string(startDate.description), "contracts": .array(contracts.map(ContractEncoding.contract)),

@@ -104,7 +104,7 @@ public struct RatingHandler: MessageHandler {
             // the messages behind go on (failing here had retried it in place, holding the queue).
             return .retryLater("service \(serviceId) is not known yet")
         }
-        var changes: [String: JSONValue] = [:]
+        var changes: JSONObject = [:]
         if event.type == "service.cancelled" { changes["end_date"] = .string(try data.string("effective_date")) }
         if event.type == "service.plan_changed" { changes["plan_id"] = .string(try data.string("plan_id")) }
         if event.type == "contract.plan_changed", let new = try data.optionalObject("new_contract") {

@@ -20,7 +20,7 @@ public struct HealthReport: Sendable, Hashable {
     public var isReady: Bool { broker && database && consuming }
 
     var json: JSONValue {
-        var members: [String: JSONValue] = [
+        var members: JSONObject = [
             "status": .string(isReady ? "ready" : "not_ready"), "queue": .string(queue), "broker": .bool(broker),
             "database": .bool(database), "consuming": .bool(consuming),
         ]

@@ -430,16 +430,19 @@ enum HeaderCoding {
     static func encode(_ headers: [String: String]) -> String {
         // Most rows (every event) have none.
         headers.isEmpty
-            ? "{}" : String(decoding: JSONValue.object(headers.mapValues(JSONValue.string)).serialized(), as: UTF8.self)
+            ? "{}"
+            : String(
+                decoding: JSONValue.object(JSONObject(headers.mapValues(JSONValue.string))).serialized(), as: UTF8.self)
     }
 
     static func decode(_ text: String) throws -> [String: String] {
         guard case .object(let members) = JSONValue.parse(Array(text.utf8)) else {
             throw StoreError("unreadable outbox headers \(text)")
         }
-        return try members.mapValues { value in
-            guard case .string(let text) = value else { throw StoreError("an outbox header is not text: \(value)") }
-            return text
-        }
+        return try Dictionary(
+            uniqueKeysWithValues: members.map { key, value in
+                guard case .string(let text) = value else { throw StoreError("an outbox header is not text: \(value)") }
+                return (key, text)
+            })
     }
 }

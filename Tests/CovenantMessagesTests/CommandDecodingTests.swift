@@ -34,7 +34,7 @@ struct CloudEventTests {
         var event = try CloudEvent.decode(envelope("usage.rated", #"{"records":[{"b":"2","a":"1"}]}"#)).get()
         for causation in [nil, "cmd-0"] {
             event.causationId = causation
-            var members: [String: JSONValue] = [
+            var members: JSONObject = [
                 "specversion": .string("1.0"), "id": .string(event.id), "source": .string(event.source),
                 "type": .string(event.type), "time": .string(event.time), "tenantid": .string(event.tenantId),
                 "datacontenttype": .string("application/json"), "data": event.data,
