@@ -21,19 +21,35 @@ public struct JSONObject: Sendable, Hashable {
             members = unordered
             return
         }
-        // Sorted by key, then by position, so the last of equal keys ends each run.
-        let order = unordered.indices.sorted { left, right in
-            let a = unordered[left].key
-            let b = unordered[right].key
-            return a < b || (a == b && left < right)
+        // Sorted stably, so the last of equal keys ends each run of them.
+        var sorted = unordered
+        if sorted.count <= 32 {
+            // Insertion sort: the fastest for the few members an object has, and stable.
+            for next in 1..<sorted.count {
+                var index = next
+                while index > 0, sorted[index].key < sorted[index - 1].key {
+                    sorted.swapAt(index, index - 1)
+                    index -= 1
+                }
+            }
+        } else {
+            sorted = unordered.indices.sorted { left, right in
+                let a = unordered[left].key
+                let b = unordered[right].key
+                return a < b || (a == b && left < right)
+            }.map { unordered[$0] }
+        }
+        guard !Self.isInKeyOrder(sorted) else {
+            members = sorted
+            return
         }
         var kept: [Member] = []
-        kept.reserveCapacity(unordered.count)
-        for index in order {
-            if let last = kept.last, last.key == unordered[index].key {
-                kept[kept.count - 1] = unordered[index]
+        kept.reserveCapacity(sorted.count)
+        for member in sorted {
+            if let last = kept.last, last.key == member.key {
+                kept[kept.count - 1] = member
             } else {
-                kept.append(unordered[index])
+                kept.append(member)
             }
         }
         members = kept

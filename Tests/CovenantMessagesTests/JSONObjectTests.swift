@@ -77,6 +77,20 @@ struct JSONObjectTests {
             let parsed = try #require(JSONValue.parse(Array(text.utf8)))
             #expect(parsed.serialized() == Array(#"{"a":2,"b":3}"#.utf8), "\(text)")
         }
+        // Past the few members of the usual object, a second way of sorting: the same result.
+        var random = Seeded(state: 3)
+        for count in [31, 32, 33, 200] {
+            let keys = (0..<count).map { "k\($0)" }
+            let given = keys.shuffled(using: &random).map { #""\#($0)":"first""# } + [#""k7":"last""#]
+            let parsed = try #require(JSONValue.parse(Array("{\(given.joined(separator: ","))}".utf8)))
+            guard case .object(let object) = parsed else {
+                Issue.record("not an object")
+                return
+            }
+            #expect(object.keys.elementsEqual(keys.sorted()), "\(count)")
+            #expect(object["k1"] == .string("first"))
+            #expect(object["k7"] == .string("last"))
+        }
         // Keys are compared as Swift strings: canonically equivalent spellings are one key, as
         // they were when objects were dictionaries.
         let parsed = try #require(JSONValue.parse(Array(#"{"\u00e9":1,"e\u0301":2}"#.utf8)))
