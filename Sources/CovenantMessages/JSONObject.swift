@@ -47,7 +47,7 @@ public struct JSONObject: Sendable, Hashable {
         kept.reserveCapacity(sorted.count)
         for member in sorted {
             if let last = kept.last, last.key == member.key {
-                kept[kept.count - 1] = member
+                kept[kept.count - 1].value = member.value
             } else {
                 kept.append(member)
             }

@@ -92,7 +92,7 @@ struct JSONObjectTests {
             #expect(object["k7"] == .string("last"))
         }
         // Keys are compared as Swift strings: canonically equivalent spellings are one key, as
-        // they were when objects were dictionaries.
+        // they were when objects were dictionaries, written as first spelled.
         let parsed = try #require(JSONValue.parse(Array(#"{"\u00e9":1,"e\u0301":2}"#.utf8)))
         guard case .object(let object) = parsed else {
             Issue.record("not an object")
@@ -100,5 +100,8 @@ struct JSONObjectTests {
         }
         #expect(object.count == 1)
         #expect(object["é"] == .number("2"))
+        #expect(parsed.serialized() == [0x7B, 0x22, 0xC3, 0xA9, 0x22, 0x3A, 0x32, 0x7D])  // {"é":2}, é as U+00E9
+        #expect(parsed == .object(["e\u{301}": .number("2")]))
+        #expect(parsed.hashValue == JSONValue.object(["e\u{301}": .number("2")]).hashValue)
     }
 }
