@@ -17,7 +17,7 @@ public struct JSONObject: Sendable, Hashable {
 
     /// Members in any order; a key given more than once keeps its last value.
     init(unordered: [Member]) {
-        if Self.isInKeyOrder(unordered) {
+        if unordered.count < 2 || Self.isInKeyOrder(unordered) {
             members = unordered
             return
         }
@@ -81,7 +81,8 @@ public struct JSONObject: Sendable, Hashable {
         return (low, false)
     }
 
-    /// The member's value; setting `nil` removes the member.
+    /// The member's value; setting `nil` removes the member. Adding a member moves the ones after
+    /// it: an object built member by member should come from a literal, `init(_:)` or parsing.
     public subscript(key: String) -> JSONValue? {
         get {
             let (index, found) = position(of: key)

@@ -67,6 +67,19 @@ struct JSONObjectTests {
         #expect(merged["k0"] == .bool(true))
         #expect(merged["new"] == .null)
         #expect(merged.count == object.count + (object["k0"] == nil ? 2 : 1))
+        #expect(merged.keys.elementsEqual(Set(model.keys).union(["k0", "new"]).sorted()))
+        let doubled = object.mapValues { value in
+            guard case .number(let text) = value else { return value }
+            return .string(text + text)
+        }
+        #expect(doubled.keys.elementsEqual(object.keys))
+        for (key, value) in model {
+            guard case .number(let text) = value else { continue }
+            #expect(doubled[key] == .string(text + text))
+        }
+        #expect(JSONValue.null.adding(["a": .null]) == .null)
+        #expect(JSONValue.parse(Array("{}".utf8)) == .object(JSONObject()))
+        #expect(JSONValue.parse(Array(#"{"a":1}"#.utf8))?.serialized() == Array(#"{"a":1}"#.utf8))
     }
 
     @Test("A key given twice keeps its last value, wherever the two stand")
