@@ -95,16 +95,16 @@ public struct CloudEvent: Sendable, Hashable {
         }
     }
 
-    /// The envelope as JSON bytes, its members in key order (what serializing it as an object
-    /// writes; the test of `encoded` holds the two together).
+    /// The envelope as JSON bytes: its members listed in key order, so the object is made
+    /// without sorting (the test of `encoded` holds it to the envelope's members in any order).
     public func encoded() -> [UInt8] {
-        var members: [(key: String, value: JSONValue)] = [
+        var members: [JSONObject.Member] = [
             ("data", data), ("datacontenttype", .string("application/json")), ("id", .string(id)),
             ("source", .string(source)), ("specversion", .string("1.0")), ("tenantid", .string(tenantId)),
             ("time", .string(time)), ("type", .string(type)),
         ]
         if let causationId { members.insert(("causationid", .string(causationId)), at: 0) }
-        return JSONValue.serializedObject(orderedMembers: members)
+        return JSONValue.object(JSONObject(unordered: members)).serialized()
     }
 }
 

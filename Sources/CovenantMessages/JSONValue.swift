@@ -38,16 +38,6 @@ public enum JSONValue: Sendable, Hashable {
         return output
     }
 
-    /// An object's JSON text from members given in their order (the caller's keys already
-    /// sorted and distinct): what ``serialized()`` writes for the same object, without building
-    /// it first.
-    static func serializedObject(orderedMembers members: [(key: String, value: JSONValue)]) -> [UInt8] {
-        var output: [UInt8] = []
-        output.reserveCapacity(512)
-        writeObject(members, to: &output)
-        return output
-    }
-
     private func write(to output: inout [UInt8]) {
         switch self {
         case .null: output.append(contentsOf: "null".utf8)
@@ -66,9 +56,7 @@ public enum JSONValue: Sendable, Hashable {
         }
     }
 
-    private static func writeObject(
-        _ members: some Collection<(key: String, value: JSONValue)>, to output: inout [UInt8]
-    ) {
+    private static func writeObject(_ members: [JSONObject.Member], to output: inout [UInt8]) {
         output.append(UInt8(ascii: "{"))
         var first = true
         for (key, value) in members {
