@@ -99,7 +99,10 @@ let package = Package(
         ),
         .target(
             name: "InvoicingWorker",
-            dependencies: ["WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain"],
+            dependencies: [
+                "WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(

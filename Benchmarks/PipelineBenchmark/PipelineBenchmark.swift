@@ -173,26 +173,39 @@ struct PipelineBenchmark {
     }
 
     /// Consumes `queue` (declared, bound to `binding` on the events exchange unless "-") until
-    /// `count` messages arrived; the rate from the first to the last.
+    /// `count` events arrived; the rate from the first to the last. Bound to `usage.rated`, an
+    /// event is a record (one message may carry many); otherwise a message.
     static func drain(_ amqp: AMQPConfiguration, queue: String, binding: String, count: Int) async -> Double {
         let bindings = binding == "-" ? [] : [(exchange: Topology.eventsExchange, routingKey: binding)]
         let topology = AMQPTopology(exchanges: Topology.exchanges, queues: [.init(name: queue, bindings: bindings)])
         let consumer = AMQPConsumer(configuration: amqp, queue: queue, topology: topology, prefetch: 1000)
         var received = 0
         var first = ContinuousClock.now
+        var last = first
         for await delivery in consumer.deliveries {
             if received == 0 {
                 first = .now
                 FileHandle.standardError.write(Data("drain: first message\n".utf8))
             }
             consumer.acknowledge(delivery)
-            received += 1
-            if received == count { break }
+            received += binding == "usage.rated" ? ratedRecords(delivery.message.body) : 1
+            last = .now
+            if received >= count { break }
         }
-        let elapsed = ContinuousClock.now - first
         await consumer.stop()
-        return Double(count - 1) / seconds(elapsed)
+        return Double(received - 1) / seconds(last - first)
     }
+
+    /// The usage ids a `usage.rated` body names (none if it is not one).
+    static func ratedUsageIds(_ body: [UInt8]) -> [String] {
+        guard case .success(let event) = CloudEvent.decode(body), case .array(let records)? = event.data["records"]
+        else { return [] }
+        return records.compactMap { record in
+            if case .string(let id)? = record["usage_id"] { id } else { nil }
+        }
+    }
+
+    static func ratedRecords(_ body: [UInt8]) -> Int { ratedUsageIds(body).count }
 
     /// Publishes usage at a steady rate (a tick every 10 ms) and times each to its usage.rated.
     static func latency(
@@ -218,12 +231,12 @@ struct PipelineBenchmark {
             var latencies: [Double] = []
             for await delivery in consumer.deliveries {
                 consumer.acknowledge(delivery)
-                guard case .success(let event) = CloudEvent.decode(delivery.message.body),
-                    let cause = event.causationId, cause.hasPrefix(run),
-                    let start = sent.withLock({ $0.removeValue(forKey: cause) })
-                else { continue }
-                if cause == "\(run)-warmup" { continue }
-                latencies.append(Self.seconds(ContinuousClock.now - start) * 1000)
+                let arrived = ContinuousClock.now
+                for usage in ratedUsageIds(delivery.message.body) where usage.hasPrefix(run) {
+                    guard let start = sent.withLock({ $0.removeValue(forKey: usage) }), usage != "\(run)-warmup"
+                    else { continue }
+                    latencies.append(Self.seconds(arrived - start) * 1000)
+                }
                 if latencies.count == count { break }
             }
             return latencies

@@ -1,5 +1,6 @@
 import BillingDomain
 public import CovenantMessages
+public import Logging
 public import WorkerRuntime
 public import WorkerStores
 
@@ -15,9 +16,14 @@ public struct InvoicingHandler: MessageHandler {
     let store: any InvoicingStore
     let events: EventFactory
     let now: @Sendable () -> String
+    let logger: Logger
 
-    public init(store: any InvoicingStore, events: EventFactory, now: @escaping @Sendable () -> String) {
+    public init(
+        store: any InvoicingStore, events: EventFactory, now: @escaping @Sendable () -> String,
+        logger: Logger = Logger(label: "covenant.invoicing")
+    ) {
         self.store = store
+        self.logger = logger
         self.events = events
         self.now = now
     }
@@ -224,7 +230,19 @@ public struct InvoicingHandler: MessageHandler {
             var account = try await changed[customer].asyncOr { try await documents.account(tenant, customer) }
             let date = try record.date("date")
             guard let planId = account.paygPlan(serviceId: serviceId, on: date) else {
-                return .retryLater("service \(serviceId) not known on \(date) yet")
+                guard account.paygSpans[serviceId] != nil else {
+                    return .retryLater("service \(serviceId) not known yet")
+                }
+                // The service is known and its life (activation to cancellation) does not cover
+                // the date: rating took the usage before it learned of the cancellation. Nothing
+                // prices it, and waiting would hold the event's other records for ever.
+                logger.warning(
+                    "usage outside its service's life is not charged",
+                    metadata: [
+                        "tenant.id": "\(tenant)", "customer.id": "\(customer)", "service.id": "\(serviceId)",
+                        "usage.id": "\((try? record.string("usage_id")) ?? "-")", "usage.date": "\(date)",
+                    ])
+                continue
             }
             guard let plan = try await documents.plan(tenant, planId) else {
                 return .retryLater("plan \(planId) not known yet")

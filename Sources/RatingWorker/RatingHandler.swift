@@ -25,7 +25,10 @@ public struct RatingHandler: MessageHandler {
     ]
 
     /// Usage is rated in batches: within a run of `usage.record` messages nothing but usage
-    /// totals change, and the batch keeps those as running totals.
+    /// totals change, and the batch keeps those as running totals. A batch's usage goes out as
+    /// one `usage.rated` per tenant carrying every record it rated (the interface lets one
+    /// event carry many), on the batch's last rated unit, which then speaks for the batch: it
+    /// commits with all of it or not at all.
     public var batchableTypes: Set<String> { ["usage.record"] }
 
     public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
@@ -37,7 +40,26 @@ public struct RatingHandler: MessageHandler {
                 guard case .success(.usageRecord(let usage)) = command else { return nil }
                 return (event.tenantId, usage)
             })
-        return try await Array(zip(events, commands)).asyncMap { try await handle($0, reads, decoded: $1) }
+        var outcomes: [HandlerOutcome] = []
+        var rated: [(outcome: Int, record: RatedRecord)] = []
+        for (event, command) in zip(events, commands) {
+            guard event.type == "usage.record", case .success(.usageRecord(let usage)) = command else {
+                outcomes.append(try await handle(event, reads, decoded: command))
+                continue
+            }
+            switch try await rate(usage, event, reads) {
+            case .rated(let unit, let record):
+                rated.append((outcomes.count, record))
+                outcomes.append(.commit(unit))
+            case .decided(let outcome):
+                outcomes.append(outcome)
+            }
+        }
+        guard let last = rated.last, case .commit(var unit) = outcomes[last.outcome] else { return outcomes }
+        unit.outbox = ratedEvents(rated.map(\.record))
+        unit.speaksForBatch = rated.count > 1
+        outcomes[last.outcome] = .commit(unit)
+        return outcomes
     }
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
@@ -52,7 +74,14 @@ public struct RatingHandler: MessageHandler {
             case "usage.record":
                 switch command() {
                 case .failure(let rejection): return .reject(rejection)
-                case .success(.usageRecord(let usage)): return try await rate(usage, event, reads)
+                case .success(.usageRecord(let usage)):
+                    switch try await rate(usage, event, reads) {
+                    case .rated(var unit, let record):
+                        unit.outbox = ratedEvents([record])
+                        return .commit(unit)
+                    case .decided(let outcome):
+                        return outcome
+                    }
                 case .success: return .reject(Rejection(.unknownType, "rating takes usage.record only"))
                 }
             case "tenant.updated":
@@ -67,6 +96,7 @@ public struct RatingHandler: MessageHandler {
                         "customer_id": .string(try data.string("customer_id")),
                         "billing_model": .string(try data.string("billing_model")),
                         "plan_id": .string(try data.string("plan_id")),
+                        "start_date": .string(try data.date("start_date").description),
                     ]))
             case "service.cancelled", "service.plan_changed", "contract.plan_changed":
                 return try await updateService(event)
@@ -83,6 +113,38 @@ public struct RatingHandler: MessageHandler {
             }
         } catch let rejection as Rejection {
             return .reject(rejection)
+        }
+    }
+
+    /// A usage record rated: its unit (the usage added, no events yet) and its record for
+    /// `usage.rated`.
+    struct RatedRecord {
+        let tenantId: String
+        let commandId: String
+        let json: JSONValue
+    }
+
+    private enum Rating {
+        case rated(UnitOfWork, RatedRecord)
+        /// Not rated: rejected, or waiting for its tenant or service.
+        case decided(HandlerOutcome)
+    }
+
+    /// One `usage.rated` per tenant, in the order the tenants first appear, carrying the
+    /// tenant's records in order; its `causationid` is its first record's command.
+    private func ratedEvents(_ records: [RatedRecord]) -> [OutboxMessage] {
+        var tenants: [String] = []
+        var byTenant: [String: [RatedRecord]] = [:]
+        for record in records {
+            if byTenant[record.tenantId] == nil { tenants.append(record.tenantId) }
+            byTenant[record.tenantId, default: []].append(record)
+        }
+        let time = now()
+        return tenants.compactMap { tenant in
+            guard let group = byTenant[tenant], let first = group.first else { return nil }
+            return events.event(
+                "usage.rated", tenantId: tenant, causationId: first.commandId,
+                data: .object(["records": .array(group.map(\.json))]), time: time)
         }
     }
 
@@ -118,20 +180,29 @@ public struct RatingHandler: MessageHandler {
                 ]))
     }
 
-    private func rate(
+    private func rate(_ usage: UsageRecord, _ command: CloudEvent, _ reads: BatchReads) async throws -> Rating {
+        do {
+            return try await rateOrThrow(usage, command, reads)
+        } catch let rejection as Rejection {
+            return .decided(.reject(rejection))
+        }
+    }
+
+    private func rateOrThrow(
         _ usage: UsageRecord, _ command: CloudEvent, _ reads: BatchReads
     ) async throws
-        -> HandlerOutcome
+        -> Rating
     {
         // A tenant or service not known yet may be on its way from provisioning (upstream sent
         // the usage right after the activation, or another replica holds the activation): the
         // usage waits a few times before it is rejected.
         guard let tenant = try await reads.document("tenant", command.tenantId) else {
-            return .rejectUnlessItArrives(Rejection(.unknownTenant, "tenant \(command.tenantId) does not exist"))
+            return .decided(
+                .rejectUnlessItArrives(Rejection(.unknownTenant, "tenant \(command.tenantId) does not exist")))
         }
         guard let service = try await reads.document("service", "\(command.tenantId)/\(usage.serviceId)") else {
-            return .rejectUnlessItArrives(
-                Rejection(.unknownService, "service \(usage.serviceId) does not exist"))
+            return .decided(
+                .rejectUnlessItArrives(Rejection(.unknownService, "service \(usage.serviceId) does not exist")))
         }
         guard service["customer_id"] == .string(usage.customerId) else {
             throw Rejection(
@@ -146,6 +217,7 @@ public struct RatingHandler: MessageHandler {
                 .invalidMessage,
                 "data.timestamp \(usage.timestamp) falls on \(day) in \(zoneName), outside years 1–9999")
         }
+        if let rejection = Self.outsideLife(of: service, usage.serviceId, on: day) { throw rejection }
         let month = day.startOfMonth
         let increment = UsageIncrement(
             tenantId: command.tenantId, serviceId: usage.serviceId, metric: usage.metric, month: month,
@@ -167,15 +239,27 @@ public struct RatingHandler: MessageHandler {
             "billing_model": service["billing_model"] ?? .null, "plan_id": service["plan_id"] ?? .null,
         ])
         reads.add(increment)
-        return .commit(
-            UnitOfWork(
-                messageId: command.id,
-                usage: [increment],
-                outbox: [
-                    events.event(
-                        "usage.rated", tenantId: command.tenantId, causationId: command.id,
-                        data: .object(["records": .array([record])]), time: now())
-                ]))
+        return .rated(
+            UnitOfWork(messageId: command.id, usage: [increment]),
+            RatedRecord(tenantId: command.tenantId, commandId: command.id, json: record))
+    }
+}
+
+extension RatingHandler {
+    /// Usage dated before its service starts or on or after the day it ends (a PAYG
+    /// cancellation's effective date) belongs to no service: rejected, since invoicing could
+    /// price it on no plan. (A service stored before rating kept its start has no start bound.)
+    static func outsideLife(of service: JSONValue, _ serviceId: String, on day: CalendarDate) -> Rejection? {
+        func date(_ name: String) -> CalendarDate? {
+            if case .string(let text)? = service[name] { CalendarDate(iso: text) } else { nil }
+        }
+        if let start = date("start_date"), day < start {
+            return Rejection(.unknownService, "service \(serviceId) starts on \(start): no usage on \(day)")
+        }
+        if let end = date("end_date"), day >= end {
+            return Rejection(.unknownService, "service \(serviceId) ended on \(end): no usage on \(day)")
+        }
+        return nil
     }
 }
 

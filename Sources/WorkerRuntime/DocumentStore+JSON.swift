@@ -127,6 +127,12 @@ extension CloudEvent {
         }
         return ids
     }
+
+    /// How many records the event's data carries (`usage.rated` may carry a batch's); 0 for
+    /// an event without `records`.
+    public var recordCount: Int {
+        if case .array(let records)? = data["records"] { records.count } else { 0 }
+    }
 }
 
 extension Optional {

@@ -155,17 +155,29 @@ public final class Worker: Service {
     }
 
     /// Deliveries in order: runs of consecutive batchable messages together, the rest one by one.
+    /// A run holds at most `batchSize` items: messages, or the records of an event that
+    /// carries many (`usage.rated`), so that a batch of such events reads and writes no more
+    /// customers' documents than a batch of single messages.
     private func process(_ deliveries: [AMQPDelivery], _ consumer: AMQPConsumer) async {
         var run: [Accepted] = []
+        var items = 0
         for delivery in deliveries {
             if delivery.redelivered { metrics.redelivered.increment() }
             let decoded = readEnvelope(delivery)
             if case .success(let event) = decoded, batchableTypes.contains(event.type) {
+                let size = max(1, event.recordCount)
+                if items + size > configuration.batchSize {
+                    await process(run, consumer)
+                    run = []
+                    items = 0
+                }
                 run.append(Accepted(delivery: delivery, event: event))
+                items += size
                 continue
             }
             await process(run, consumer)
             run = []
+            items = 0
             await process(delivery, decoded, consumer)
         }
         await process(run, consumer)
@@ -198,7 +210,9 @@ public final class Worker: Service {
     /// one transaction with a savepoint per message, then the acknowledgements. A fault or a
     /// version conflict sends the messages concerned down the one-by-one path, which retries.
     private func process(_ run: [Accepted], _ consumer: AMQPConsumer) async {
-        guard run.count > 1 else {
+        // One message alone goes one by one, unless it carries many records: this path reads
+        // their customers' documents at once.
+        guard run.count > 1 || run.contains(where: { $0.event.recordCount > 1 }) else {
             for item in run { await process(item.delivery, .success(item.event), consumer) }
             return
         }
@@ -239,11 +253,12 @@ public final class Worker: Service {
                 }
             }
             // Units that only add (usage, events) commit each on its own. Units that write
-            // documents were decided each on the writes of the ones before it: they land all
-            // together or not at all, and then each message goes one by one (and sees the
-            // repeat, or what another replica wrote).
+            // documents were decided each on the writes of the ones before it, and a unit that
+            // speaks for the batch names what the others decided: they land all together or not
+            // at all, and then each message goes one by one (and sees the repeat, or what
+            // another replica wrote).
             let committed: [CommitOutcome] =
-                if units.allSatisfy(\.documents.isEmpty) {
+                if units.allSatisfy({ $0.documents.isEmpty && !$0.speaksForBatch }) {
                     try await store.commit(batch: units)
                 } else if try await store.commit(together: units) == .committed {
                     Array(repeating: .committed, count: units.count)

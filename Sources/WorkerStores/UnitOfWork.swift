@@ -21,10 +21,15 @@ public struct UnitOfWork: Sendable {
     public var invoices: [StoredInvoice]
     public var deliveries: [DeliveryRecord]
     public var outbox: [OutboxMessage]
+    /// The unit speaks for the other units of its batch (its outbox holds one event naming
+    /// what each of them decided, as `usage.rated` carries a batch's records): the batch is
+    /// committed all together or not at all, never with some of its units skipped.
+    public var speaksForBatch: Bool
 
     public init(
         messageId: String?, documents: [DocumentWrite] = [], usage: [UsageIncrement] = [],
-        invoices: [StoredInvoice] = [], deliveries: [DeliveryRecord] = [], outbox: [OutboxMessage] = []
+        invoices: [StoredInvoice] = [], deliveries: [DeliveryRecord] = [], outbox: [OutboxMessage] = [],
+        speaksForBatch: Bool = false
     ) {
         self.messageId = messageId
         self.documents = documents
@@ -32,6 +37,7 @@ public struct UnitOfWork: Sendable {
         self.invoices = invoices
         self.deliveries = deliveries
         self.outbox = outbox
+        self.speaksForBatch = speaksForBatch
     }
 
     /// Whether a store can refuse the unit after writing part of it, so that within a batch it

@@ -84,6 +84,14 @@ final class EventLog: Sendable {
 
     func append(_ event: CloudEvent) { events.withLock { $0.append(event) } }
     var all: [CloudEvent] { events.withLock { $0 } }
-    func count(of type: String) -> Int { events.withLock { $0.filter { $0.type == type }.count } }
+    /// Events of `type`; for `usage.rated`, the usage records they carry (one event may carry
+    /// a batch's).
+    func count(of type: String) -> Int {
+        events.withLock { events in
+            events.filter { $0.type == type }.reduce(0) { count, event in
+                count + (type == "usage.rated" ? event.recordCount : 1)
+            }
+        }
+    }
     func of(_ type: String) -> [CloudEvent] { events.withLock { $0.filter { $0.type == type } } }
 }

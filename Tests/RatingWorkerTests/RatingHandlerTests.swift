@@ -63,8 +63,27 @@ final class Rating {
             case .retryLater(let reason, _): Issue.record("rating does not wait: \(reason)")
             }
         }
-        #expect(try await store.commit(batch: units).allSatisfy { $0 == .committed })
+        try await commit(units)
         return codes
+    }
+
+    /// Commits a batch's units as the runtime does: each on its own, or all together when one
+    /// speaks for the batch.
+    func commit(_ units: [UnitOfWork]) async throws {
+        if units.contains(where: \.speaksForBatch) {
+            #expect(try await store.commit(together: units) == .committed)
+        } else {
+            #expect(try await store.commit(batch: units).allSatisfy { $0 == .committed })
+        }
+    }
+
+    /// A `usage.record` of `tenant`'s `cust-1` on `sim-1`.
+    func usageRecord(_ id: String, tenant: String, quantity: String) throws -> CloudEvent {
+        let data =
+            #"{"customer_id":"cust-1","service_id":"sim-1","metric":"gb","quantity":"\#(quantity)","timestamp":"2025-01-10T00:00:00Z"}"#
+        return CloudEvent(
+            id: id, source: "tests", type: "usage.record", time: "2025-01-15T09:30:00Z", tenantId: tenant,
+            data: try #require(JSONValue.parse(Array(data.utf8))))
     }
 
     func usage(
@@ -149,6 +168,21 @@ struct RatingHandlerTests {
         #expect(foreign.failureCode == .unknownService)
     }
 
+    @Test("Usage dated before its service starts, or on or after the day its cancellation ends it, is unknown_service")
+    func serviceLife() async throws {
+        let rating = try await Rating()
+        try await rating.setUp(zone: "UTC")  // sim-1 from 2025-01-01
+        #expect(try await rating.usage("1", at: "2024-12-31T23:59:59Z").failureCode == .unknownService)
+        #expect(try await rating.usage("1", at: "2025-01-01T00:00:00Z").failureCode == nil)
+        try await rating.send("service.cancelled", #"{"service_id":"sim-1","effective_date":"2025-03-10"}"#)
+        #expect(try await rating.usage("1", at: "2025-03-09T23:59:59Z").failureCode == nil)
+        #expect(try await rating.usage("1", at: "2025-03-10T00:00:00Z").failureCode == .unknownService)
+        #expect(
+            try await rating.store.usageTotal(
+                tenantId: "acme", serviceId: "sim-1", metric: "gb", month: CalendarDate(year: 2025, month: 3, day: 1)!)
+                == Rational(1))
+    }
+
     @Test("Usage whose day in the tenant's zone is past 9999-12-31 is rejected, alone or in a batch")
     func beyondCalendarText() async throws {
         let rating = try await Rating()
@@ -182,6 +216,69 @@ struct RatingHandlerTests {
             try await rating.store.usageTotal(
                 tenantId: "acme", serviceId: "sim-1", metric: "gb", month: january.startOfNextMonth)
                 == Rational(decimal: "1.25"))
+    }
+
+    @Test("A batch's usage goes out as one usage.rated per tenant naming each rated record once, in order")
+    func ratedTogether() async throws {
+        let rating = try await Rating()
+        try await rating.setUp(zone: "UTC")
+        try await rating.send("tenant.updated", #"{"name":"Beta","time_zone":"UTC"}"#, tenant: "beta")
+        try await rating.send(
+            "service.activated",
+            #"{"customer_id":"cust-1","service_id":"sim-1","plan_id":"p1","billing_model":"payg","start_date":"2025-01-01"}"#,
+            tenant: "beta")
+        let batch = [
+            try rating.usageRecord("a-1", tenant: "acme", quantity: "1.5"),
+            try rating.usageRecord("b-1", tenant: "beta", quantity: "2"),
+            try rating.usageRecord("a-2", tenant: "acme", quantity: "-1"),  // rejected: no record
+            try rating.usageRecord("a-3", tenant: "acme", quantity: "0.25"),
+            try rating.usageRecord("b-2", tenant: "beta", quantity: "3"),
+        ]
+        let outcomes = try await rating.handler.handle(batch: batch)
+        var units: [UnitOfWork] = []
+        for (event, outcome) in zip(batch, outcomes) {
+            switch outcome {
+            case .commit(var unit):
+                unit.messageId = event.id
+                units.append(unit)
+            case .reject(let rejection):
+                #expect(event.id == "a-2" && rejection.code == .invalidQuantity)
+            default:
+                Issue.record("\(event.id): \(outcome)")
+            }
+        }
+        // The last rated unit carries the batch's events and speaks for it; the others carry none.
+        #expect(units.map(\.speaksForBatch) == [false, false, false, true])
+        #expect(units.dropLast().allSatisfy { $0.outbox.isEmpty })
+        let rated = try #require(units.last).outbox.map { try! CloudEvent.decode($0.body).get() }
+        #expect(rated.map(\.type) == ["usage.rated", "usage.rated"])
+        #expect(rated.map(\.tenantId) == ["acme", "beta"])
+        #expect(rated.map(\.causationId) == ["a-1", "b-1"])
+        func usageIds(_ event: CloudEvent) -> [JSONValue?] {
+            guard case .array(let records)? = event.data["records"] else { return [] }
+            return records.map { $0["usage_id"] }
+        }
+        #expect(rated.map(usageIds) == [[.string("a-1"), .string("a-3")], [.string("b-1"), .string("b-2")]])
+        #expect(rated[1].data["records"]?.arrayFirst?["quantity"] == .string("2"))
+        try await rating.commit(units)
+        let january = CalendarDate(year: 2025, month: 1, day: 1)!
+        #expect(
+            try await rating.store.usageTotal(tenantId: "acme", serviceId: "sim-1", metric: "gb", month: january)
+                == Rational(decimal: "1.75"))
+        #expect(
+            try await rating.store.usageTotal(tenantId: "beta", serviceId: "sim-1", metric: "gb", month: january)
+                == Rational(5))
+
+        // One rated record in a batch: its own event, and nothing to speak for.
+        let alone = try await rating.handler.handle(batch: [
+            try rating.usageRecord("a-4", tenant: "acme", quantity: "x"),
+            try rating.usageRecord("a-5", tenant: "acme", quantity: "1"),
+        ])
+        guard case .commit(let unit) = alone.last else {
+            Issue.record("a-5 was not rated: \(alone)")
+            return
+        }
+        #expect(!unit.speaksForBatch && unit.outbox.count == 1)
     }
 
     @Test("Usage of a month a completed run covered is marked late")

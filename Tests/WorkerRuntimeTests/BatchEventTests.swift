@@ -1,0 +1,266 @@
+import AMQPClient
+import BillingDomain
+import CovenantMessages
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+import WorkerRuntime
+import WorkerStores
+
+/// Rates usage as rating does in batches: each message adds to its service's month, and the
+/// batch's last unit carries one `usage.rated` naming every message of the batch (the unit
+/// speaks for the batch). Alone, a message carries its own event.
+struct BatchRatedHandler: MessageHandler {
+    let events: EventFactory
+
+    var batchableTypes: Set<String> { ["usage.record"] }
+
+    func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
+        alone(event).map { .commit($0) } ?? .reject(Rejection(.invalidMessage, "not usage"))
+    }
+
+    /// A message's unit when it is handled alone: its own event.
+    func alone(_ event: CloudEvent) -> UnitOfWork? {
+        guard var unit = rated(event) else { return nil }
+        unit.outbox = [ratedEvent(naming: [event])]
+        return unit
+    }
+
+    func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
+        var outcomes = events.map { event -> HandlerOutcome in
+            rated(event).map { .commit($0) } ?? .reject(Rejection(.invalidMessage, "not usage"))
+        }
+        let ratedEvents = events.filter { rated($0) != nil }
+        guard let last = outcomes.lastIndex(where: { if case .commit = $0 { true } else { false } }),
+            case .commit(var unit) = outcomes[last]
+        else { return outcomes }
+        unit.outbox = [ratedEvent(naming: ratedEvents)]
+        unit.speaksForBatch = ratedEvents.count > 1
+        outcomes[last] = .commit(unit)
+        return outcomes
+    }
+
+    private func rated(_ event: CloudEvent) -> UnitOfWork? {
+        guard case .success(.usageRecord(let usage)) = Command.decode(event) else { return nil }
+        return UnitOfWork(
+            messageId: nil,
+            usage: [
+                UsageIncrement(
+                    tenantId: event.tenantId, serviceId: usage.serviceId, metric: usage.metric,
+                    month: usage.date(in: .utc), quantity: usage.quantity)
+            ])
+    }
+
+    func ratedEvent(naming usage: [CloudEvent]) -> OutboxMessage {
+        events.event(
+            "usage.rated", tenantId: usage[0].tenantId, causationId: usage[0].id,
+            data: .object(["records": .array(usage.map { .object(["usage_id": .string($0.id)]) })]),
+            time: usage[0].time)
+    }
+}
+
+/// A store shared with another replica that, once, commits one message of a batch between the
+/// worker's read of the inbox and its commit: the race two replicas run when both hold a
+/// delivery of the same message (a redelivery after a lost connection).
+final class RacingStore: RatingStore {
+    let inner: SQLiteWorkerStore
+    /// What the other replica commits for a message, and the id it raced on once it did.
+    let otherReplica: @Sendable (String) -> UnitOfWork
+    let raced = Mutex<String?>(nil)
+
+    init(_ inner: SQLiteWorkerStore, otherReplica: @escaping @Sendable (String) -> UnitOfWork) {
+        self.inner = inner
+        self.otherReplica = otherReplica
+    }
+
+    var role: StoreRole { inner.role }
+    func migrate() async throws { try await inner.migrate() }
+    func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome] { try await inner.commit(batch: units) }
+    func commit(together units: [UnitOfWork]) async throws -> CommitOutcome { try await inner.commit(together: units) }
+
+    func handledMessages(among messageIds: [String]) async throws -> Set<String> {
+        let handled = try await inner.handledMessages(among: messageIds)
+        let target = raced.withLock { raced -> String? in
+            guard raced == nil, messageIds.count >= 3 else { return nil }
+            raced = messageIds[1]
+            return raced
+        }
+        if let target { #expect(try await inner.commit(otherReplica(target)) == .committed) }
+        return handled
+    }
+
+    func handOffOutbox(to claimant: String, lease: Duration) { inner.handOffOutbox(to: claimant, lease: lease) }
+    func claimOutbox(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord] {
+        try await inner.claimOutbox(limit: limit, claimant: claimant, lease: lease)
+    }
+    func releaseOutboxClaims(of claimant: String) async throws -> Int {
+        try await inner.releaseOutboxClaims(of: claimant)
+    }
+    func markSent(ids: [Int64]) async throws { try await inner.markSent(ids: ids) }
+    func outboxBacklog() async throws -> Int { try await inner.outboxBacklog() }
+    func close() async throws { try await inner.close() }
+    func usageTotals(of keys: [UsageMonthKey]) async throws -> [UsageMonthKey: Rational] {
+        try await inner.usageTotals(of: keys)
+    }
+}
+
+extension WorkerRuntimeTests {
+    @Test(
+        "A batch whose event speaks for it lands whole: a message another replica committed meanwhile is named once")
+    func batchEventRace() async throws {
+        let configuration = try amqp()
+        let tenant = "t-\(UUID().uuidString.prefix(8))"
+        let queue = "covenant.test-batch.\(UUID().uuidString.prefix(8))"
+        let routingKey = "test-batch.\(UUID().uuidString.prefix(8))"
+        let topology = Topology.workerQueue(queue, commands: [routingKey], events: [])
+        let events = EventFactory(source: "covenant/test-batch")
+        let handler = BatchRatedHandler(events: events)
+        let sent = (0..<60).map { index in
+            usage("\(tenant)-u-\(index)", tenant: tenant, service: "sim-\(index % 4)", quantity: "0.5")
+        }
+        let byId = Dictionary(
+            uniqueKeysWithValues: sent.map { message in
+                (message.messageId ?? "", try! CloudEvent.decode(message.body).get())
+            })
+        let store = RacingStore(
+            try SQLiteWorkerStore(
+                directory: NSTemporaryDirectory() + "covenant-batch-\(UUID().uuidString)", role: .rating),
+            otherReplica: { id in
+                var unit = byId[id].flatMap(handler.alone) ?? UnitOfWork(messageId: nil)
+                unit.messageId = id
+                return unit
+            })
+
+        let integratorQueue = "integrator.\(UUID().uuidString.prefix(8))"
+        let integrator = AMQPConsumer(
+            configuration: configuration, queue: integratorQueue,
+            topology: AMQPTopology(
+                exchanges: Topology.exchanges,
+                queues: [
+                    .init(name: integratorQueue, kind: .classic, bindings: [(Topology.eventsExchange, "usage.rated")])
+                ]))
+        let named = Mutex<[String: Int]>([:])
+        let collecting = Task {
+            for await delivery in integrator.deliveries {
+                integrator.acknowledge(delivery)
+                guard let event = CloudEvent.decode(delivery.message.body).success, event.tenantId == tenant,
+                    case .array(let records)? = event.data["records"]
+                else { continue }
+                named.withLock { named in
+                    for case .string(let id)? in records.map({ $0["usage_id"] }) { named[id, default: 0] += 1 }
+                }
+            }
+        }
+        // The integrator's queue is bound before anything is rated.
+        try await Task.sleep(for: .milliseconds(300))
+
+        // The messages wait in the queue before the worker starts, so it takes them in batches.
+        let publisher = AMQPPublisher(configuration: configuration, topology: topology)
+        _ = try await publisher.publish(
+            sent.map { OutgoingMessage($0, exchange: Topology.commandsExchange, routingKey: routingKey) })
+        let worker = Worker(
+            configuration: .init(queue: queue, topology: topology), amqp: configuration, store: store,
+            handler: handler, events: events, logger: Logger(label: "test-batch-worker"))
+        let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [], logger: Logger(label: "test-group"))
+        let running = Task { try await group.run() }
+
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline, named.withLock({ $0.values.reduce(0, +) }) < sent.count {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        // Anything named twice would arrive right behind the rest.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(store.raced.withLock { $0 } != nil, "no batch of three or more was read from the inbox")
+        let counts = named.withLock { $0 }
+        #expect(counts.count == sent.count)
+        #expect(counts.values.allSatisfy { $0 == 1 }, "named more than once: \(counts.filter { $0.value > 1 })")
+        let month = CalendarDate(year: 2025, month: 1, day: 1)!
+        for service in 0..<4 {
+            // 15 records of 0.5 each.
+            #expect(
+                try await store.inner.usageTotal(
+                    tenantId: tenant, serviceId: "sim-\(service)", metric: "gb", month: month)
+                    == Rational(decimal: "7.5"))
+        }
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await integrator.stop()
+        collecting.cancel()
+        await publisher.close()
+    }
+
+}
+
+/// Takes events that carry records in batches and notes how many records each batch held.
+final class RecordCountingHandler: MessageHandler {
+    let batches = Mutex<[Int]>([])
+
+    var batchableTypes: Set<String> { ["usage.rated"] }
+
+    func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
+        batches.withLock { $0.append(-event.recordCount) }  // negative: taken alone
+        return .commit(UnitOfWork(messageId: nil))
+    }
+
+    func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
+        batches.withLock { $0.append(events.reduce(0) { $0 + $1.recordCount }) }
+        return events.map { _ in .commit(UnitOfWork(messageId: nil)) }
+    }
+}
+
+extension WorkerRuntimeTests {
+    @Test("A batch holds at most the batch size in records: events that carry many are batched by their records")
+    func batchesByRecords() async throws {
+        let configuration = try amqp()
+        let tenant = "t-\(UUID().uuidString.prefix(8))"
+        let queue = "covenant.test-records.\(UUID().uuidString.prefix(8))"
+        let routingKey = "test-records.\(UUID().uuidString.prefix(8))"
+        let topology = Topology.workerQueue(queue, commands: [], events: [routingKey])
+        // 100 and the first 200 cannot share a batch with what follows them: each is a batch alone.
+        let sizes = [100, 200, 200, 1]
+        let publisher = AMQPPublisher(configuration: configuration, topology: topology)
+        _ = try await publisher.publish(
+            sizes.enumerated().map { index, size in
+                let event = CloudEvent(
+                    id: "\(tenant)-\(index)", source: "tests", type: "usage.rated", time: "2025-01-15T09:30:00Z",
+                    tenantId: tenant,
+                    data: .object([
+                        "records": .array((0..<size).map { .object(["usage_id": .string("\(index)-\($0)")]) })
+                    ]))
+                return OutgoingMessage(
+                    AMQPMessage(
+                        body: event.encoded(), messageId: event.id, contentType: CloudEvent.contentType,
+                        type: event.type),
+                    exchange: Topology.eventsExchange, routingKey: routingKey)
+            })
+        let handler = RecordCountingHandler()
+        var workerConfiguration = Worker.Configuration(queue: queue, topology: topology)
+        workerConfiguration.batchSize = 250
+        let worker = Worker(
+            configuration: workerConfiguration, amqp: configuration,
+            store: try SQLiteWorkerStore(
+                directory: NSTemporaryDirectory() + "covenant-records-\(UUID().uuidString)", role: .invoicing),
+            handler: handler, events: EventFactory(source: "covenant/test-records"),
+            logger: Logger(label: "test-records-worker"))
+        let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [], logger: Logger(label: "test-group"))
+        let running = Task { try await group.run() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline,
+            handler.batches.withLock({ $0.map(abs).reduce(0, +) }) < sizes.reduce(0, +)
+        {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await publisher.close()
+        // Deliveries arrive in order; however the consumer hands them over, no batch passes 250
+        // records, and an event of many records alone is still decided as a batch.
+        let batches = handler.batches.withLock { $0 }
+        #expect(batches.map(abs).reduce(0, +) == sizes.reduce(0, +), "\(batches)")
+        #expect(batches.allSatisfy { $0 <= 250 }, "\(batches)")
+        #expect(batches.filter { $0 < -1 }.isEmpty, "events of many records taken alone: \(batches)")
+    }
+}
