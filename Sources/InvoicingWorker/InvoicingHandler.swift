@@ -233,11 +233,10 @@ public struct InvoicingHandler: MessageHandler {
                 guard account.paygSpans[serviceId] != nil else {
                     return .retryLater("service \(serviceId) not known yet")
                 }
-                // The service is known and its life (activation to cancellation) does not cover
-                // the date: rating took the usage before it learned of the cancellation. Nothing
-                // prices it, and waiting would hold the event's other records for ever.
+                // Cancelled on the day it started: no plan ever priced a day of it, and waiting
+                // would hold the event's other records for ever.
                 logger.warning(
-                    "usage outside its service's life is not charged",
+                    "usage of a service that never ran a day is not charged",
                     metadata: [
                         "tenant.id": "\(tenant)", "customer.id": "\(customer)", "service.id": "\(serviceId)",
                         "usage.id": "\((try? record.string("usage_id")) ?? "-")", "usage.date": "\(date)",

@@ -206,25 +206,32 @@ struct InvoicingPipelineTests {
         #expect(again.of("billing.run.completed").map { $0.data["invoice_ids"] } == [.array([])])
     }
 
-    @Test("Usage dated after its PAYG service ended is not charged and does not hold the event's other records")
+    @Test(
+        "Usage rating took before it learned of a cancellation dated earlier is charged on the last plan, whichever arrives first"
+    )
     func usageAfterServiceEnd() async throws {
-        let pipeline = try await setUp()
-        try await pipeline.send("service.cancel", #"{"service_id":"sim-1","effective_date":"2025-01-25"}"#)
-        // Rating took u-2 before it learned of the cancellation.
-        try await pipeline.send(
-            "usage.rated",
+        let cancel = #"{"service_id":"sim-1","effective_date":"2025-01-25"}"#
+        // u-2 is dated on the cancellation's day: rating took it before it learned of it.
+        let usage =
             #"{"records":[{"usage_id":"u-1","customer_id":"cust-1","service_id":"sim-1","metric":"gb","quantity":"10","month":"2025-01","date":"2025-01-20","late":false,"billing_model":"payg"},{"usage_id":"u-2","customer_id":"cust-1","service_id":"sim-1","metric":"gb","quantity":"50","month":"2025-01","date":"2025-01-25","late":false,"billing_model":"payg"}]}"#
-        )
-        #expect(pipeline.retries == 0)
-        let ready = try await pipeline.send("billing.run", #"{"as_of":"2025-02-01"}"#).of("invoice.ready")
-        try #require(ready.count == 1)
-        guard case .array(let lines) = ready[0].data["lines"] else {
-            Issue.record("no lines")
-            return
+        var invoices: [[JSONValue?]] = []
+        for usageFirst in [false, true] {
+            let pipeline = try await setUp()
+            if usageFirst { try await pipeline.send("usage.rated", usage) }
+            try await pipeline.send("service.cancel", cancel)
+            if !usageFirst { try await pipeline.send("usage.rated", usage) }
+            #expect(pipeline.retries == 0)
+            let ready = try await pipeline.send("billing.run", #"{"as_of":"2025-02-01"}"#).of("invoice.ready")
+            try #require(ready.count == 1)
+            guard case .array(let lines) = ready[0].data["lines"] else {
+                Issue.record("no lines")
+                return
+            }
+            invoices.append(lines.map { $0["amount"] } + lines.map { $0["quantity"] })
         }
-        // The contract's 17 days, and u-1 alone: 10 GB × 0.10.
-        #expect(lines.map { $0["amount"] } == [.string("493.55"), .string("1.00")])
-        #expect(lines.last?["quantity"] == .string("10"))
+        // The contract's 17 days, and both records: 60 GB × 0.10.
+        #expect(invoices[0] == [.string("493.55"), .string("6.00"), nil, .string("60")])
+        #expect(invoices[1] == invoices[0])
     }
 
     /// Two pipelines with the same history and a second customer with a PAYG service: one to
