@@ -9,7 +9,9 @@ import WorkerStores
 enum InProcess {
     /// Rates `count` usage commands over `services` services in batches as the worker takes
     /// them, and prints each phase's wall time and the process's CPU time per event, in µs.
-    static func run(directory: String, services: Int, count: Int, batchSize: Int = 250) async throws {
+    static func run(
+        directory: String, services: Int, count: Int, batchSize: Int = RatingHandler.batchSize
+    ) async throws {
         let store = try SQLiteWorkerStore(directory: directory, role: .rating)
         try await store.migrate()
         let handler = RatingHandler(

@@ -151,11 +151,12 @@ struct PipelineBenchmark {
                 .init(name: input),
                 .init(name: output, bindings: [(exchange: Topology.eventsExchange, routingKey: output)]),
             ])
-        let consumer = AMQPConsumer(configuration: amqp, queue: input, topology: topology, prefetch: 500)
+        let consumer = AMQPConsumer(
+            configuration: amqp, queue: input, topology: topology, prefetch: UInt16(2 * RatingHandler.batchSize))
         let publisher = AMQPPublisher(configuration: amqp, topology: topology)
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
-            while let deliveries = await consumer.next(upTo: 250) {
+            while let deliveries = await consumer.next(upTo: RatingHandler.batchSize) {
                 if inFlight >= 4 {
                     await group.next()
                     inFlight -= 1

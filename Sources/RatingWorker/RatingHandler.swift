@@ -31,6 +31,9 @@ public struct RatingHandler: MessageHandler {
     /// commits with all of it or not at all.
     public var batchableTypes: Set<String> { ["usage.record"] }
 
+    /// The most usage messages a batch takes (other roles: 250).
+    public static let batchSize = 1000
+
     public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
         let reads = BatchReads(store: store)
         // Each command decoded once, for the prefetch and for its rating.
@@ -208,14 +211,14 @@ public struct RatingHandler: MessageHandler {
             throw Rejection(
                 .unknownService, "service \(usage.serviceId) is not a service of customer \(usage.customerId)")
         }
-        guard case .string(let zoneName) = tenant["time_zone"], let zone = TenantTimeZone(identifier: zoneName) else {
+        guard let zone = reads.zone(of: command.tenantId, tenant) else {
             throw StoreError("tenant \(command.tenantId) has no readable time zone")
         }
         let day = usage.date(in: zone)
         guard day.isWithinTextYears else {
             throw Rejection(
                 .invalidMessage,
-                "data.timestamp \(usage.timestamp) falls on \(day) in \(zoneName), outside years 1–9999")
+                "data.timestamp \(usage.timestamp) falls on \(day) in \(zone.identifier), outside years 1–9999")
         }
         if let rejection = Self.outsideLife(of: service, usage.serviceId, on: day) { throw rejection }
         let month = day.startOfMonth
@@ -230,13 +233,13 @@ public struct RatingHandler: MessageHandler {
             if case .string(let text) = json["through"] { CalendarDate(iso: text) } else { nil }
         }
         let late = closed.map { month.startOfNextMonth <= $0 } ?? false
+        // In key order, so the object takes its members as they are (no sort).
         let record: JSONValue = .object([
-            "usage_id": .string(command.id), "customer_id": .string(usage.customerId),
-            "service_id": .string(usage.serviceId), "metric": .string(usage.metric),
-            "quantity": .string(EventPayloads.figure(usage.quantity)),
-            "month": .string(String(month.description.prefix(7))),
-            "date": .string(day.description), "late": .bool(late),
-            "billing_model": service["billing_model"] ?? .null, "plan_id": service["plan_id"] ?? .null,
+            "billing_model": service["billing_model"] ?? .null, "customer_id": .string(usage.customerId),
+            "date": .string(day.description), "late": .bool(late), "metric": .string(usage.metric),
+            "month": .string(String(month.description.prefix(7))), "plan_id": service["plan_id"] ?? .null,
+            "quantity": .string(EventPayloads.figure(usage.quantity)), "service_id": .string(usage.serviceId),
+            "usage_id": .string(command.id),
         ])
         reads.add(increment)
         return .rated(
@@ -270,21 +273,31 @@ final class BatchReads {
     private let store: any RatingStore & DocumentStore
     private var documents: [String: JSONValue?] = [:]
     private var totals: [UsageMonthKey: Rational] = [:]
+    private var zones: [String: TenantTimeZone] = [:]
 
     init(store: any RatingStore & DocumentStore) {
         self.store = store
     }
 
+    /// The tenant's time zone, from its document: made once per tenant and batch.
+    func zone(of tenantId: String, _ tenant: JSONValue) -> TenantTimeZone? {
+        if let zone = zones[tenantId] { return zone }
+        guard case .string(let name) = tenant["time_zone"], let zone = TenantTimeZone(identifier: name) else {
+            return nil
+        }
+        zones[tenantId] = zone
+        return zone
+    }
+
     /// Reads what the usage of a batch needs in four queries: its tenants, their closed months,
     /// its services, then its months' totals.
     func prefetch(_ usage: [(tenantId: String, record: UsageRecord)]) async throws {
-        let tenants = Array(Set(usage.map(\.tenantId)))
+        let tenants = Array(Set(usage.map { $0.tenantId }))
         try await load("tenant", tenants)
         try await load("closed", tenants)
         try await load("service", usage.map { "\($0.tenantId)/\($0.record.serviceId)" })
         let keys = usage.compactMap { tenantId, record -> UsageMonthKey? in
-            guard case .some(.some(let tenant)) = documents["tenant|\(tenantId)"],
-                case .string(let name) = tenant["time_zone"], let zone = TenantTimeZone(identifier: name)
+            guard case .some(.some(let tenant)) = documents["tenant|\(tenantId)"], let zone = zone(of: tenantId, tenant)
             else { return nil }
             return UsageMonthKey(
                 tenantId: tenantId, serviceId: record.serviceId, metric: record.metric, month: record.date(in: zone))

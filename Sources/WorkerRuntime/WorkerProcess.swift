@@ -9,9 +9,10 @@ public import WorkerStores
 /// role's handler in a `Worker` until SIGTERM or SIGINT. Each `main` only names its role.
 public enum WorkerProcess {
     /// Runs the worker of `role` (queue `covenant.<role>`, events from `covenant/<role>`), and
-    /// any services the role runs `alongside` it (provisioning's clock).
+    /// any services the role runs `alongside` it (provisioning's clock). `batchSize`: the most
+    /// messages (or records) decided and committed together; the prefetch is twice that.
     public static func run(
-        role: StoreRole, commands: [String], events subscribed: [String] = [],
+        role: StoreRole, commands: [String], events subscribed: [String] = [], batchSize: Int = 250,
         handler: @Sendable (any WorkerStore, EventFactory) -> any MessageHandler,
         alongside: @Sendable (any WorkerStore, EventFactory, Logger) throws -> [any Service] = { _, _, _ in [] }
     ) async throws {
@@ -36,10 +37,13 @@ public enum WorkerProcess {
         let store = try settings.store(role, logger: logger)
         let queue = "covenant.\(name)"
         let events = EventFactory(source: "covenant/\(name)")
+        var configuration = Worker.Configuration(
+            queue: queue, topology: Topology.workerQueue(queue, commands: commands, events: subscribed))
+        configuration.batchSize = batchSize
+        configuration.prefetch = UInt16(clamping: 2 * batchSize)
         let worker = Worker(
-            configuration: .init(
-                queue: queue, topology: Topology.workerQueue(queue, commands: commands, events: subscribed)),
-            amqp: settings.amqp, store: store, handler: handler(store, events), events: events, logger: logger)
+            configuration: configuration, amqp: settings.amqp, store: store, handler: handler(store, events),
+            events: events, logger: logger)
         var services: [any Service] = [worker, HeapTrimmer()]
         if let port = settings.httpPort, let registry {
             services.append(

@@ -123,7 +123,7 @@ public final class SQLiteWorkerStore: WorkerStore {
     private static func storedTotals(
         addedToBy units: [UnitOfWork], _ db: Database
     ) throws -> [UsageMonthKey: Rational] {
-        let keys = units.flatMap { $0.usage.map(\.key) }
+        let keys = units.flatMap { $0.usage.map { $0.key } }
         return keys.isEmpty ? [:] : try readTotals(of: keys, db).mapValues(parseDecimal)
     }
 
@@ -289,7 +289,9 @@ public final class SQLiteWorkerStore: WorkerStore {
                         SELECT service_id, quantity FROM usage_totals WHERE tenant_id = ? AND metric = ?
                         AND month = ? AND service_id IN (SELECT value FROM json_each(?))
                         """),
-                arguments: [month.tenantId, month.metric, month.month.description, jsonArray(keys.map(\.serviceId))])
+                arguments: [
+                    month.tenantId, month.metric, month.month.description, jsonArray(keys.map { $0.serviceId }),
+                ])
             while let row = try rows.next() {
                 var key = month
                 key.serviceId = row[0]
