@@ -35,18 +35,9 @@ struct CustomerAccount {
         return revision == applied + 1 ? .next : .early
     }
 
-    /// The plan that prices a PAYG service's usage of a day: the plan it ran that day. Usage
-    /// rating took outside the service's life (before it learned of a cancellation dated
-    /// earlier, or from before it kept services' start dates) is priced on the nearest plan:
-    /// the first before the service's start, the last after its end, so the outcome does not
-    /// depend on which event invoicing saw first. Nil when the service is not known yet, or
-    /// never ran a day (cancelled on its start date).
+    /// The plan a PAYG service ran on a day; nil outside its life, or when it is not known yet.
     func paygPlan(serviceId: String, on date: CalendarDate) -> String? {
-        guard let spans = paygSpans[serviceId], let first = spans.first, let last = spans.last else { return nil }
-        if let covering = spans.last(where: { $0.period.start <= date && date < $0.period.end }) {
-            return covering.planId
-        }
-        return date < first.period.start ? first.planId : last.planId
+        paygSpans[serviceId]?.last { $0.period.start <= date && date < $0.period.end }?.planId
     }
 
     /// A PAYG service moves to another plan from `date` (or ends on `date` when `plan` is nil).

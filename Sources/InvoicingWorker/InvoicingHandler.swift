@@ -229,14 +229,21 @@ public struct InvoicingHandler: MessageHandler {
             let customer = try record.string("customer_id")
             var account = try await changed[customer].asyncOr { try await documents.account(tenant, customer) }
             let date = try record.date("date")
-            guard let planId = account.paygPlan(serviceId: serviceId, on: date) else {
-                guard account.paygSpans[serviceId] != nil else {
-                    return .retryLater("service \(serviceId) not known yet")
-                }
-                // Cancelled on the day it started: no plan ever priced a day of it, and waiting
-                // would hold the event's other records for ever.
+            let planId: String
+            if let running = account.paygPlan(serviceId: serviceId, on: date) {
+                planId = running
+            } else if account.paygSpans[serviceId] == nil {
+                return .retryLater("service \(serviceId) not known yet")
+            } else if let named = try record.optionalString("plan_id") {
+                // The day is outside the service's life as invoicing knows it: rating took the
+                // usage before it learned of a cancellation dated earlier. It is charged on the
+                // plan the record names (the one rating rated it on), as it would have been had
+                // it arrived before the cancellation.
+                planId = named
+            } else {
+                // Nothing prices it, and waiting would hold the event's other records for ever.
                 logger.warning(
-                    "usage of a service that never ran a day is not charged",
+                    "usage outside its service's life, naming no plan, is not charged",
                     metadata: [
                         "tenant.id": "\(tenant)", "customer.id": "\(customer)", "service.id": "\(serviceId)",
                         "usage.id": "\((try? record.string("usage_id")) ?? "-")", "usage.date": "\(date)",

@@ -33,6 +33,10 @@ public struct RatingHandler: MessageHandler {
 
     /// The most usage messages a batch takes (other roles: 250).
     public static let batchSize = 1000
+    /// The most records one `usage.rated` carries: the batch of invoicing and commitments, which
+    /// count an event's records against it, so one event never makes them a batch larger than
+    /// their own.
+    static let recordsPerEvent = 250
 
     public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
         let reads = BatchReads(store: store)
@@ -133,8 +137,9 @@ public struct RatingHandler: MessageHandler {
         case decided(HandlerOutcome)
     }
 
-    /// One `usage.rated` per tenant, in the order the tenants first appear, carrying the
-    /// tenant's records in order; its `causationid` is its first record's command.
+    /// One `usage.rated` per tenant and ``recordsPerEvent`` records, in the order the tenants
+    /// first appear, carrying the tenant's records in order; its `causationid` is its first
+    /// record's command.
     private func ratedEvents(_ records: [RatedRecord]) -> [OutboxMessage] {
         var tenants: [String] = []
         var byTenant: [String: [RatedRecord]] = [:]
@@ -143,11 +148,14 @@ public struct RatingHandler: MessageHandler {
             byTenant[record.tenantId, default: []].append(record)
         }
         let time = now()
-        return tenants.compactMap { tenant in
-            guard let group = byTenant[tenant], let first = group.first else { return nil }
-            return events.event(
-                "usage.rated", tenantId: tenant, causationId: first.commandId,
-                data: .object(["records": .array(group.map(\.json))]), time: time)
+        return tenants.flatMap { tenant in
+            let group = byTenant[tenant] ?? []
+            return stride(from: 0, to: group.count, by: Self.recordsPerEvent).map { start in
+                let part = group[start..<min(start + Self.recordsPerEvent, group.count)]
+                return events.event(
+                    "usage.rated", tenantId: tenant, causationId: part[start].commandId,
+                    data: .object(["records": .array(part.map(\.json))]), time: time)
+            }
         }
     }
 

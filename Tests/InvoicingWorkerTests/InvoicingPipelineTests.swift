@@ -207,13 +207,14 @@ struct InvoicingPipelineTests {
     }
 
     @Test(
-        "Usage rating took before it learned of a cancellation dated earlier is charged on the last plan, whichever arrives first"
-    )
-    func usageAfterServiceEnd() async throws {
-        let cancel = #"{"service_id":"sim-1","effective_date":"2025-01-25"}"#
-        // u-2 is dated on the cancellation's day: rating took it before it learned of it.
+        "Usage rating took before it learned of a cancellation dated earlier is charged on its plan, whichever arrives first",
+        arguments: ["2025-01-25", "2025-01-01"])
+    func usageAfterServiceEnd(cancelledOn: String) async throws {
+        let cancel = #"{"service_id":"sim-1","effective_date":"\#(cancelledOn)"}"#
+        // u-2 (and with a cancellation on the start date, u-1 too) is dated on or after the
+        // cancellation's day: rating took it before it learned of it, on plan vm.
         let usage =
-            #"{"records":[{"usage_id":"u-1","customer_id":"cust-1","service_id":"sim-1","metric":"gb","quantity":"10","month":"2025-01","date":"2025-01-20","late":false,"billing_model":"payg"},{"usage_id":"u-2","customer_id":"cust-1","service_id":"sim-1","metric":"gb","quantity":"50","month":"2025-01","date":"2025-01-25","late":false,"billing_model":"payg"}]}"#
+            #"{"records":[{"usage_id":"u-1","customer_id":"cust-1","service_id":"sim-1","metric":"gb","quantity":"10","month":"2025-01","date":"2025-01-20","late":false,"billing_model":"payg","plan_id":"vm"},{"usage_id":"u-2","customer_id":"cust-1","service_id":"sim-1","metric":"gb","quantity":"50","month":"2025-01","date":"2025-01-25","late":false,"billing_model":"payg","plan_id":"vm"}]}"#
         var invoices: [[JSONValue?]] = []
         for usageFirst in [false, true] {
             let pipeline = try await setUp()

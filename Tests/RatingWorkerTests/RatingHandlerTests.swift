@@ -281,6 +281,28 @@ struct RatingHandlerTests {
         #expect(!unit.speaksForBatch && unit.outbox.count == 1)
     }
 
+    @Test("A tenant's usage.rated carries at most 250 records: a larger batch names its records in parts, in order")
+    func ratedInParts() async throws {
+        let rating = try await Rating()
+        try await rating.setUp(zone: "UTC")
+        let batch = try (0..<260).map { try rating.usageRecord("u-\($0)", tenant: "acme", quantity: "1") }
+        let outcomes = try await rating.handler.handle(batch: batch)
+        guard case .commit(let last) = outcomes.last else {
+            Issue.record("the last usage was not rated")
+            return
+        }
+        #expect(last.speaksForBatch)
+        let rated = last.outbox.map { try! CloudEvent.decode($0.body).get() }
+        #expect(rated.map(\.recordCount) == [250, 10])
+        #expect(rated.map(\.causationId) == ["u-0", "u-250"])
+        #expect(Set(rated.map(\.id)).count == 2)
+        let named = rated.flatMap { event -> [JSONValue?] in
+            guard case .array(let records)? = event.data["records"] else { return [] }
+            return records.map { $0["usage_id"] }
+        }
+        #expect(named == batch.map { .string($0.id) })
+    }
+
     @Test("Usage of a month a completed run covered is marked late")
     func late() async throws {
         let rating = try await Rating()
