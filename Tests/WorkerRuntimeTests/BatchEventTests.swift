@@ -111,9 +111,7 @@ extension WorkerRuntimeTests {
         "A batch whose event speaks for it lands whole: a message another replica committed meanwhile is named once")
     func batchEventRace() async throws {
         let configuration = try amqp()
-        let tenant = "t-\(UUID().uuidString.prefix(8))"
-        let queue = "covenant.test-batch.\(UUID().uuidString.prefix(8))"
-        let routingKey = "test-batch.\(UUID().uuidString.prefix(8))"
+        let (tenant, queue, routingKey) = Self.isolated("test-batch")
         let topology = Topology.workerQueue(queue, commands: [routingKey], events: [])
         let events = EventFactory(source: "covenant/test-batch")
         let handler = BatchRatedHandler(events: events)
@@ -133,14 +131,7 @@ extension WorkerRuntimeTests {
                 return unit
             })
 
-        let integratorQueue = "integrator.\(UUID().uuidString.prefix(8))"
-        let integrator = AMQPConsumer(
-            configuration: configuration, queue: integratorQueue,
-            topology: AMQPTopology(
-                exchanges: Topology.exchanges,
-                queues: [
-                    .init(name: integratorQueue, kind: .classic, bindings: [(Topology.eventsExchange, "usage.rated")])
-                ]))
+        let integrator = integrator(configuration, of: ["usage.rated"])
         let named = Mutex<[String: Int]>([:])
         let collecting = Task {
             for await delivery in integrator.deliveries {
@@ -215,9 +206,7 @@ extension WorkerRuntimeTests {
     @Test("A batch holds at most the batch size in records: events that carry many are batched by their records")
     func batchesByRecords() async throws {
         let configuration = try amqp()
-        let tenant = "t-\(UUID().uuidString.prefix(8))"
-        let queue = "covenant.test-records.\(UUID().uuidString.prefix(8))"
-        let routingKey = "test-records.\(UUID().uuidString.prefix(8))"
+        let (tenant, queue, routingKey) = Self.isolated("test-records")
         let topology = Topology.workerQueue(queue, commands: [], events: [routingKey])
         // 100 and the first 200 cannot share a batch with what follows them: each is a batch alone.
         let sizes = [100, 200, 200, 1]

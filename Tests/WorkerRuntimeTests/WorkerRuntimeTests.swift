@@ -66,6 +66,25 @@ struct WorkerRuntimeTests {
         return try AMQPConfiguration(url: url, connectionName: "worker-runtime-test", heartbeatSeconds: 5)
     }
 
+    /// A tenant, a worker queue and a routing key of this test's own: its worker sees no other
+    /// suite's messages, and they none of its.
+    static func isolated(_ name: String) -> (tenant: String, queue: String, routingKey: String) {
+        let id = UUID().uuidString.prefix(8)
+        return ("t-\(id)", "covenant.\(name).\(id)", "\(name).\(id)")
+    }
+
+    /// What an integrator sees: its own queue on the events exchange, bound to `types`.
+    func integrator(_ configuration: AMQPConfiguration, of types: [String]) -> AMQPConsumer {
+        let queue = "integrator.\(UUID().uuidString.prefix(8))"
+        return AMQPConsumer(
+            configuration: configuration, queue: queue,
+            topology: AMQPTopology(
+                exchanges: Topology.exchanges,
+                queues: [
+                    .init(name: queue, kind: .classic, bindings: types.map { (Topology.eventsExchange, $0) })
+                ]))
+    }
+
     func usage(_ id: String, tenant: String, service: String, quantity: String) -> AMQPMessage {
         let event = CloudEvent(
             id: id, source: "tests", type: "usage.record", time: "2025-01-15T09:30:00Z", tenantId: tenant,
@@ -81,10 +100,7 @@ struct WorkerRuntimeTests {
         "Valid usage is counted once however often delivered; bad input is rejected and dead-lettered with its reason")
     func pipeline() async throws {
         let configuration = try amqp()
-        let tenant = "t-\(UUID().uuidString.prefix(8))"
-        let queue = "covenant.test-rating.\(UUID().uuidString.prefix(8))"
-        // A routing key of its own: the worker sees no other suite's commands, and they none of its.
-        let routingKey = "test-usage.\(UUID().uuidString.prefix(8))"
+        let (tenant, queue, routingKey) = Self.isolated("test-rating")
         let topology = Topology.workerQueue(queue, commands: [routingKey], events: [routingKey])
         let directory = NSTemporaryDirectory() + "covenant-worker-\(UUID().uuidString)"
         let store = try SQLiteWorkerStore(directory: directory, role: .rating)
@@ -97,19 +113,7 @@ struct WorkerRuntimeTests {
         let running = Task { try await group.run() }
 
         let lateTenant = "late-\(tenant)"
-        // What an integrator sees: its own queue on the events exchange.
-        let integratorQueue = "integrator.\(UUID().uuidString.prefix(8))"
-        let integrator = AMQPConsumer(
-            configuration: configuration, queue: integratorQueue,
-            topology: AMQPTopology(
-                exchanges: Topology.exchanges,
-                queues: [
-                    .init(
-                        name: integratorQueue, kind: .classic,
-                        bindings: [
-                            (Topology.eventsExchange, "usage.rated"), (Topology.eventsExchange, "command.rejected"),
-                        ])
-                ]))
+        let integrator = integrator(configuration, of: ["usage.rated", "command.rejected"])
         let collected = Collected()
         let collecting = Task {
             for await delivery in integrator.deliveries {
@@ -246,9 +250,7 @@ extension WorkerRuntimeTests {
         let configuration = try amqp()
         let url = try #require(
             ProcessInfo.processInfo.environment["DATABASE_URL"], "DATABASE_URL is not set: run scripts/test")
-        let tenant = "t-\(UUID().uuidString.prefix(8))"
-        let queue = "covenant.test-nul.\(UUID().uuidString.prefix(8))"
-        let routingKey = "test-nul.\(UUID().uuidString.prefix(8))"
+        let (tenant, queue, routingKey) = Self.isolated("test-nul")
         let topology = Topology.workerQueue(queue, commands: [routingKey], events: [routingKey])
         let store = try PostgresWorkerStore(
             url: url, role: .rating, schemaPrefix: "nul\(UUID().uuidString.prefix(8).lowercased())_",
