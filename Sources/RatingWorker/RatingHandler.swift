@@ -26,7 +26,7 @@ public struct RatingHandler: MessageHandler {
 
     /// Usage is rated in batches: within a run of `usage.record` messages nothing but usage
     /// totals change, and the batch keeps those as running totals. A batch's usage goes out as
-    /// one `usage.rated` per tenant carrying every record it rated (the interface lets one
+    /// one `usage.rated` per tenant and ``recordsPerEvent`` records (the interface lets one
     /// event carry many), on the batch's last rated unit, which then speaks for the batch: it
     /// commits with all of it or not at all.
     public var batchableTypes: Set<String> { ["usage.record"] }
