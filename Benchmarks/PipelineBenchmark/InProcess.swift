@@ -44,11 +44,7 @@ enum InProcess {
                 guard case .commit(let unit) = outcome else { fatalError("rejected: \(outcome)") }
                 return unit
             }
-            // As the worker commits: all together when a unit speaks for the batch.
-            let committed = try await phases.time("commit") {
-                units.contains(where: \.speaksForBatch)
-                    ? [try await store.commit(together: units)] : try await store.commit(batch: units)
-            }
+            let committed = try await phases.time("commit") { try await store.commit(decided: units) }
             precondition(committed.allSatisfy { $0 == .committed })
             let claimed = try await phases.time("relay claim") {
                 try await store.claimOutbox(limit: 500, claimant: "relay", lease: .seconds(600))

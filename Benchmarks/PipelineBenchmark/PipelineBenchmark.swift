@@ -186,7 +186,7 @@ struct PipelineBenchmark {
         var last = first
         for await delivery in consumer.deliveries {
             consumer.acknowledge(delivery)
-            received += binding == "usage.rated" ? ratedRecords(delivery.message.body) : 1
+            received += binding == "usage.rated" ? ratedUsageIds(delivery.message.body).count : 1
             last = .now
             if atFirst == 0 {
                 // The first message's events arrived at the start: the rate counts what followed.
@@ -208,8 +208,6 @@ struct PipelineBenchmark {
             if case .string(let id)? = record["usage_id"] { id } else { nil }
         }
     }
-
-    static func ratedRecords(_ body: [UInt8]) -> Int { ratedUsageIds(body).count }
 
     /// Publishes usage at a steady rate (a tick every 10 ms) and times each to its usage.rated.
     static func latency(

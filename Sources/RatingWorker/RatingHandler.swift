@@ -51,7 +51,7 @@ public struct RatingHandler: MessageHandler {
         var rated: [(outcome: Int, record: RatedRecord)] = []
         for (event, command) in zip(events, commands) {
             guard event.type == "usage.record", case .success(.usageRecord(let usage)) = command else {
-                outcomes.append(try await handle(event, reads, decoded: command))
+                outcomes.append(try await handle(event, decoded: command))
                 continue
             }
             switch try await rate(usage, event, reads) {
@@ -70,27 +70,20 @@ public struct RatingHandler: MessageHandler {
     }
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
-        try await handle(event, BatchReads(store: store), decoded: Command.decode(event))
+        // Usage alone is a batch of one: rated, and its event made, one way.
+        if event.type == "usage.record" { return try await handle(batch: [event])[0] }
+        return try await handle(event, decoded: Command.decode(event))
     }
 
+    /// Everything but usage that decodes, which ``handle(batch:)`` rates.
     private func handle(
-        _ event: CloudEvent, _ reads: BatchReads, decoded command: @autoclosure () -> Result<Command, Rejection>
+        _ event: CloudEvent, decoded command: @autoclosure () -> Result<Command, Rejection>
     ) async throws -> HandlerOutcome {
         do {
             switch event.type {
             case "usage.record":
-                switch command() {
-                case .failure(let rejection): return .reject(rejection)
-                case .success(.usageRecord(let usage)):
-                    switch try await rate(usage, event, reads) {
-                    case .rated(var unit, let record):
-                        unit.outbox = ratedEvents([record])
-                        return .commit(unit)
-                    case .decided(let outcome):
-                        return outcome
-                    }
-                case .success: return .reject(Rejection(.unknownType, "rating takes usage.record only"))
-                }
+                if case .failure(let rejection) = command() { return .reject(rejection) }
+                return .reject(Rejection(.unknownType, "rating takes usage.record only"))
             case "tenant.updated":
                 let zone = try Fields(event.data, path: "data").optionalString("time_zone") ?? "UTC"
                 return try await put("tenant", event.tenantId, .object(["time_zone": .string(zone)]))
@@ -109,10 +102,7 @@ public struct RatingHandler: MessageHandler {
                 return try await updateService(event)
             case "billing.run.completed":
                 let asOf = try Fields(event.data, path: "data").date("as_of")
-                let current = try await document("closed", event.tenantId)
-                let known = current.flatMap { $0.0["through"] }.flatMap { value -> CalendarDate? in
-                    if case .string(let text) = value { CalendarDate(iso: text) } else { nil }
-                }
+                let known = try await document("closed", event.tenantId)?.0.storedDate("through")
                 let through = CalendarDate.max(known ?? asOf.startOfMonth, asOf.startOfMonth)
                 return try await put("closed", event.tenantId, .object(["through": .string(through.description)]))
             default:
@@ -237,9 +227,7 @@ public struct RatingHandler: MessageHandler {
         if let rejection = UsageMonth.checkQuantity(usage.quantity, total: total + usage.quantity) {
             throw rejection
         }
-        let closed = try await reads.document("closed", command.tenantId).flatMap { json -> CalendarDate? in
-            if case .string(let text) = json["through"] { CalendarDate(iso: text) } else { nil }
-        }
+        let closed = try await reads.document("closed", command.tenantId)?.storedDate("through")
         let late = closed.map { month.startOfNextMonth <= $0 } ?? false
         // In key order, so the object takes its members as they are (no sort).
         let record: JSONValue = .object([
@@ -261,16 +249,20 @@ extension RatingHandler {
     /// cancellation's effective date) belongs to no service: rejected, since invoicing could
     /// price it on no plan. (A service stored before rating kept its start has no start bound.)
     static func outsideLife(of service: JSONValue, _ serviceId: String, on day: CalendarDate) -> Rejection? {
-        func date(_ name: String) -> CalendarDate? {
-            if case .string(let text)? = service[name] { CalendarDate(iso: text) } else { nil }
-        }
-        if let start = date("start_date"), day < start {
+        if let start = service.storedDate("start_date"), day < start {
             return Rejection(.unknownService, "service \(serviceId) starts on \(start): no usage on \(day)")
         }
-        if let end = date("end_date"), day >= end {
+        if let end = service.storedDate("end_date"), day >= end {
             return Rejection(.unknownService, "service \(serviceId) ended on \(end): no usage on \(day)")
         }
         return nil
+    }
+}
+
+extension JSONValue {
+    /// A date rating stored in one of its documents under `key` (`YYYY-MM-DD`); nil when absent.
+    fileprivate func storedDate(_ key: String) -> CalendarDate? {
+        if case .string(let text)? = self[key] { CalendarDate(iso: text) } else { nil }
     }
 }
 
@@ -300,6 +292,7 @@ final class BatchReads {
     /// Reads what the usage of a batch needs in four queries: its tenants, their closed months,
     /// its services, then its months' totals.
     func prefetch(_ usage: [(tenantId: String, record: UsageRecord)]) async throws {
+        guard !usage.isEmpty else { return }
         let tenants = Array(Set(usage.map { $0.tenantId }))
         try await load("tenant", tenants)
         try await load("closed", tenants)

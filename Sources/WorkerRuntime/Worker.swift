@@ -252,19 +252,9 @@ public final class Worker: Service {
                     }
                 }
             }
-            // Units that only add (usage, events) commit each on its own. Units that write
-            // documents were decided each on the writes of the ones before it, and a unit that
-            // speaks for the batch names what the others decided: they land all together or not
-            // at all, and then each message goes one by one (and sees the repeat, or what
-            // another replica wrote).
-            let committed: [CommitOutcome] =
-                if units.allSatisfy({ $0.documents.isEmpty && !$0.speaksForBatch }) {
-                    try await store.commit(batch: units)
-                } else if try await store.commit(together: units) == .committed {
-                    Array(repeating: .committed, count: units.count)
-                } else {
-                    Array(repeating: .versionConflict(kind: "batch", key: "*"), count: units.count)
-                }
+            // A batch that did not land all together goes one by one (and each message sees the
+            // repeat, or what another replica wrote).
+            let committed = try await store.commit(decided: units)
             outboxBell.ring()
             var unitIndex = 0
             for (item, outcome) in zip(pending, outcomes) {

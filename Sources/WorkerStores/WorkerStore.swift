@@ -125,4 +125,18 @@ extension MessageStore {
     public func commit(_ unit: UnitOfWork) async throws -> CommitOutcome {
         try await commit(together: [unit])
     }
+
+    /// Commits a batch's units the way they were decided. Units that only add (usage, events)
+    /// commit each on its own: a repeat or a conflict skips that unit only. Units that write
+    /// documents were decided each on the writes of the ones before it, and a unit that speaks
+    /// for the batch names what the others decided: they land all together or not at all, and
+    /// when they do not, every unit's outcome is a conflict of the whole batch (nothing was
+    /// written; each message is to be decided again, alone).
+    public func commit(decided units: [UnitOfWork]) async throws -> [CommitOutcome] {
+        if units.allSatisfy({ $0.documents.isEmpty && !$0.speaksForBatch }) {
+            return try await commit(batch: units)
+        }
+        let landed = try await commit(together: units) == .committed
+        return Array(repeating: landed ? .committed : .versionConflict(kind: "batch", key: "*"), count: units.count)
+    }
 }

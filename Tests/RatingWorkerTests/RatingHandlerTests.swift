@@ -43,11 +43,8 @@ final class Rating {
     func usageBatch(_ records: [(quantity: String, timestamp: String)]) async throws -> [RejectionCode?] {
         let events = try records.map { record in
             sequence += 1
-            let data =
-                #"{"customer_id":"cust-1","service_id":"sim-1","metric":"gb","quantity":"\#(record.quantity)","timestamp":"\#(record.timestamp)"}"#
-            return CloudEvent(
-                id: "msg-\(sequence)", source: "tests", type: "usage.record", time: "2025-01-15T09:30:00Z",
-                tenantId: "acme", data: try #require(JSONValue.parse(Array(data.utf8))))
+            return try usageRecord(
+                "msg-\(sequence)", tenant: "acme", quantity: record.quantity, at: record.timestamp)
         }
         #expect(events.allSatisfy { handler.batchableTypes.contains($0.type) })
         let outcomes = try await handler.handle(batch: events)
@@ -67,20 +64,17 @@ final class Rating {
         return codes
     }
 
-    /// Commits a batch's units as the runtime does: each on its own, or all together when one
-    /// speaks for the batch.
+    /// Commits a batch's units as the runtime does.
     func commit(_ units: [UnitOfWork]) async throws {
-        if units.contains(where: \.speaksForBatch) {
-            #expect(try await store.commit(together: units) == .committed)
-        } else {
-            #expect(try await store.commit(batch: units).allSatisfy { $0 == .committed })
-        }
+        #expect(try await store.commit(decided: units).allSatisfy { $0 == .committed })
     }
 
     /// A `usage.record` of `tenant`'s `cust-1` on `sim-1`.
-    func usageRecord(_ id: String, tenant: String, quantity: String) throws -> CloudEvent {
+    func usageRecord(
+        _ id: String, tenant: String, quantity: String, at timestamp: String = "2025-01-10T00:00:00Z"
+    ) throws -> CloudEvent {
         let data =
-            #"{"customer_id":"cust-1","service_id":"sim-1","metric":"gb","quantity":"\#(quantity)","timestamp":"2025-01-10T00:00:00Z"}"#
+            #"{"customer_id":"cust-1","service_id":"sim-1","metric":"gb","quantity":"\#(quantity)","timestamp":"\#(timestamp)"}"#
         return CloudEvent(
             id: id, source: "tests", type: "usage.record", time: "2025-01-15T09:30:00Z", tenantId: tenant,
             data: try #require(JSONValue.parse(Array(data.utf8))))
