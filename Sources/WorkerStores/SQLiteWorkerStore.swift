@@ -106,6 +106,10 @@ public final class SQLiteWorkerStore: WorkerStore {
             var written = OutboxWrites(self.handoff)
             try db.inTransaction(.immediate) {
                 var totals = try Self.storedTotals(addedToBy: units, db)
+                if units.count > 1, units.allSatisfy({ $0.documents.isEmpty }) {
+                    outcome = try Self.apply(additions: units, db, &written, &totals)
+                    return outcome == .committed ? .commit : .rollback
+                }
                 for unit in units {
                     outcome = try Self.apply(unit, db, &written, &totals)
                     if outcome != .committed { return .rollback }
@@ -135,11 +139,10 @@ public final class SQLiteWorkerStore: WorkerStore {
     ) throws
         -> CommitOutcome
     {
-        let now = Int64(Date().timeIntervalSince1970)
         if let messageId = unit.messageId {
             try db.cachedStatement(
                 sql: "INSERT INTO inbox (message_id, handled_at) VALUES (?, ?) ON CONFLICT DO NOTHING"
-            ).execute(arguments: [messageId, now])
+            ).execute(arguments: [messageId, Int64(Date().timeIntervalSince1970)])
             if db.changesCount == 0 { return .alreadyHandled }
         }
         for write in unit.documents {
@@ -169,6 +172,61 @@ public final class SQLiteWorkerStore: WorkerStore {
             ])
             totals[key] = total
         }
+        try writeRecords(of: unit, db, &written)
+        return .committed
+    }
+
+    /// Applies units that write no documents, all together, in two statements for all their
+    /// inbox ids and all their totals however many units there are (a statement per row had
+    /// cost more in binding its arguments than SQLite spent running it). A repeat among them
+    /// is found by the count of ids inserted: the caller rolls back.
+    private static func apply(
+        additions units: [UnitOfWork], _ db: Database, _ written: inout OutboxWrites,
+        _ totals: inout [UsageMonthKey: Rational]
+    ) throws -> CommitOutcome {
+        let messageIds = units.compactMap(\.messageId)
+        if !messageIds.isEmpty {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO inbox (message_id, handled_at) SELECT value, ? FROM json_each(?) WHERE true
+                    ON CONFLICT DO NOTHING
+                    """
+            ).execute(arguments: [Int64(Date().timeIntervalSince1970), jsonArray(messageIds)])
+            if db.changesCount != messageIds.count { return .alreadyHandled }
+        }
+        // Each total once, at its sum over the units, in the order the units first add to it.
+        var order: [UsageMonthKey] = []
+        var added = Set<UsageMonthKey>()
+        for increment in units.lazy.flatMap(\.usage) {
+            let key = increment.key
+            totals[key, default: .zero] += increment.quantity
+            if added.insert(key).inserted { order.append(key) }
+        }
+        var rows: [JSONValue] = []
+        rows.reserveCapacity(order.count)
+        for key in order {
+            rows.append(
+                .array([
+                    .string(key.tenantId), .string(key.serviceId), .string(key.metric),
+                    .string(key.month.description), .string(try decimalText(totals[key] ?? .zero)),
+                ]))
+        }
+        if !rows.isEmpty {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO usage_totals (tenant_id, service_id, metric, month, quantity)
+                    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?) WHERE true
+                    ON CONFLICT (tenant_id, service_id, metric, month) DO UPDATE SET quantity = excluded.quantity
+                    """
+            ).execute(arguments: [String(decoding: JSONValue.array(rows).serialized(), as: UTF8.self)])
+        }
+        for unit in units { try writeRecords(of: unit, db, &written) }
+        return .committed
+    }
+
+    /// A unit's invoices, delivery attempts and outbox messages: rows only added, never refused.
+    private static func writeRecords(of unit: UnitOfWork, _ db: Database, _ written: inout OutboxWrites) throws {
+        let now = Int64(Date().timeIntervalSince1970)
         for invoice in unit.invoices {
             try db.cachedStatement(
                 sql: """
@@ -206,7 +264,6 @@ public final class SQLiteWorkerStore: WorkerStore {
             ])
             written.wrote(OutboxRecord(id: db.lastInsertedRowID, message: message))
         }
-        return .committed
     }
 
     public func handledMessages(among messageIds: [String]) async throws -> Set<String> {

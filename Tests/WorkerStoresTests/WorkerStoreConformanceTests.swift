@@ -272,6 +272,56 @@ struct WorkerStoreConformanceTests {
         try await store.close()
     }
 
+    @Test(
+        "Usage committed together adds every unit's quantity to its total once, stored or new, in any month and metric; a repeat, stored or within the units, rolls all of it back",
+        arguments: Backend.allCases)
+    func usageTogether(backend: Backend) async throws {
+        let (store, _) = try await backend.freshStore(.rating)
+        store.handOffOutbox(to: "relay-a", lease: .seconds(60))
+        let march = CalendarDate(year: 2025, month: 3, day: 1)!
+        let april = CalendarDate(year: 2025, month: 4, day: 1)!
+        func key(_ service: String, _ month: CalendarDate, metric: String = "gb") -> UsageMonthKey {
+            UsageMonthKey(tenantId: "acme", serviceId: service, metric: metric, month: month)
+        }
+        func usage(_ id: String, _ adds: [(UsageMonthKey, String)], event: Bool = false) -> UnitOfWork {
+            UnitOfWork(
+                messageId: id,
+                usage: adds.map { key, quantity in
+                    UsageIncrement(
+                        tenantId: key.tenantId, serviceId: key.serviceId, metric: key.metric, month: key.month,
+                        quantity: dec(quantity))
+                },
+                outbox: event ? [message("rated-\(id)")] : [], speaksForBatch: event)
+        }
+        #expect(try await store.commit(usage("u-0", [(key("sim-1", march), "1.5")])) == .committed)
+        let together = [
+            usage("u-1", [(key("sim-1", march), "0.25"), (key("sim-1", march, metric: "sms"), "3")]),
+            usage("u-2", [(key("sim-2", march), "2")]),
+            usage("u-3", [(key("sim-1", april), "0.125"), (key("sim-1", march), "0.25")]),
+            usage("u-4", [(key("sim-2", march), "0.001")], event: true),
+        ]
+        #expect(try await store.commit(together: together) == .committed)
+        let keys = [key("sim-1", march), key("sim-1", march, metric: "sms"), key("sim-2", march), key("sim-1", april)]
+        let expected = [
+            key("sim-1", march): dec("2"), key("sim-1", march, metric: "sms"): dec("3"), key("sim-2", march): dec("2.001"),
+            key("sim-1", april): dec("0.125"),
+        ]
+        #expect(try await store.usageTotals(of: keys) == expected)
+        // A repeat stored before, anywhere among the units, and one repeated within them.
+        for repeated in [
+            [usage("u-5", [(key("sim-2", march), "1")]), usage("u-2", [(key("sim-2", march), "1")])],
+            [usage("u-6", [(key("sim-1", march), "1")]), usage("u-6", [(key("sim-1", march), "1")], event: true)],
+        ] {
+            #expect(try await store.commit(together: repeated) == .alreadyHandled)
+        }
+        #expect(try await store.usageTotals(of: keys) == expected)
+        #expect(
+            try await store.handledMessages(among: (0...6).map { "u-\($0)" }) == ["u-0", "u-1", "u-2", "u-3", "u-4"])
+        let published = try await store.claimOutbox(limit: 20, claimant: "relay-a", lease: .seconds(60))
+        #expect(published.map(\.message.messageId) == ["rated-u-4"])
+        try await store.close()
+    }
+
     @Test("Invoices keep their exact totals", arguments: Backend.allCases)
     func invoices(backend: Backend) async throws {
         let (store, _) = try await backend.freshStore(.invoicing)
