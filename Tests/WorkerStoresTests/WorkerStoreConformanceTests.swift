@@ -303,7 +303,8 @@ struct WorkerStoreConformanceTests {
         #expect(try await store.commit(together: together) == .committed)
         let keys = [key("sim-1", march), key("sim-1", march, metric: "sms"), key("sim-2", march), key("sim-1", april)]
         let expected = [
-            key("sim-1", march): dec("2"), key("sim-1", march, metric: "sms"): dec("3"), key("sim-2", march): dec("2.001"),
+            key("sim-1", march): dec("2"), key("sim-1", march, metric: "sms"): dec("3"),
+            key("sim-2", march): dec("2.001"),
             key("sim-1", april): dec("0.125"),
         ]
         #expect(try await store.usageTotals(of: keys) == expected)
