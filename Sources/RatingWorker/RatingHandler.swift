@@ -31,6 +31,11 @@ public struct RatingHandler: MessageHandler {
     /// commits with all of it or not at all.
     public var batchableTypes: Set<String> { ["usage.record"] }
 
+    /// Usage batches write no documents, and each total they add to is read again and held
+    /// to its limit in the commit (``UsageIncrement/maximumTotal``): the next batch may be
+    /// decided while one commits.
+    public var decidesAheadOfCommit: Bool { true }
+
     /// The most usage messages a batch takes (other roles: 250).
     public static let batchSize = 1000
     /// The most records one `usage.rated` carries: the batch of invoicing and commitments, which
@@ -220,9 +225,11 @@ public struct RatingHandler: MessageHandler {
         }
         if let rejection = Self.outsideLife(of: service, usage.serviceId, on: day) { throw rejection }
         let month = day.startOfMonth
+        // The limit is checked again in the commit, on the total as it is then (another
+        // replica, or this worker's batch before, may have added to it since it was read).
         let increment = UsageIncrement(
             tenantId: command.tenantId, serviceId: usage.serviceId, metric: usage.metric, month: month,
-            quantity: usage.quantity)
+            quantity: usage.quantity, maximumTotal: UsageMonth.maximumTotal)
         let total = try await reads.total(increment)
         if let rejection = UsageMonth.checkQuantity(usage.quantity, total: total + usage.quantity) {
             throw rejection

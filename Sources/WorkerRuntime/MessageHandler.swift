@@ -22,10 +22,20 @@ public protocol MessageHandler: Sendable {
     /// ``BatchDocuments``). Units that only add usage and events commit each on its own; when
     /// any unit writes a document, the batch lands all together or not at all.
     func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome]
+
+    /// Whether the runtime may decide a run of batchable messages while the run before it
+    /// commits (commits and acknowledgements still follow the deliveries' order, and anything
+    /// not batchable waits for the commit before it). Deciding on the store as it was one run
+    /// ago must then decide the same as deciding after it: true only for a handler whose
+    /// batches write no documents and whose every reading of what a batch changes is checked
+    /// again in the commit (rating: a total is added to and held to its limit in the write).
+    /// It is what another replica deciding at the same time sees anyway. False by default.
+    var decidesAheadOfCommit: Bool { get }
 }
 
 extension MessageHandler {
     public var batchableTypes: Set<String> { [] }
+    public var decidesAheadOfCommit: Bool { false }
 
     /// One by one, each on the store as it is: right only for messages that do not depend on
     /// each other's effects.

@@ -42,6 +42,7 @@ public final class Worker: Service {
     private let handler: any MessageHandler
     /// The handler's, asked once: a handler builds the set each time it is asked.
     private let batchableTypes: Set<String>
+    private let decidesAheadOfCommit: Bool
     private let events: EventFactory
     private let logger: Logger
     /// Rung after each commit: the relay publishes at once instead of at its next poll.
@@ -65,6 +66,7 @@ public final class Worker: Service {
         self.store = store
         self.handler = handler
         self.batchableTypes = handler.batchableTypes
+        self.decidesAheadOfCommit = handler.decidesAheadOfCommit
         self.events = events
         self.logger = logger
         self.metrics = WorkerMetrics(queue: configuration.queue)
@@ -111,12 +113,14 @@ public final class Worker: Service {
             // then stop (what arrived and was not begun goes back to the queue unacknowledged).
             status.withLock { $0.consuming = true }
             await withTaskCancellationOrGracefulShutdownHandler {
+                var committing = Committing()
                 while let deliveries = await consumer.next(upTo: configuration.batchSize) {
                     let started = ContinuousClock.now
-                    await process(deliveries, consumer)
+                    await process(deliveries, consumer, &committing)
                     let elapsed = Self.nanoseconds(ContinuousClock.now - started)
                     for _ in deliveries { metrics.latency.recordNanoseconds(elapsed) }
                 }
+                await committing.finish()
             } onCancelOrGracefulShutdown: {
                 consumer.finishDeliveries()
             }
@@ -157,8 +161,10 @@ public final class Worker: Service {
     /// Deliveries in order: runs of consecutive batchable messages together, the rest one by one.
     /// A run holds at most `batchSize` items: messages, or the records of an event that
     /// carries many (`usage.rated`), so that a batch of such events reads and writes no more
-    /// customers' documents than a batch of single messages.
-    private func process(_ deliveries: [AMQPDelivery], _ consumer: AMQPConsumer) async {
+    /// customers' documents than a batch of single messages. For a handler that
+    /// ``MessageHandler/decidesAheadOfCommit``, a run is decided while the run before it
+    /// commits; anything else waits for that commit first.
+    private func process(_ deliveries: [AMQPDelivery], _ consumer: AMQPConsumer, _ committing: inout Committing) async {
         var run: [Accepted] = []
         var items = 0
         for delivery in deliveries {
@@ -167,7 +173,7 @@ public final class Worker: Service {
             if case .success(let event) = decoded, batchableTypes.contains(event.type) {
                 let size = max(1, event.recordCount)
                 if items + size > configuration.batchSize {
-                    await process(run, consumer)
+                    await process(run, consumer, &committing)
                     run = []
                     items = 0
                 }
@@ -175,17 +181,44 @@ public final class Worker: Service {
                 items += size
                 continue
             }
-            await process(run, consumer)
+            await process(run, consumer, &committing)
             run = []
             items = 0
+            await committing.finish()
             await process(delivery, decoded, consumer)
         }
-        await process(run, consumer)
+        await process(run, consumer, &committing)
+    }
+
+    /// A run decided, then settled: committed and acknowledged in the background when the
+    /// handler decides ahead of commits (after the run before it has settled), else here.
+    private func process(_ run: [Accepted], _ consumer: AMQPConsumer, _ committing: inout Committing) async {
+        guard !run.isEmpty else { return }
+        if !decidesAheadOfCommit { await committing.finish() }
+        let decision = await decide(run)
+        guard decidesAheadOfCommit, case .decided = decision else {
+            await committing.finish()
+            await settle(decision, consumer)
+            return
+        }
+        await committing.finish()
+        committing.task = Task { await self.settle(decision, consumer) }
+    }
+
+    /// The run settling in the background, if any: at most one, so commits and their
+    /// acknowledgements keep the order of the deliveries.
+    struct Committing {
+        var task: Task<Void, Never>?
+
+        mutating func finish() async {
+            await task?.value
+            task = nil
+        }
     }
 
     /// A delivery whose envelope was accepted: a reference, since a batch passes its items
     /// through several arrays (copying the delivery and the event retained each of their parts).
-    final class Accepted {
+    final class Accepted: Sendable {
         let delivery: AMQPDelivery
         let event: CloudEvent
 
@@ -206,22 +239,37 @@ public final class Worker: Service {
         return metadata
     }
 
-    /// A run of batchable messages: the inbox read once, the handler deciding them together,
-    /// one transaction with a savepoint per message, then the acknowledgements. A fault or a
-    /// version conflict sends the messages concerned down the one-by-one path, which retries.
-    private func process(_ run: [Accepted], _ consumer: AMQPConsumer) async {
+    /// A run of batchable messages decided: the inbox read once, the handler deciding them
+    /// together. What is left to do is ``settle(_:_:)``'s.
+    enum RunDecision: Sendable {
+        /// Messages to handle one by one: a run of one, or a run whose reads failed.
+        case oneByOne([Accepted])
+        case decided(DecidedRun)
+    }
+
+    struct DecidedRun: Sendable {
+        /// The run's messages, each once, and those seen twice in it (a redelivery: handled
+        /// one by one after the run).
+        let fresh: [Accepted]
+        let repeated: [Accepted]
+        /// Among `fresh`, the ones the inbox already held, and the rest with their outcomes.
+        let handled: Set<String>
+        let pending: [Accepted]
+        let outcomes: [HandlerOutcome]
+        /// One per outcome but those in `requeue` (to wait with no retry queue to wait in).
+        let units: [UnitOfWork]
+        let requeue: Set<String>
+    }
+
+    private func decide(_ run: [Accepted]) async -> RunDecision {
         // One message alone goes one by one, unless it carries many records: this path reads
         // their customers' documents at once.
-        guard run.count > 1 || run.contains(where: { $0.event.recordCount > 1 }) else {
-            for item in run { await process(item.delivery, .success(item.event), consumer) }
-            return
-        }
+        guard run.count > 1 || run.contains(where: { $0.event.recordCount > 1 }) else { return .oneByOne(run) }
         // The same message twice in one batch (a redelivery): the second waits for the first.
         var seen = Set<String>()
         let (fresh, repeated) = run.reduce(into: ([Accepted](), [Accepted]())) { split, item in
             if seen.insert(item.event.id).inserted { split.0.append(item) } else { split.1.append(item) }
         }
-        var retry: [Accepted] = []
         do {
             let handled = try await store.handledMessages(among: fresh.map(\.event.id))
             let pending = fresh.filter { !handled.contains($0.event.id) }
@@ -231,7 +279,7 @@ public final class Worker: Service {
             }
             let outcomes = zip(decided, pending).map { settled($0, $1.delivery) }
             var units: [UnitOfWork] = []
-            var requeue: [Accepted] = []
+            var requeue: Set<String> = []
             for (item, outcome) in zip(pending, outcomes) {
                 switch outcome {
                 case .commit(var unit):
@@ -248,17 +296,42 @@ public final class Worker: Service {
                     {
                         units.append(unit)
                     } else {
-                        requeue.append(item)
+                        requeue.insert(item.event.id)
                     }
                 }
             }
+            return .decided(
+                DecidedRun(
+                    fresh: fresh, repeated: repeated, handled: handled, pending: pending, outcomes: outcomes,
+                    units: units, requeue: requeue))
+        } catch {
+            metrics.faults.increment()
+            logger.warning(
+                "deciding a batch failed; handling its messages one by one",
+                metadata: ["error": "\(loggableDescription(of: error))", "messages": "\(run.count)"])
+            return .oneByOne(fresh + repeated)
+        }
+    }
+
+    /// A decided run committed in one transaction (a savepoint per message, or all together),
+    /// then acknowledged. A fault or a version conflict sends the messages concerned down the
+    /// one-by-one path, which retries.
+    private func settle(_ decision: RunDecision, _ consumer: AMQPConsumer) async {
+        guard case .decided(let run) = decision else {
+            if case .oneByOne(let items) = decision {
+                for item in items { await process(item.delivery, .success(item.event), consumer) }
+            }
+            return
+        }
+        var retry: [Accepted] = []
+        do {
             // A batch that did not land all together goes one by one (and each message sees the
             // repeat, or what another replica wrote).
-            let committed = try await store.commit(decided: units)
+            let committed = try await store.commit(decided: run.units)
             outboxBell.ring()
             var unitIndex = 0
-            for (item, outcome) in zip(pending, outcomes) {
-                if case .retryLater = outcome, requeue.contains(where: { $0.event.id == item.event.id }) {
+            for (item, outcome) in zip(run.pending, run.outcomes) {
+                if run.requeue.contains(item.event.id) {
                     consumer.requeue(item.delivery)
                     continue
                 }
@@ -279,18 +352,18 @@ public final class Worker: Service {
                     consumer.acknowledge(item.delivery)
                 }
             }
-            for item in fresh where handled.contains(item.event.id) {
+            for item in run.fresh where run.handled.contains(item.event.id) {
                 consumer.acknowledge(item.delivery)
                 metrics.handled.increment()
             }
         } catch {
             metrics.faults.increment()
             logger.warning(
-                "handling a batch failed; handling its messages one by one",
-                metadata: ["error": "\(loggableDescription(of: error))", "messages": "\(run.count)"])
-            retry = fresh
+                "committing a batch failed; handling its messages one by one",
+                metadata: ["error": "\(loggableDescription(of: error))", "messages": "\(run.fresh.count)"])
+            retry = run.fresh
         }
-        for item in retry + repeated { await process(item.delivery, .success(item.event), consumer) }
+        for item in retry + run.repeated { await process(item.delivery, .success(item.event), consumer) }
     }
 
     private func process(

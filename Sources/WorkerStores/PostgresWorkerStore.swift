@@ -161,15 +161,23 @@ public final class PostgresWorkerStore: WorkerStore {
             if changed == 0 { return .versionConflict(kind: write.kind, key: write.key) }
         }
         for increment in unit.usage {
+            // Added in the database (NUMERIC is exact); a total past its limit is not updated,
+            // which returns no row.
+            if let conflict = increment.conflict(at: increment.quantity) { return conflict }
             let quantity = try decimalText(increment.quantity)
-            try await connection.query(
-                """
-                INSERT INTO \(unescaped: table("usage_totals")) (tenant_id, service_id, metric, month, quantity)
-                VALUES (\(increment.tenantId), \(increment.serviceId), \(increment.metric),
-                        \(increment.month.description)::date, \(quantity)::numeric)
-                ON CONFLICT (tenant_id, service_id, metric, month)
-                DO UPDATE SET quantity = usage_totals.quantity + EXCLUDED.quantity
-                """, logger: logger)
+            let maximum = try increment.maximumTotal.map(decimalText)
+            let written = try await count(
+                connection.query(
+                    """
+                    INSERT INTO \(unescaped: table("usage_totals")) (tenant_id, service_id, metric, month, quantity)
+                    VALUES (\(increment.tenantId), \(increment.serviceId), \(increment.metric),
+                            \(increment.month.description)::date, \(quantity)::numeric)
+                    ON CONFLICT (tenant_id, service_id, metric, month)
+                    DO UPDATE SET quantity = usage_totals.quantity + EXCLUDED.quantity
+                    WHERE \(maximum)::numeric IS NULL OR usage_totals.quantity + EXCLUDED.quantity <= \(maximum)::numeric
+                    RETURNING 1
+                    """, logger: logger))
+            if written == 0 { return increment.pastLimit }
         }
         for invoice in unit.invoices {
             let (subtotal, discount, total) = (

@@ -162,6 +162,7 @@ public final class SQLiteWorkerStore: WorkerStore {
             // Exact decimal text, added in Swift inside the write lock.
             let key = increment.key
             let total = totals[key, default: .zero] + increment.quantity
+            if let conflict = increment.conflict(at: total) { return conflict }
             try db.cachedStatement(
                 sql: """
                     INSERT INTO usage_totals (tenant_id, service_id, metric, month, quantity) VALUES (?, ?, ?, ?, ?)
@@ -179,7 +180,8 @@ public final class SQLiteWorkerStore: WorkerStore {
     /// Applies units that write no documents, all together, in two statements for all their
     /// inbox ids and all their totals however many units there are (a statement per row had
     /// cost more in binding its arguments than SQLite spent running it). A repeat among them
-    /// is found by the count of ids inserted: the caller rolls back.
+    /// is found by the count of ids inserted, a total past its limit as it is summed: the
+    /// caller rolls back.
     private static func apply(
         additions units: [UnitOfWork], _ db: Database, _ written: inout OutboxWrites,
         _ totals: inout [UsageMonthKey: Rational]
@@ -199,7 +201,9 @@ public final class SQLiteWorkerStore: WorkerStore {
         var added = Set<UsageMonthKey>()
         for increment in units.lazy.flatMap(\.usage) {
             let key = increment.key
-            totals[key, default: .zero] += increment.quantity
+            let total = totals[key, default: .zero] + increment.quantity
+            if let conflict = increment.conflict(at: total) { return conflict }
+            totals[key] = total
             if added.insert(key).inserted { order.append(key) }
         }
         var rows: [JSONValue] = []

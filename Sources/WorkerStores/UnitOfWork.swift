@@ -41,9 +41,10 @@ public struct UnitOfWork: Sendable {
     }
 
     /// Whether a store can refuse the unit after writing part of it, so that within a batch it
-    /// needs a savepoint of its own: only a document's version check comes after a write (the
-    /// inbox's). A repeat is refused by the first statement, before anything is written.
-    var needsSavepoint: Bool { !documents.isEmpty }
+    /// needs a savepoint of its own: a document's version check or a total's limit comes after
+    /// a write (the inbox's). A repeat is refused by the first statement, before anything is
+    /// written.
+    var needsSavepoint: Bool { !documents.isEmpty || usage.contains { $0.maximumTotal != nil } }
 }
 
 public enum CommitOutcome: Sendable, Hashable {
@@ -104,17 +105,38 @@ public struct UsageIncrement: Sendable, Hashable {
     /// The first day of the month.
     public var month: CalendarDate
     public var quantity: Rational
+    /// The most the total may reach with this quantity added; a commit that would pass it is
+    /// refused as a conflict (``CommitOutcome/versionConflict(kind:key:)``, kind `usage_total`):
+    /// the decision was made on a total that has grown since (another replica's commit), and
+    /// is to be made again. `nil`: no limit.
+    public var maximumTotal: Rational?
 
-    public init(tenantId: String, serviceId: String, metric: String, month: CalendarDate, quantity: Rational) {
+    public init(
+        tenantId: String, serviceId: String, metric: String, month: CalendarDate, quantity: Rational,
+        maximumTotal: Rational? = nil
+    ) {
         self.tenantId = tenantId
         self.serviceId = serviceId
         self.metric = metric
         self.month = month.startOfMonth
         self.quantity = quantity
+        self.maximumTotal = maximumTotal
     }
 
     public var key: UsageMonthKey {
         UsageMonthKey(tenantId: tenantId, serviceId: serviceId, metric: metric, month: month)
+    }
+
+    /// The conflict of a commit that would take the total to `total`, past its limit; nil if
+    /// it stays within.
+    func conflict(at total: Rational) -> CommitOutcome? {
+        guard let maximumTotal, total > maximumTotal else { return nil }
+        return pastLimit
+    }
+
+    /// The conflict of a commit that would take the total past its limit.
+    var pastLimit: CommitOutcome {
+        .versionConflict(kind: "usage_total", key: "\(tenantId)/\(serviceId)/\(metric)/\(month)")
     }
 }
 

@@ -41,6 +41,16 @@ final class Rating {
 
     /// Usage records decided as one batch and committed together, as the runtime does.
     func usageBatch(_ records: [(quantity: String, timestamp: String)]) async throws -> [RejectionCode?] {
+        let decided = try await decide(records)
+        try await commit(decided.units)
+        return decided.codes
+    }
+
+    /// Usage records decided as one batch: the events, each one's rejection or nil, and the
+    /// units to commit.
+    func decide(
+        _ records: [(quantity: String, timestamp: String)]
+    ) async throws -> (events: [CloudEvent], codes: [RejectionCode?], units: [UnitOfWork]) {
         let events = try records.map { record in
             sequence += 1
             return try usageRecord(
@@ -60,8 +70,7 @@ final class Rating {
             case .retryLater(let reason, _): Issue.record("rating does not wait: \(reason)")
             }
         }
-        try await commit(units)
-        return codes
+        return (events, codes, units)
     }
 
     /// Commits a batch's units as the runtime does.
@@ -210,6 +219,41 @@ struct RatingHandlerTests {
             try await rating.store.usageTotal(
                 tenantId: "acme", serviceId: "sim-1", metric: "gb", month: january.startOfNextMonth)
                 == Rational(decimal: "1.25"))
+    }
+
+    @Test(
+        "Batches decided on the same total (one decided while another commits): the limit holds in the commit, and the batch's usage decided again alone rejects what would pass it"
+    )
+    func limitAtCommit() async throws {
+        let rating = try await Rating()
+        try await rating.setUp(zone: "UTC")
+        let first = try await rating.decide([("600000000000", "2025-01-10T00:00:00Z"), ("1", "2025-01-10T00:00:00Z")])
+        let second = try await rating.decide([
+            ("400000000000", "2025-01-11T00:00:00Z"), ("0.5", "2025-01-11T00:00:00Z"),
+        ])
+        // Each decided on an empty month: within the limit alone.
+        #expect(first.codes == [nil, nil] && second.codes == [nil, nil])
+        try await rating.commit(first.units)
+        #expect(
+            try await rating.store.commit(decided: second.units)
+                == [CommitOutcome](repeating: .versionConflict(kind: "batch", key: "*"), count: 2))
+        // The runtime then takes the batch's messages one by one, on the total as it is.
+        var codes: [RejectionCode?] = []
+        for event in second.events {
+            switch try await rating.handler.handle(event) {
+            case .commit(var unit):
+                unit.messageId = event.id
+                #expect(try await rating.store.commit(unit) == .committed)
+                codes.append(nil)
+            case .reject(let rejection): codes.append(rejection.code)
+            default: Issue.record("rating neither rated nor rejected \(event.id)")
+            }
+        }
+        #expect(codes == [.invalidQuantity, nil])
+        #expect(
+            try await rating.store.usageTotal(
+                tenantId: "acme", serviceId: "sim-1", metric: "gb", month: CalendarDate(year: 2025, month: 1, day: 1)!)
+                == Rational(decimal: "600000000001.5"))
     }
 
     @Test("A batch's usage goes out as one usage.rated per tenant naming each rated record once, in order")

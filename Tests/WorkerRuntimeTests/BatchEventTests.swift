@@ -14,11 +14,28 @@ import WorkerStores
 /// speaks for the batch). Alone, a message carries its own event.
 struct BatchRatedHandler: MessageHandler {
     let events: EventFactory
+    var decidesAheadOfCommit = false
+    /// For `usage.checkpoint`: the store whose totals it notes, and where.
+    var checkpoint: Checkpoint?
+
+    final class Checkpoint: Sendable {
+        let store: any RatingStore
+        let totals = Mutex<[Rational]>([])
+
+        init(_ store: any RatingStore) { self.store = store }
+    }
 
     var batchableTypes: Set<String> { ["usage.record"] }
 
     func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
-        alone(event).map { .commit($0) } ?? .reject(Rejection(.invalidMessage, "not usage"))
+        if event.type == "usage.checkpoint", let checkpoint {
+            let month = CalendarDate(year: 2025, month: 1, day: 1)!
+            let total = try await checkpoint.store.usageTotal(
+                tenantId: event.tenantId, serviceId: "sim-0", metric: "gb", month: month)
+            checkpoint.totals.withLock { $0.append(total) }
+            return .commit(UnitOfWork(messageId: nil))
+        }
+        return alone(event).map { .commit($0) } ?? .reject(Rejection(.invalidMessage, "not usage"))
     }
 
     /// A message's unit when it is handled alone: its own event.
@@ -183,6 +200,137 @@ extension WorkerRuntimeTests {
         await publisher.close()
     }
 
+}
+
+/// A store whose first commit of a batch waits (at most `patience`) until a second batch has
+/// been read from the inbox, and notes whether one was: with batches decided only after the
+/// commit before them, none can be.
+final class GatedStore: RatingStore {
+    let inner: SQLiteWorkerStore
+    let patience: Duration
+    private let state = Mutex<(gated: Bool, batchReads: Int, overlapped: Bool?)>((false, 0, nil))
+
+    init(_ inner: SQLiteWorkerStore, patience: Duration) {
+        self.inner = inner
+        self.patience = patience
+    }
+
+    /// Whether the second batch was decided before the first one's commit ended; nil before a
+    /// batch committed.
+    var overlapped: Bool? { state.withLock { $0.overlapped } }
+
+    private func gate(_ units: [UnitOfWork]) async {
+        let first = state.withLock { state -> Bool in
+            guard units.count > 1, !state.gated else { return false }
+            state.gated = true
+            return true
+        }
+        guard first else { return }
+        let deadline = ContinuousClock.now + patience
+        while ContinuousClock.now < deadline, state.withLock({ $0.batchReads }) < 2 {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        state.withLock { $0.overlapped = $0.batchReads >= 2 }
+    }
+
+    var role: StoreRole { inner.role }
+    func migrate() async throws { try await inner.migrate() }
+    func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome] {
+        await gate(units)
+        return try await inner.commit(batch: units)
+    }
+    func commit(together units: [UnitOfWork]) async throws -> CommitOutcome {
+        await gate(units)
+        return try await inner.commit(together: units)
+    }
+    func handledMessages(among messageIds: [String]) async throws -> Set<String> {
+        // A batch's read (a message alone reads its own id).
+        if messageIds.count > 1 { state.withLock { $0.batchReads += 1 } }
+        return try await inner.handledMessages(among: messageIds)
+    }
+    func handOffOutbox(to claimant: String, lease: Duration) { inner.handOffOutbox(to: claimant, lease: lease) }
+    func claimOutbox(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord] {
+        try await inner.claimOutbox(limit: limit, claimant: claimant, lease: lease)
+    }
+    func releaseOutboxClaims(of claimant: String) async throws -> Int {
+        try await inner.releaseOutboxClaims(of: claimant)
+    }
+    func markSent(ids: [Int64]) async throws { try await inner.markSent(ids: ids) }
+    func outboxBacklog() async throws -> Int { try await inner.outboxBacklog() }
+    func close() async throws { try await inner.close() }
+    func usageTotals(of keys: [UsageMonthKey]) async throws -> [UsageMonthKey: Rational] {
+        try await inner.usageTotals(of: keys)
+    }
+}
+
+extension WorkerRuntimeTests {
+    @Test(
+        "A handler that decides ahead of commits has the next batch decided while one commits, and only then: each message counts once, and a message that is not batchable sees every batch before it committed",
+        arguments: [true, false])
+    func decidedAheadOfCommit(ahead: Bool) async throws {
+        let configuration = try amqp()
+        let (tenant, queue, routingKey) = Self.isolated("test-ahead")
+        let topology = Topology.workerQueue(queue, commands: [routingKey], events: [])
+        let store = GatedStore(
+            try SQLiteWorkerStore(
+                directory: NSTemporaryDirectory() + "covenant-ahead-\(UUID().uuidString)", role: .rating),
+            patience: .seconds(2))
+        let checkpoint = BatchRatedHandler.Checkpoint(store)
+        let handler = BatchRatedHandler(
+            events: EventFactory(source: "covenant/test-ahead"), decidesAheadOfCommit: ahead, checkpoint: checkpoint)
+        let integrator = integrator(configuration, of: ["usage.rated"])
+        let named = Mutex<[String: Int]>([:])
+        let collecting = Task {
+            for await delivery in integrator.deliveries {
+                integrator.acknowledge(delivery)
+                guard let event = CloudEvent.decode(delivery.message.body).success, event.tenantId == tenant,
+                    case .array(let records)? = event.data["records"]
+                else { continue }
+                named.withLock { named in
+                    for case .string(let id)? in records.map({ $0["usage_id"] }) { named[id, default: 0] += 1 }
+                }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        // Thirty usage messages in batches of (at most) three, then one the handler takes alone.
+        let sent = (0..<30).map { usage("\(tenant)-u-\($0)", tenant: tenant, service: "sim-0", quantity: "1.5") }
+        let last = CloudEvent(
+            id: "\(tenant)-checkpoint", source: "tests", type: "usage.checkpoint", time: "2025-01-15T09:30:00Z",
+            tenantId: tenant, data: .object([:]))
+        let publisher = AMQPPublisher(configuration: configuration, topology: topology)
+        _ = try await publisher.publish(
+            (sent
+                + [
+                    AMQPMessage(
+                        body: last.encoded(), messageId: last.id, contentType: CloudEvent.contentType,
+                        type: last.type)
+                ]).map { OutgoingMessage($0, exchange: Topology.commandsExchange, routingKey: routingKey) })
+        var workerConfiguration = Worker.Configuration(queue: queue, topology: topology)
+        workerConfiguration.batchSize = 3
+        let worker = Worker(
+            configuration: workerConfiguration, amqp: configuration, store: store, handler: handler,
+            events: EventFactory(source: "covenant/test-ahead"), logger: Logger(label: "test-ahead-worker"))
+        let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [], logger: Logger(label: "test-group"))
+        let running = Task { try await group.run() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline, checkpoint.totals.withLock({ $0.isEmpty }) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(store.overlapped == ahead)
+        #expect(checkpoint.totals.withLock { $0 } == [Rational(decimal: "45")])
+        let counts = named.withLock { $0 }
+        #expect(counts.count == sent.count && counts.values.allSatisfy { $0 == 1 }, "\(counts)")
+        #expect(
+            try await store.inner.usageTotal(
+                tenantId: tenant, serviceId: "sim-0", metric: "gb", month: CalendarDate(year: 2025, month: 1, day: 1)!)
+                == Rational(decimal: "45"))
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await integrator.stop()
+        collecting.cancel()
+        await publisher.close()
+    }
 }
 
 /// Takes events that carry records in batches and notes how many records each batch held.

@@ -323,6 +323,43 @@ struct WorkerStoreConformanceTests {
         try await store.close()
     }
 
+    @Test(
+        "A total's limit holds in the commit: the unit that would pass it is refused as a conflict, alone, within a batch (the rest land), or together (none does); reaching it exactly lands",
+        arguments: Backend.allCases)
+    func usageLimit(backend: Backend) async throws {
+        let (store, _) = try await backend.freshStore(.rating)
+        let month = CalendarDate(year: 2025, month: 3, day: 1)!
+        let key = UsageMonthKey(tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month)
+        let pastLimit = CommitOutcome.versionConflict(kind: "usage_total", key: "acme/sim-1/gb/2025-03-01")
+        func usage(_ id: String, _ quantity: String, service: String = "sim-1") -> UnitOfWork {
+            UnitOfWork(
+                messageId: id,
+                usage: [
+                    UsageIncrement(
+                        tenantId: "acme", serviceId: service, metric: "gb", month: month, quantity: dec(quantity),
+                        maximumTotal: dec("10"))
+                ],
+                outbox: [message("rated-\(id)")])
+        }
+        #expect(try await store.commit(usage("u-1", "11")) == pastLimit)
+        #expect(try await store.commit(usage("u-2", "6")) == .committed)
+        #expect(try await store.commit(usage("u-3", "5")) == pastLimit)
+        #expect(
+            try await store.commit(batch: [usage("u-4", "5"), usage("u-5", "2", service: "sim-2"), usage("u-6", "3")])
+                == [pastLimit, .committed, .committed])
+        #expect(
+            try await store.commit(together: [usage("u-7", "0.5", service: "sim-2"), usage("u-8", "2")]) == pastLimit)
+        #expect(try await store.commit(together: [usage("u-9", "0.5"), usage("u-10", "0.5")]) == .committed)
+        let other = UsageMonthKey(tenantId: "acme", serviceId: "sim-2", metric: "gb", month: month)
+        #expect(try await store.usageTotals(of: [key, other]) == [key: dec("10"), other: dec("2")])
+        #expect(
+            try await store.handledMessages(among: (1...10).map { "u-\($0)" }) == [
+                "u-2", "u-5", "u-6", "u-9", "u-10",
+            ])
+        #expect(try await store.outboxBacklog() == 5)
+        try await store.close()
+    }
+
     @Test("Invoices keep their exact totals", arguments: Backend.allCases)
     func invoices(backend: Backend) async throws {
         let (store, _) = try await backend.freshStore(.invoicing)

@@ -43,6 +43,9 @@ public struct UsageMonth: Sendable, Hashable {
         return quantity > billedQuantity
     }
 
+    /// The most a month's total per service and metric may reach.
+    public static let maximumTotal = Rational(InputLimits.quantity.maximum)
+
     /// Why a quantity cannot be added to a month's total, or `nil` when it can.
     public static func checkQuantity(_ quantity: Rational, total: Rational) -> Rejection? {
         guard !quantity.isNegative else {
