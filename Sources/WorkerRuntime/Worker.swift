@@ -116,9 +116,9 @@ public final class Worker: Service {
                 var committing = Committing()
                 while let deliveries = await consumer.next(upTo: configuration.batchSize) {
                     let started = ContinuousClock.now
-                    await process(deliveries, consumer, &committing)
-                    let elapsed = Self.nanoseconds(ContinuousClock.now - started)
-                    for _ in deliveries { metrics.latency.recordNanoseconds(elapsed) }
+                    // A run committing in the background records its own time when it is done.
+                    let handedOn = await process(deliveries, consumer, &committing, taken: started)
+                    recordLatency(of: deliveries.count - handedOn, since: started)
                 }
                 await committing.finish()
             } onCancelOrGracefulShutdown: {
@@ -164,16 +164,21 @@ public final class Worker: Service {
     /// customers' documents than a batch of single messages. For a handler that
     /// ``MessageHandler/decidesAheadOfCommit``, a run is decided while the run before it
     /// commits; anything else waits for that commit first.
-    private func process(_ deliveries: [AMQPDelivery], _ consumer: AMQPConsumer, _ committing: inout Committing) async {
+    /// Returns how many of the deliveries went on to commit in the background.
+    private func process(
+        _ deliveries: [AMQPDelivery], _ consumer: AMQPConsumer, _ committing: inout Committing,
+        taken: ContinuousClock.Instant
+    ) async -> Int {
         var run: [Accepted] = []
         var items = 0
+        var handedOn = 0
         for delivery in deliveries {
             if delivery.redelivered { metrics.redelivered.increment() }
             let decoded = readEnvelope(delivery)
             if case .success(let event) = decoded, batchableTypes.contains(event.type) {
                 let size = max(1, event.recordCount)
                 if items + size > configuration.batchSize {
-                    await process(run, consumer, &committing)
+                    handedOn += await process(run, consumer, &committing, taken: taken)
                     run = []
                     items = 0
                 }
@@ -181,28 +186,37 @@ public final class Worker: Service {
                 items += size
                 continue
             }
-            await process(run, consumer, &committing)
+            handedOn += await process(run, consumer, &committing, taken: taken)
             run = []
             items = 0
             await committing.finish()
             await process(delivery, decoded, consumer)
         }
-        await process(run, consumer, &committing)
+        return handedOn + (await process(run, consumer, &committing, taken: taken))
     }
 
     /// A run decided, then settled: committed and acknowledged in the background when the
     /// handler decides ahead of commits (after the run before it has settled), else here.
-    private func process(_ run: [Accepted], _ consumer: AMQPConsumer, _ committing: inout Committing) async {
-        guard !run.isEmpty else { return }
+    /// Returns the number of messages left committing in the background.
+    private func process(
+        _ run: [Accepted], _ consumer: AMQPConsumer, _ committing: inout Committing, taken: ContinuousClock.Instant
+    ) async -> Int {
+        guard !run.isEmpty else { return 0 }
         if !decidesAheadOfCommit { await committing.finish() }
         let decision = await decide(run)
         guard decidesAheadOfCommit, case .decided = decision else {
             await committing.finish()
             await settle(decision, consumer)
-            return
+            return 0
         }
         await committing.finish()
-        committing.task = Task { await self.settle(decision, consumer) }
+        committing.task = Task {
+            await self.settle(decision, consumer)
+            self.recordLatency(of: run.count, since: taken)
+        }
+        // Stopping already: the run still commits, but its retries of faults give up at once.
+        if Task.isCancelled { committing.task?.cancel() }
+        return run.count
     }
 
     /// The run settling in the background, if any: at most one, so commits and their
@@ -210,10 +224,24 @@ public final class Worker: Service {
     struct Committing {
         var task: Task<Void, Never>?
 
+        /// Waits for the run to settle. Cancelled (the worker's task is), it cancels the run's
+        /// task too, as its work would have been were it done in line: a message whose retry
+        /// of a fault is cut short stays unacknowledged and returns to the queue.
         mutating func finish() async {
-            await task?.value
-            task = nil
+            guard let task else { return }
+            await withTaskCancellationHandler {
+                await task.value
+            } onCancel: {
+                task.cancel()
+            }
+            self.task = nil
         }
+    }
+
+    /// The handling time of messages taken from the consumer at `since`, each.
+    private func recordLatency(of count: Int, since: ContinuousClock.Instant) {
+        let elapsed = Self.nanoseconds(ContinuousClock.now - since)
+        for _ in 0..<count { metrics.latency.recordNanoseconds(elapsed) }
     }
 
     /// A delivery whose envelope was accepted: a reference, since a batch passes its items

@@ -166,7 +166,7 @@ public final class PostgresWorkerStore: WorkerStore {
             if let conflict = increment.conflict(at: increment.quantity) { return conflict }
             let quantity = try decimalText(increment.quantity)
             let maximum = try increment.maximumTotal.map(decimalText)
-            let written = try await count(
+            let updated = try await count(
                 connection.query(
                     """
                     INSERT INTO \(unescaped: table("usage_totals")) (tenant_id, service_id, metric, month, quantity)
@@ -177,7 +177,7 @@ public final class PostgresWorkerStore: WorkerStore {
                     WHERE \(maximum)::numeric IS NULL OR usage_totals.quantity + EXCLUDED.quantity <= \(maximum)::numeric
                     RETURNING 1
                     """, logger: logger))
-            if written == 0 { return increment.pastLimit }
+            if updated == 0 { return increment.pastLimit }
         }
         for invoice in unit.invoices {
             let (subtotal, discount, total) = (

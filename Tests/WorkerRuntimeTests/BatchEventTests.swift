@@ -208,18 +208,32 @@ extension WorkerRuntimeTests {
 final class GatedStore: RatingStore {
     let inner: SQLiteWorkerStore
     let patience: Duration
+    /// Once a commit of several units is tried, it and every commit after it fail (the
+    /// database went down), counted; the ids of messages committed before are kept.
+    let failing: Bool
+    let failedCommits = Mutex(0)
+    let committed = Mutex<Set<String>>([])
     private let state = Mutex<(gated: Bool, batchReads: Int, overlapped: Bool?)>((false, 0, nil))
 
-    init(_ inner: SQLiteWorkerStore, patience: Duration) {
+    init(_ inner: SQLiteWorkerStore, patience: Duration, failing: Bool = false) {
         self.inner = inner
         self.patience = patience
+        self.failing = failing
     }
 
     /// Whether the second batch was decided before the first one's commit ended; nil before a
     /// batch committed.
     var overlapped: Bool? { state.withLock { $0.overlapped } }
 
-    private func gate(_ units: [UnitOfWork]) async {
+    private func gate(_ units: [UnitOfWork]) async throws {
+        if failing {
+            let down = failedCommits.withLock { failed in
+                if failed > 0 || units.count > 1 { failed += 1 }
+                return failed > 0
+            }
+            if down { throw StoreError("the database is down") }
+            committed.withLock { $0.formUnion(units.compactMap(\.messageId)) }
+        }
         let first = state.withLock { state -> Bool in
             guard units.count > 1, !state.gated else { return false }
             state.gated = true
@@ -236,11 +250,11 @@ final class GatedStore: RatingStore {
     var role: StoreRole { inner.role }
     func migrate() async throws { try await inner.migrate() }
     func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome] {
-        await gate(units)
+        try await gate(units)
         return try await inner.commit(batch: units)
     }
     func commit(together units: [UnitOfWork]) async throws -> CommitOutcome {
-        await gate(units)
+        try await gate(units)
         return try await inner.commit(together: units)
     }
     func handledMessages(among messageIds: [String]) async throws -> Set<String> {
@@ -329,6 +343,67 @@ extension WorkerRuntimeTests {
         try await running.value
         await integrator.stop()
         collecting.cancel()
+        await publisher.close()
+    }
+}
+
+extension WorkerRuntimeTests {
+    @Test(
+        "A worker cancelled while a batch commits in the background stops: retries of its faults end, and its messages stay unacknowledged"
+    )
+    func cancelledWhileCommitting() async throws {
+        let configuration = try amqp()
+        let (tenant, queue, routingKey) = Self.isolated("test-cancel")
+        let topology = Topology.workerQueue(queue, commands: [routingKey], events: [])
+        let store = GatedStore(
+            try SQLiteWorkerStore(
+                directory: NSTemporaryDirectory() + "covenant-cancel-\(UUID().uuidString)", role: .rating),
+            patience: .zero, failing: true)
+        let publisher = AMQPPublisher(configuration: configuration, topology: topology)
+        _ = try await publisher.publish(
+            (0..<6).map {
+                OutgoingMessage(
+                    usage("\(tenant)-u-\($0)", tenant: tenant, service: "sim-0", quantity: "1"),
+                    exchange: Topology.commandsExchange, routingKey: routingKey)
+            })
+        var workerConfiguration = Worker.Configuration(queue: queue, topology: topology)
+        workerConfiguration.batchSize = 3
+        let worker = Worker(
+            configuration: workerConfiguration, amqp: configuration, store: store,
+            handler: BatchRatedHandler(
+                events: EventFactory(source: "covenant/test-cancel"), decidesAheadOfCommit: true),
+            events: EventFactory(source: "covenant/test-cancel"), logger: Logger(label: "test-cancel-worker"))
+        let stopped = Mutex(false)
+        let running = Task {
+            try? await worker.run()
+            stopped.withLock { $0 = true }
+        }
+        // A batch fails to commit (in the background) and its messages are being retried one by one.
+        var deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline, store.failedCommits.withLock({ $0 }) < 3 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(store.failedCommits.withLock { $0 } >= 3)
+        running.cancel()
+        deadline = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < deadline, !stopped.withLock({ $0 }) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try #require(stopped.withLock { $0 }, "the worker did not stop when cancelled")
+        // Nothing that failed was acknowledged: it waits in the queue for the next worker.
+        let waiting = Set((0..<6).map { "\(tenant)-u-\($0)" }).subtracting(store.committed.withLock { $0 })
+        #expect(waiting.count >= 2)
+        let consumer = AMQPConsumer(configuration: configuration, queue: queue, topology: topology)
+        var returned: Set<String> = []
+        deadline = ContinuousClock.now + .seconds(15)
+        while ContinuousClock.now < deadline, returned.count < waiting.count,
+            let batch = await consumer.next(upTo: 6)
+        {
+            returned.formUnion(batch.compactMap(\.message.messageId))
+            for delivery in batch { consumer.acknowledge(delivery) }
+        }
+        #expect(returned == waiting)
+        await consumer.stop()
         await publisher.close()
     }
 }
