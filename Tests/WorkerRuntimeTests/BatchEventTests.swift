@@ -78,36 +78,20 @@ struct BatchRatedHandler: MessageHandler {
     }
 }
 
-/// A store shared with another replica that, once, commits one message of a batch between the
-/// worker's read of the inbox and its commit: the race two replicas run when both hold a
-/// delivery of the same message (a redelivery after a lost connection).
-final class RacingStore: RatingStore {
-    let inner: SQLiteWorkerStore
-    /// What the other replica commits for a message, and the id it raced on once it did.
-    let otherReplica: @Sendable (String) -> UnitOfWork
-    let raced = Mutex<String?>(nil)
+/// A rating store that passes every call to an SQLite store: a test's wrapper implements only
+/// the calls it steps in on.
+protocol ForwardingRatingStore: RatingStore {
+    var inner: SQLiteWorkerStore { get }
+}
 
-    init(_ inner: SQLiteWorkerStore, otherReplica: @escaping @Sendable (String) -> UnitOfWork) {
-        self.inner = inner
-        self.otherReplica = otherReplica
-    }
-
+extension ForwardingRatingStore {
     var role: StoreRole { inner.role }
     func migrate() async throws { try await inner.migrate() }
     func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome] { try await inner.commit(batch: units) }
     func commit(together units: [UnitOfWork]) async throws -> CommitOutcome { try await inner.commit(together: units) }
-
     func handledMessages(among messageIds: [String]) async throws -> Set<String> {
-        let handled = try await inner.handledMessages(among: messageIds)
-        let target = raced.withLock { raced -> String? in
-            guard raced == nil, messageIds.count >= 3 else { return nil }
-            raced = messageIds[1]
-            return raced
-        }
-        if let target { #expect(try await inner.commit(otherReplica(target)) == .committed) }
-        return handled
+        try await inner.handledMessages(among: messageIds)
     }
-
     func handOffOutbox(to claimant: String, lease: Duration) { inner.handOffOutbox(to: claimant, lease: lease) }
     func claimOutbox(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord] {
         try await inner.claimOutbox(limit: limit, claimant: claimant, lease: lease)
@@ -121,6 +105,66 @@ final class RacingStore: RatingStore {
     func usageTotals(of keys: [UsageMonthKey]) async throws -> [UsageMonthKey: Rational] {
         try await inner.usageTotals(of: keys)
     }
+}
+
+/// The records an integrator's `usage.rated` events of `tenant` name, counted by usage id as
+/// they arrive.
+final class NamedUsage: Sendable {
+    final class Counts: Sendable {
+        let byId = Mutex<[String: Int]>([:])
+    }
+
+    private let named: Counts
+    private let collecting: Task<Void, Never>
+
+    init(_ integrator: AMQPConsumer, tenant: String) {
+        let named = Counts()
+        self.named = named
+        collecting = Task {
+            for await delivery in integrator.deliveries {
+                integrator.acknowledge(delivery)
+                guard let event = CloudEvent.decode(delivery.message.body).success, event.tenantId == tenant,
+                    case .array(let records)? = event.data["records"]
+                else { continue }
+                named.byId.withLock { named in
+                    for case .string(let id)? in records.map({ $0["usage_id"] }) { named[id, default: 0] += 1 }
+                }
+            }
+        }
+    }
+
+    /// How many times each usage id was named so far.
+    var counts: [String: Int] { named.byId.withLock { $0 } }
+    var total: Int { counts.values.reduce(0, +) }
+
+    func stop() { collecting.cancel() }
+}
+
+/// A store shared with another replica that, once, commits one message of a batch between the
+/// worker's read of the inbox and its commit: the race two replicas run when both hold a
+/// delivery of the same message (a redelivery after a lost connection).
+final class RacingStore: ForwardingRatingStore {
+    let inner: SQLiteWorkerStore
+    /// What the other replica commits for a message, and the id it raced on once it did.
+    let otherReplica: @Sendable (String) -> UnitOfWork
+    let raced = Mutex<String?>(nil)
+
+    init(_ inner: SQLiteWorkerStore, otherReplica: @escaping @Sendable (String) -> UnitOfWork) {
+        self.inner = inner
+        self.otherReplica = otherReplica
+    }
+
+    func handledMessages(among messageIds: [String]) async throws -> Set<String> {
+        let handled = try await inner.handledMessages(among: messageIds)
+        let target = raced.withLock { raced -> String? in
+            guard raced == nil, messageIds.count >= 3 else { return nil }
+            raced = messageIds[1]
+            return raced
+        }
+        if let target { #expect(try await inner.commit(otherReplica(target)) == .committed) }
+        return handled
+    }
+
 }
 
 extension WorkerRuntimeTests {
@@ -149,18 +193,7 @@ extension WorkerRuntimeTests {
             })
 
         let integrator = integrator(configuration, of: ["usage.rated"])
-        let named = Mutex<[String: Int]>([:])
-        let collecting = Task {
-            for await delivery in integrator.deliveries {
-                integrator.acknowledge(delivery)
-                guard let event = CloudEvent.decode(delivery.message.body).success, event.tenantId == tenant,
-                    case .array(let records)? = event.data["records"]
-                else { continue }
-                named.withLock { named in
-                    for case .string(let id)? in records.map({ $0["usage_id"] }) { named[id, default: 0] += 1 }
-                }
-            }
-        }
+        let named = NamedUsage(integrator, tenant: tenant)
         // The integrator's queue is bound before anything is rated.
         try await Task.sleep(for: .milliseconds(300))
 
@@ -175,13 +208,13 @@ extension WorkerRuntimeTests {
         let running = Task { try await group.run() }
 
         let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline, named.withLock({ $0.values.reduce(0, +) }) < sent.count {
+        while ContinuousClock.now < deadline, named.total < sent.count {
             try await Task.sleep(for: .milliseconds(50))
         }
         // Anything named twice would arrive right behind the rest.
         try await Task.sleep(for: .milliseconds(300))
         #expect(store.raced.withLock { $0 } != nil, "no batch of three or more was read from the inbox")
-        let counts = named.withLock { $0 }
+        let counts = named.counts
         #expect(counts.count == sent.count)
         #expect(counts.values.allSatisfy { $0 == 1 }, "named more than once: \(counts.filter { $0.value > 1 })")
         let month = CalendarDate(year: 2025, month: 1, day: 1)!
@@ -196,7 +229,7 @@ extension WorkerRuntimeTests {
         await group.triggerGracefulShutdown()
         try await running.value
         await integrator.stop()
-        collecting.cancel()
+        named.stop()
         await publisher.close()
     }
 
@@ -205,7 +238,7 @@ extension WorkerRuntimeTests {
 /// A store whose first commit of a batch waits (at most `patience`) until a second batch has
 /// been read from the inbox, and notes whether one was: with batches decided only after the
 /// commit before them, none can be.
-final class GatedStore: RatingStore {
+final class GatedStore: ForwardingRatingStore {
     let inner: SQLiteWorkerStore
     let patience: Duration
     /// Once a commit of several units is tried, it and every commit after it fail (the
@@ -247,8 +280,6 @@ final class GatedStore: RatingStore {
         state.withLock { $0.overlapped = $0.batchReads >= 2 }
     }
 
-    var role: StoreRole { inner.role }
-    func migrate() async throws { try await inner.migrate() }
     func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome] {
         try await gate(units)
         return try await inner.commit(batch: units)
@@ -261,19 +292,6 @@ final class GatedStore: RatingStore {
         // A batch's read (a message alone reads its own id).
         if messageIds.count > 1 { state.withLock { $0.batchReads += 1 } }
         return try await inner.handledMessages(among: messageIds)
-    }
-    func handOffOutbox(to claimant: String, lease: Duration) { inner.handOffOutbox(to: claimant, lease: lease) }
-    func claimOutbox(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord] {
-        try await inner.claimOutbox(limit: limit, claimant: claimant, lease: lease)
-    }
-    func releaseOutboxClaims(of claimant: String) async throws -> Int {
-        try await inner.releaseOutboxClaims(of: claimant)
-    }
-    func markSent(ids: [Int64]) async throws { try await inner.markSent(ids: ids) }
-    func outboxBacklog() async throws -> Int { try await inner.outboxBacklog() }
-    func close() async throws { try await inner.close() }
-    func usageTotals(of keys: [UsageMonthKey]) async throws -> [UsageMonthKey: Rational] {
-        try await inner.usageTotals(of: keys)
     }
 }
 
@@ -293,18 +311,7 @@ extension WorkerRuntimeTests {
         let handler = BatchRatedHandler(
             events: EventFactory(source: "covenant/test-ahead"), decidesAheadOfCommit: ahead, checkpoint: checkpoint)
         let integrator = integrator(configuration, of: ["usage.rated"])
-        let named = Mutex<[String: Int]>([:])
-        let collecting = Task {
-            for await delivery in integrator.deliveries {
-                integrator.acknowledge(delivery)
-                guard let event = CloudEvent.decode(delivery.message.body).success, event.tenantId == tenant,
-                    case .array(let records)? = event.data["records"]
-                else { continue }
-                named.withLock { named in
-                    for case .string(let id)? in records.map({ $0["usage_id"] }) { named[id, default: 0] += 1 }
-                }
-            }
-        }
+        let named = NamedUsage(integrator, tenant: tenant)
         try await Task.sleep(for: .milliseconds(300))
         // Thirty usage messages in batches of (at most) three, then one the handler takes alone.
         let sent = (0..<30).map { usage("\(tenant)-u-\($0)", tenant: tenant, service: "sim-0", quantity: "1.5") }
@@ -333,7 +340,7 @@ extension WorkerRuntimeTests {
         try await Task.sleep(for: .milliseconds(300))
         #expect(store.overlapped == ahead)
         #expect(checkpoint.totals.withLock { $0 } == [Rational(decimal: "45")])
-        let counts = named.withLock { $0 }
+        let counts = named.counts
         #expect(counts.count == sent.count && counts.values.allSatisfy { $0 == 1 }, "\(counts)")
         #expect(
             try await store.inner.usageTotal(
@@ -342,7 +349,7 @@ extension WorkerRuntimeTests {
         await group.triggerGracefulShutdown()
         try await running.value
         await integrator.stop()
-        collecting.cancel()
+        named.stop()
         await publisher.close()
     }
 }

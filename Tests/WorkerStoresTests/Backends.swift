@@ -48,3 +48,19 @@ func message(_ id: String, body: String = "{}") -> OutboxMessage {
 }
 
 func dec(_ text: String) -> Rational { Rational(decimal: text)! }
+
+/// A message's unit of work adding `quantity` to each total it names, with its event
+/// (`rated-<id>`) unless `event` is false.
+func usageUnit(
+    _ id: String, adding adds: [(key: UsageMonthKey, quantity: String)], maximumTotal: String? = nil,
+    documents: [DocumentWrite] = [], event: Bool = true, speaksForBatch: Bool = false
+) -> UnitOfWork {
+    UnitOfWork(
+        messageId: id, documents: documents,
+        usage: adds.map { key, quantity in
+            UsageIncrement(
+                tenantId: key.tenantId, serviceId: key.serviceId, metric: key.metric, month: key.month,
+                quantity: dec(quantity), maximumTotal: maximumTotal.map(dec))
+        },
+        outbox: event ? [message("rated-\(id)")] : [], speaksForBatch: speaksForBatch)
+}

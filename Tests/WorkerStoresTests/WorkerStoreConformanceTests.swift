@@ -227,16 +227,12 @@ struct WorkerStoreConformanceTests {
         store.handOffOutbox(to: "relay-a", lease: .seconds(60))
         let month = CalendarDate(year: 2025, month: 3, day: 1)!
         func usage(_ id: String, _ service: String, _ quantity: String, document version: Int64? = nil) -> UnitOfWork {
-            UnitOfWork(
-                messageId: id,
+            usageUnit(
+                id,
+                adding: [(UsageMonthKey(tenantId: "acme", serviceId: service, metric: "gb", month: month), quantity)],
                 documents: version.map {
                     [DocumentWrite(kind: "service", key: "acme/\(service)", body: Array(id.utf8), expectedVersion: $0)]
-                } ?? [],
-                usage: [
-                    UsageIncrement(
-                        tenantId: "acme", serviceId: service, metric: "gb", month: month, quantity: dec(quantity))
-                ],
-                outbox: [message("rated-\(id)")])
+                } ?? [])
         }
         #expect(try await store.commit(batch: [usage("u-0", "sim-1", "1.5")]) == [.committed])
         let outcomes = try await store.commit(batch: [
@@ -284,14 +280,7 @@ struct WorkerStoreConformanceTests {
             UsageMonthKey(tenantId: "acme", serviceId: service, metric: metric, month: month)
         }
         func usage(_ id: String, _ adds: [(UsageMonthKey, String)], event: Bool = false) -> UnitOfWork {
-            UnitOfWork(
-                messageId: id,
-                usage: adds.map { key, quantity in
-                    UsageIncrement(
-                        tenantId: key.tenantId, serviceId: key.serviceId, metric: key.metric, month: key.month,
-                        quantity: dec(quantity))
-                },
-                outbox: event ? [message("rated-\(id)")] : [], speaksForBatch: event)
+            usageUnit(id, adding: adds, event: event, speaksForBatch: event)
         }
         #expect(try await store.commit(usage("u-0", [(key("sim-1", march), "1.5")])) == .committed)
         let together = [
@@ -332,14 +321,10 @@ struct WorkerStoreConformanceTests {
         let key = UsageMonthKey(tenantId: "acme", serviceId: "sim-1", metric: "gb", month: month)
         let pastLimit = CommitOutcome.versionConflict(kind: "usage_total", key: "acme/sim-1/gb/2025-03-01")
         func usage(_ id: String, _ quantity: String, service: String = "sim-1") -> UnitOfWork {
-            UnitOfWork(
-                messageId: id,
-                usage: [
-                    UsageIncrement(
-                        tenantId: "acme", serviceId: service, metric: "gb", month: month, quantity: dec(quantity),
-                        maximumTotal: dec("10"))
-                ],
-                outbox: [message("rated-\(id)")])
+            usageUnit(
+                id,
+                adding: [(UsageMonthKey(tenantId: "acme", serviceId: service, metric: "gb", month: month), quantity)],
+                maximumTotal: "10")
         }
         #expect(try await store.commit(usage("u-1", "11")) == pastLimit)
         #expect(try await store.commit(usage("u-2", "6")) == .committed)
