@@ -152,7 +152,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "PipelineBenchmark",
-            dependencies: ["AMQPClient", "CovenantMessages", "RatingWorker", "WorkerRuntime", "WorkerStores"],
+            dependencies: [
+                "AMQPClient", "CovenantMessages", "RatingWorker", "WorkerRuntime", "WorkerStores",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Benchmarks/PipelineBenchmark",
             swiftSettings: strictSettings
         ),

@@ -1,5 +1,6 @@
 import CovenantMessages
 import Foundation
+import Logging
 import RatingWorker
 import WorkerRuntime
 import WorkerStores
@@ -8,11 +9,17 @@ import WorkerStores
 /// `Benchmarks/run`'s rating figure costs the worker besides consuming and publishing.
 enum InProcess {
     /// Rates `count` usage commands over `services` services in batches as the worker takes
-    /// them, and prints each phase's wall time and the process's CPU time per event, in µs.
+    /// them, on SQLite in `directory` or on PostgreSQL at a `postgres://` URL, and prints each phase's wall time and the process's CPU time per event, in µs.
     static func run(
         directory: String, services: Int, count: Int, batchSize: Int = RatingHandler.batchSize
     ) async throws {
-        let store = try SQLiteWorkerStore(directory: directory, role: .rating)
+        // A database URL instead of a folder: PostgreSQL, in schemas of the run's own.
+        let store: any WorkerStore =
+            directory.hasPrefix("postgres")
+            ? try PostgresWorkerStore(
+                url: directory, role: .rating, schemaPrefix: "bench\(UInt32.random(in: 0...UInt32.max))_",
+                logger: Logger(label: "in-process"))
+            : try SQLiteWorkerStore(directory: directory, role: .rating)
         try await store.migrate()
         let handler = RatingHandler(
             store: store, events: EventFactory(source: "covenant/rating"), now: { "2025-02-01T00:00:00Z" })

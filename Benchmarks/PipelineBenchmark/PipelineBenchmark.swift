@@ -18,7 +18,8 @@ import WorkerRuntime
 ///     pipeline-benchmark latency URL SERVICES RATE SECONDS   usage.record at RATE per second;
 ///                                                    prints p50 and p99 to usage.rated, in ms
 ///     pipeline-benchmark in-process DIR SERVICES COUNT   rating's work without the broker (a
-///                                                    SQLite store in DIR), µs per event by phase
+///                                                    SQLite store in DIR, or PostgreSQL when DIR
+///                                                    is a postgres:// URL), µs per event by phase
 @main
 struct PipelineBenchmark {
     static let tenant = "bench"
