@@ -241,7 +241,8 @@ public final class PostgresWorkerStore: WorkerStore {
     }
 
     /// Applies units of additions all together in two statements for all their inbox ids and
-    /// all their totals, however many units there are (a statement per row had cost 470 µs a
+    /// all their totals, each in key order (so that replicas writing the same rows lock them in
+    /// the same order and never deadlock), however many units there are (a statement per row had cost 470 µs a
     /// usage: `PipelineBenchmark in-process postgres://… 2000 20000`). Returns an outcome when it
     /// must be rolled back instead: a repeat (fewer ids inserted than given) or a total that
     /// would pass its limit (not updated, so not returned).
@@ -253,7 +254,8 @@ public final class PostgresWorkerStore: WorkerStore {
             let inserted = try await count(
                 connection.query(
                     """
-                    INSERT INTO \(unescaped: table("inbox")) (message_id) SELECT unnest(\(messageIds)::text[])
+                    INSERT INTO \(unescaped: table("inbox")) (message_id)
+                    SELECT id FROM unnest(\(messageIds)::text[]) AS i(id) ORDER BY id
                     ON CONFLICT DO NOTHING RETURNING 1
                     """, logger: logger))
             if inserted != messageIds.count { return .alreadyHandled }
@@ -287,6 +289,7 @@ public final class PostgresWorkerStore: WorkerStore {
                 \(order.map(\.metric))::text[], \(order.map(\.month.description))::text[],
                 \(try order.map { try decimalText(sums[$0]?.sum ?? .zero) })::text[])
                 AS u(tenant_id, service_id, metric, month, quantity)
+            ORDER BY tenant_id, service_id, metric, month
             ON CONFLICT (tenant_id, service_id, metric, month)
             DO UPDATE SET quantity = t.quantity + EXCLUDED.quantity
             WHERE \(maximum)::numeric IS NULL OR t.quantity + EXCLUDED.quantity <= \(maximum)::numeric
