@@ -111,7 +111,7 @@ public final class PostgresWorkerStore: WorkerStore {
         do {
             let written = try await client.withTransaction(logger: logger) { connection in
                 var written = OutboxWrites(self.handoff)
-                if Self.areAdditions(units) {
+                if units.areAdditions {
                     if let outcome = try await self.apply(additions: units, connection, &written) {
                         throw RolledBack(outcome: outcome)
                     }
@@ -230,16 +230,6 @@ public final class PostgresWorkerStore: WorkerStore {
         }
     }
 
-    /// Whether units can be applied together by ``apply(additions:_:_:)``: several, none writing
-    /// documents, their usage never negative and under one limit (or none), so that a total
-    /// within its limit at the end of the units was within it after each of them.
-    private static func areAdditions(_ units: [UnitOfWork]) -> Bool {
-        guard units.count > 1, units.allSatisfy({ $0.documents.isEmpty }) else { return false }
-        let usage = units.lazy.flatMap(\.usage)
-        return usage.allSatisfy { !$0.quantity.isNegative }
-            && Set(usage.map { $0.maximumTotal.flatMap(\.exactDecimalText) ?? "" }).count <= 1
-    }
-
     /// Applies units of additions all together in two statements for all their inbox ids and
     /// all their totals, each in key order (so that replicas writing the same rows lock them in
     /// the same order and never deadlock), however many units there are (a statement per row had cost 470 µs a
@@ -260,34 +250,25 @@ public final class PostgresWorkerStore: WorkerStore {
                     """, logger: logger))
             if inserted != messageIds.count { return .alreadyHandled }
         }
-        // Each total once, with its sum over the units, in the order the units first add to it.
-        var order: [UsageMonthKey] = []
-        var sums: [UsageMonthKey: (sum: Rational, increment: UsageIncrement)] = [:]
-        for increment in units.lazy.flatMap(\.usage) {
-            let key = increment.key
-            if let known = sums[key] {
-                sums[key] = (known.sum + increment.quantity, known.increment)
-            } else {
-                sums[key] = (increment.quantity, increment)
-                order.append(key)
-            }
-        }
-        guard !order.isEmpty else {
+        // Each total once, with its sum over the units (`Array.areAdditions`: one limit for all).
+        let sums = units.usageSums
+        guard let first = sums.first else {
             for unit in units { try await writeRecords(of: unit, connection, &written) }
             return nil
         }
         // A new total is its sum: past the limit already, nothing need be written.
-        for key in order {
-            if let (sum, increment) = sums[key], let conflict = increment.conflict(at: sum) { return conflict }
+        for added in sums {
+            if let conflict = added.increment.conflict(at: added.sum) { return conflict }
         }
-        let maximum = try sums[order[0]]?.increment.maximumTotal.map(decimalText)
+        let maximum = try first.increment.maximumTotal.map(decimalText)
+        let order = sums.map(\.key)
         let rows = try await connection.query(
             """
             INSERT INTO \(unescaped: table("usage_totals")) AS t (tenant_id, service_id, metric, month, quantity)
             SELECT tenant_id, service_id, metric, month::date, quantity::numeric
             FROM unnest(\(order.map(\.tenantId))::text[], \(order.map(\.serviceId))::text[],
                 \(order.map(\.metric))::text[], \(order.map(\.month.description))::text[],
-                \(try order.map { try decimalText(sums[$0]?.sum ?? .zero) })::text[])
+                \(try sums.map { try decimalText($0.sum) })::text[])
                 AS u(tenant_id, service_id, metric, month, quantity)
             ORDER BY tenant_id, service_id, metric, month
             ON CONFLICT (tenant_id, service_id, metric, month)
@@ -300,9 +281,7 @@ public final class PostgresWorkerStore: WorkerStore {
             guard let month = CalendarDate(iso: month) else { throw StoreError("unreadable month \(month)") }
             updated.insert(UsageMonthKey(tenantId: tenant, serviceId: service, metric: metric, month: month))
         }
-        if let skipped = order.first(where: { !updated.contains($0) }), let increment = sums[skipped]?.increment {
-            return increment.pastLimit
-        }
+        if let skipped = sums.first(where: { !updated.contains($0.key) }) { return skipped.increment.pastLimit }
         for unit in units { try await writeRecords(of: unit, connection, &written) }
         return nil
     }

@@ -106,7 +106,7 @@ public final class SQLiteWorkerStore: WorkerStore {
             var written = OutboxWrites(self.handoff)
             try db.inTransaction(.immediate) {
                 var totals = try Self.storedTotals(addedToBy: units, db)
-                if units.count > 1, units.allSatisfy({ $0.documents.isEmpty }) {
+                if units.areAdditions {
                     outcome = try Self.apply(additions: units, db, &written, &totals)
                     return outcome == .committed ? .commit : .rollback
                 }
@@ -177,7 +177,7 @@ public final class SQLiteWorkerStore: WorkerStore {
         return .committed
     }
 
-    /// Applies units that write no documents, all together, in two statements for all their
+    /// Applies units of additions (`Array.areAdditions`), all together, in two statements for all their
     /// inbox ids and all their totals however many units there are (a statement per row had
     /// cost more in binding its arguments than SQLite spent running it). A repeat among them
     /// is found by the count of ids inserted, a total past its limit as it is summed: the
@@ -196,23 +196,16 @@ public final class SQLiteWorkerStore: WorkerStore {
             ).execute(arguments: [Int64(Date().timeIntervalSince1970), jsonArray(messageIds)])
             if db.changesCount != messageIds.count { return .alreadyHandled }
         }
-        // Each total once, at its sum over the units, in the order the units first add to it.
-        var order: [UsageMonthKey] = []
-        var added = Set<UsageMonthKey>()
-        for increment in units.lazy.flatMap(\.usage) {
-            let key = increment.key
-            let total = totals[key, default: .zero] + increment.quantity
-            if let conflict = increment.conflict(at: total) { return conflict }
-            totals[key] = total
-            if added.insert(key).inserted { order.append(key) }
-        }
+        // Each total once, at its stored value plus its sum over the units.
         var rows: [JSONValue] = []
-        rows.reserveCapacity(order.count)
-        for key in order {
+        for added in units.usageSums {
+            let total = totals[added.key, default: .zero] + added.sum
+            if let conflict = added.increment.conflict(at: total) { return conflict }
+            totals[added.key] = total
             rows.append(
                 .array([
-                    .string(key.tenantId), .string(key.serviceId), .string(key.metric),
-                    .string(key.month.description), .string(try decimalText(totals[key] ?? .zero)),
+                    .string(added.key.tenantId), .string(added.key.serviceId), .string(added.key.metric),
+                    .string(added.key.month.description), .string(try decimalText(total)),
                 ]))
         }
         if !rows.isEmpty {

@@ -226,3 +226,40 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { "store: \(message)" }
 }
+
+/// A total that units of additions add to: its key, what they add to it in all, and the first
+/// increment that adds to it (whose limit holds for all of them).
+struct UsageSum {
+    let key: UsageMonthKey
+    var sum: Rational
+    let increment: UsageIncrement
+}
+
+extension Array where Element == UnitOfWork {
+    /// Whether a store may commit the units together as additions, each total written once at
+    /// its sum (``usageSums``): several units, none writing documents, their usage never
+    /// negative and under one limit (or none), so that a total within its limit after all of
+    /// them was within it after each.
+    var areAdditions: Bool {
+        guard count > 1, allSatisfy({ $0.documents.isEmpty }) else { return false }
+        let usage = lazy.flatMap(\.usage)
+        return usage.allSatisfy { !$0.quantity.isNegative }
+            && Set(usage.map { $0.maximumTotal.flatMap(\.exactDecimalText) ?? "" }).count <= 1
+    }
+
+    /// Each total the units add to, once, with the sum they add, in the order they first add to it.
+    var usageSums: [UsageSum] {
+        var sums: [UsageSum] = []
+        var positions: [UsageMonthKey: Int] = [:]
+        for increment in lazy.flatMap(\.usage) {
+            let key = increment.key
+            if let position = positions[key] {
+                sums[position].sum += increment.quantity
+            } else {
+                positions[key] = sums.count
+                sums.append(UsageSum(key: key, sum: increment.quantity, increment: increment))
+            }
+        }
+        return sums
+    }
+}
