@@ -81,9 +81,21 @@ public final class PostgresWorkerStore: WorkerStore {
     public func commit(batch units: [UnitOfWork]) async throws -> [CommitOutcome] {
         // One unit: its own transaction, rolled back whole on a repeat or a conflict.
         if units.count == 1 { return [try await commit(together: units)] }
+        let chains = units.bulkDocumentChains
         let (outcomes, written) = try await client.withTransaction(logger: logger) { connection in
-            var outcomes: [CommitOutcome] = []
             var written = OutboxWrites(self.handoff)
+            // All the units at once, as though together (a statement per table, not per row);
+            // if anything is refused, that is undone and the units go one by one, each with
+            // the outcome it has alone.
+            if let chains {
+                try await connection.query("SAVEPOINT batch", logger: self.logger)
+                if try await self.apply(bulk: units, chains, connection, &written) == nil {
+                    return (Array(repeating: CommitOutcome.committed, count: units.count), written)
+                }
+                try await connection.query("ROLLBACK TO SAVEPOINT batch", logger: self.logger)
+                written.records.removeAll()
+            }
+            var outcomes: [CommitOutcome] = []
             for unit in units {
                 // No savepoint where a repeat is the only refusal (found before anything is written).
                 guard unit.needsSavepoint else {
@@ -111,8 +123,8 @@ public final class PostgresWorkerStore: WorkerStore {
         do {
             let written = try await client.withTransaction(logger: logger) { connection in
                 var written = OutboxWrites(self.handoff)
-                if units.areAdditions {
-                    if let outcome = try await self.apply(additions: units, connection, &written) {
+                if let chains = units.bulkDocumentChains {
+                    if let outcome = try await self.apply(bulk: units, chains, connection, &written) {
                         throw RolledBack(outcome: outcome)
                     }
                     return written
@@ -185,59 +197,91 @@ public final class PostgresWorkerStore: WorkerStore {
                     """, logger: logger))
             if updated == 0 { return increment.pastLimit }
         }
-        try await writeRecords(of: unit, connection, &written)
+        try await writeRecords(of: [unit], connection, &written)
         return nil
     }
 
-    /// A unit's invoices, delivery attempts and outbox messages: rows only added, never refused.
+    /// The units' invoices, delivery attempts and outbox messages, in unit order: rows only
+    /// added, never refused; a statement per table, whatever the number of rows.
     private func writeRecords(
-        of unit: UnitOfWork, _ connection: PostgresConnection, _ written: inout OutboxWrites
+        of units: [UnitOfWork], _ connection: PostgresConnection, _ written: inout OutboxWrites
     ) async throws {
-        for invoice in unit.invoices {
-            let (subtotal, discount, total) = (
-                try decimalText(invoice.subtotal), try decimalText(invoice.discountTotal),
-                try decimalText(invoice.total)
-            )
+        let invoices = units.flatMap(\.invoices)
+        if !invoices.isEmpty {
             try await connection.query(
                 """
                 INSERT INTO \(unescaped: table("invoices")) (tenant_id, invoice_id, customer_id, currency, issue_date,
                     subtotal, discount_total, total, body)
-                VALUES (\(invoice.tenantId), \(invoice.invoiceId), \(invoice.customerId), \(invoice.currency),
-                    \(invoice.issueDate.description)::date, \(subtotal)::numeric, \(discount)::numeric,
-                    \(total)::numeric, \(Data(invoice.body)))
+                SELECT tenant_id, invoice_id, customer_id, currency, issue_date::date, subtotal::numeric,
+                    discount_total::numeric, total::numeric, body
+                FROM unnest(\(invoices.map(\.tenantId))::text[], \(invoices.map(\.invoiceId))::text[],
+                    \(invoices.map(\.customerId))::text[], \(invoices.map(\.currency))::text[],
+                    \(invoices.map(\.issueDate.description))::text[],
+                    \(try invoices.map { try decimalText($0.subtotal) })::text[],
+                    \(try invoices.map { try decimalText($0.discountTotal) })::text[],
+                    \(try invoices.map { try decimalText($0.total) })::text[],
+                    \(invoices.map { ByteBuffer(bytes: $0.body) })::bytea[])
+                    AS i(tenant_id, invoice_id, customer_id, currency, issue_date, subtotal, discount_total, total, body)
                 """, logger: logger)
         }
-        for delivery in unit.deliveries {
+        let deliveries = units.flatMap(\.deliveries)
+        if !deliveries.isEmpty {
+            // In their order (the log is read back by insertion); a code is NULL where none came back.
             try await connection.query(
                 """
                 INSERT INTO \(unescaped: table("deliveries")) (event_id, target, attempt, status, response_code, at)
-                VALUES (\(delivery.eventId), \(delivery.target), \(delivery.attempt), \(delivery.status),
-                    \(delivery.responseCode), \(delivery.at))
+                SELECT event_id, target, attempt, status, CASE WHEN has_code THEN response_code END, at
+                FROM unnest(\(deliveries.map(\.eventId))::text[], \(deliveries.map(\.target))::text[],
+                    \(deliveries.map { Int64($0.attempt) })::int8[], \(deliveries.map(\.status))::text[],
+                    \(deliveries.map { $0.responseCode != nil })::bool[],
+                    \(deliveries.map { Int64($0.responseCode ?? 0) })::int8[], \(deliveries.map(\.at))::int8[])
+                    WITH ORDINALITY AS d(event_id, target, attempt, status, has_code, response_code, at, n)
+                ORDER BY n
                 """, logger: logger)
         }
-        for message in unit.outbox {
-            // A hand-off claim's lease runs on the database's clock, as a claim's does.
-            let rows = try await connection.query(
-                """
-                INSERT INTO \(unescaped: table("outbox")) (exchange, routing_key, message_id, type, content_type, headers, body,
-                    claimed_by, claimed_until)
-                VALUES (\(message.exchange), \(message.routingKey), \(message.messageId), \(message.type),
-                    \(message.contentType), \(HeaderCoding.encode(message.headers)), \(Data(message.body)),
-                    \(written.claim?.claimant), now() + make_interval(secs => \(written.claim?.lease.inSeconds)))
-                RETURNING id
-                """, logger: logger)
-            for try await id in rows.decode(Int64.self) { written.wrote(OutboxRecord(id: id, message: message)) }
+        let messages = units.flatMap(\.outbox)
+        guard !messages.isEmpty else { return }
+        // In their order: ids come from the sequence as the rows are inserted, so the ids
+        // returned, sorted, are the messages' in order. A hand-off claim's lease runs on the
+        // database's clock, as a claim's does.
+        let rows = try await connection.query(
+            """
+            INSERT INTO \(unescaped: table("outbox")) (exchange, routing_key, message_id, type, content_type, headers, body,
+                claimed_by, claimed_until)
+            SELECT exchange, routing_key, message_id, CASE WHEN has_type THEN type END, content_type, headers, body,
+                \(written.claim?.claimant), now() + make_interval(secs => \(written.claim?.lease.inSeconds))
+            FROM unnest(\(messages.map(\.exchange))::text[], \(messages.map(\.routingKey))::text[],
+                \(messages.map(\.messageId))::text[], \(messages.map { $0.type != nil })::bool[],
+                \(messages.map { $0.type ?? "" })::text[], \(messages.map(\.contentType))::text[],
+                \(messages.map { HeaderCoding.encode($0.headers) })::text[],
+                \(messages.map { ByteBuffer(bytes: $0.body) })::bytea[])
+                WITH ORDINALITY AS m(exchange, routing_key, message_id, has_type, type, content_type, headers, body, n)
+            ORDER BY n
+            RETURNING id
+            """, logger: logger)
+        var ids: [Int64] = []
+        for try await id in rows.decode(Int64.self) { ids.append(id) }
+        guard ids.count == messages.count else {
+            throw StoreError("the outbox took \(ids.count) of \(messages.count) messages")
         }
+        for (id, message) in zip(ids.sorted(), messages) { written.wrote(OutboxRecord(id: id, message: message)) }
     }
 
-    /// Applies units of additions all together in two statements for all their inbox ids and
-    /// all their totals, each in key order (so that replicas writing the same rows lock them in
-    /// the same order and never deadlock), however many units there are (a statement per row had cost 470 µs a
-    /// usage: `PipelineBenchmark in-process postgres://… 2000 20000`). Returns an outcome when it
-    /// must be rolled back instead: a repeat (fewer ids inserted than given) or a total that
-    /// would pass its limit (not updated, so not returned).
+    /// Applies units all at once, in a statement per table for all their rows, however many
+    /// units there are: all their inbox ids, their documents (``DocumentChain``: each once, new
+    /// ones in one statement and changed ones in another), their totals (each once, at its
+    /// sum), then their records. Ids, new documents and totals are written in key order, so that
+    /// replicas writing the same rows lock them in the same order and do not deadlock (a
+    /// changed document is updated through a join, in the order the plan takes; a deadlock
+    /// fails the transaction, and the worker goes one by one). (A
+    /// statement per row had cost 470 µs a usage: `PipelineBenchmark in-process postgres://…
+    /// 2000 20000`.) Returns an outcome when it must be rolled back instead: a repeat (fewer
+    /// ids inserted than given), a document not at the version its first write expects (not
+    /// written, so not returned), or a total that would pass its limit (not updated, so not
+    /// returned).
     private func apply(
-        additions units: [UnitOfWork], _ connection: PostgresConnection, _ written: inout OutboxWrites
+        bulk units: [UnitOfWork], _ chains: [DocumentChain], _ connection: PostgresConnection,
+        _ written: inout OutboxWrites
     ) async throws -> CommitOutcome? {
         let messageIds = units.compactMap(\.messageId)
         if !messageIds.isEmpty {
@@ -250,12 +294,58 @@ public final class PostgresWorkerStore: WorkerStore {
                     """, logger: logger))
             if inserted != messageIds.count { return .alreadyHandled }
         }
-        // Each total once, with its sum over the units (`Array.areAdditions`: one limit for all).
-        let sums = units.usageSums
-        guard let first = sums.first else {
-            for unit in units { try await writeRecords(of: unit, connection, &written) }
-            return nil
+        if let conflict = try await write(chains, connection) { return conflict }
+        if let refused = try await add(units.usageSums, connection) { return refused }
+        try await writeRecords(of: units, connection, &written)
+        return nil
+    }
+
+    /// Writes each chain's document at its last write; the first chain, in order, whose
+    /// document was not at the version it expects, as a conflict.
+    private func write(_ chains: [DocumentChain], _ connection: PostgresConnection) async throws -> CommitOutcome? {
+        guard !chains.isEmpty else { return nil }
+        var written = Set<DocumentChain.Key>()
+        let new = chains.filter { $0.expectedVersion == 0 }.sorted { ($0.kind, $0.key) < ($1.kind, $1.key) }
+        if !new.isEmpty {
+            let rows = try await connection.query(
+                """
+                INSERT INTO \(unescaped: table("documents")) (kind, key, version, body)
+                SELECT kind, key, version, body
+                FROM unnest(\(new.map(\.kind))::text[], \(new.map(\.key))::text[], \(new.map(\.version))::int8[],
+                    \(new.map { ByteBuffer(bytes: $0.body) })::bytea[])
+                    WITH ORDINALITY AS d(kind, key, version, body, n)
+                ORDER BY n
+                ON CONFLICT DO NOTHING RETURNING kind, key
+                """, logger: logger)
+            for try await (kind, key) in rows.decode((String, String).self) {
+                written.insert(DocumentChain.Key(kind: kind, key: key))
+            }
         }
+        let changed = chains.filter { $0.expectedVersion != 0 }.sorted { ($0.kind, $0.key) < ($1.kind, $1.key) }
+        if !changed.isEmpty {
+            let rows = try await connection.query(
+                """
+                UPDATE \(unescaped: table("documents")) AS d SET body = u.body, version = u.version
+                FROM unnest(\(changed.map(\.kind))::text[], \(changed.map(\.key))::text[],
+                    \(changed.map(\.expectedVersion))::int8[], \(changed.map(\.version))::int8[],
+                    \(changed.map { ByteBuffer(bytes: $0.body) })::bytea[])
+                    AS u(kind, key, expected, version, body)
+                WHERE d.kind = u.kind AND d.key = u.key AND d.version = u.expected
+                RETURNING d.kind, d.key
+                """, logger: logger)
+            for try await (kind, key) in rows.decode((String, String).self) {
+                written.insert(DocumentChain.Key(kind: kind, key: key))
+            }
+        }
+        guard let missing = chains.first(where: { !written.contains(DocumentChain.Key(kind: $0.kind, key: $0.key)) })
+        else { return nil }
+        return .versionConflict(kind: missing.kind, key: missing.key)
+    }
+
+    /// Adds each total once, at its sum (`Array.usageOnlyAdds`: one limit for all); a total
+    /// that would pass its limit, as the outcome.
+    private func add(_ sums: [UsageSum], _ connection: PostgresConnection) async throws -> CommitOutcome? {
+        guard let first = sums.first else { return nil }
         // A new total is its sum: past the limit already, nothing need be written.
         for added in sums {
             if let conflict = added.increment.conflict(at: added.sum) { return conflict }
@@ -282,7 +372,6 @@ public final class PostgresWorkerStore: WorkerStore {
             updated.insert(UsageMonthKey(tenantId: tenant, serviceId: service, metric: metric, month: month))
         }
         if let skipped = sums.first(where: { !updated.contains($0.key) }) { return skipped.increment.pastLimit }
-        for unit in units { try await writeRecords(of: unit, connection, &written) }
         return nil
     }
 

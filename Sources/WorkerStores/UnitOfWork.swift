@@ -229,6 +229,22 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 
 /// A total that units of additions add to: its key, what they add to it in all, and the first
 /// increment that adds to it (whose limit holds for all of them).
+/// A document's writes within units written all at once, as one write: from the version the
+/// first expects (0: the document must not exist yet) to the version the last leaves, with the
+/// last one's body.
+struct DocumentChain {
+    struct Key: Hashable {
+        let kind: String
+        let key: String
+    }
+
+    let kind: String
+    let key: String
+    let expectedVersion: Int64
+    var version: Int64
+    var body: [UInt8]
+}
+
 struct UsageSum {
     let key: UsageMonthKey
     var sum: Rational
@@ -240,11 +256,43 @@ extension Array where Element == UnitOfWork {
     /// its sum (``usageSums``): several units, none writing documents, their usage never
     /// negative and under one limit (or none), so that a total within its limit after all of
     /// them was within it after each.
-    var areAdditions: Bool {
-        guard count > 1, allSatisfy({ $0.documents.isEmpty }) else { return false }
+    var areAdditions: Bool { count > 1 && bulkDocumentChains?.isEmpty == true }
+
+    /// The units' documents as ``DocumentChain``s when a store may write the units all at
+    /// once, a statement per table: usage that only adds (``usageOnlyAdds``), and each
+    /// document's writes chained (``documentChains``); nil when they go unit by unit.
+    var bulkDocumentChains: [DocumentChain]? { usageOnlyAdds ? documentChains : nil }
+
+    /// Whether the units' usage is never negative and under one limit (or none): a total
+    /// within its limit after all of them was then within it after each.
+    var usageOnlyAdds: Bool {
         let usage = lazy.flatMap(\.usage)
         return usage.allSatisfy { !$0.quantity.isNegative }
             && Set(usage.map { $0.maximumTotal.flatMap(\.exactDecimalText) ?? "" }).count <= 1
+    }
+
+    /// Each document the units write, once, as one write standing for all of its writes
+    /// (``DocumentChain``), in the order first written; nil when a write does not expect the
+    /// version the write before it leaves (then one of them is refused, which only unit by
+    /// unit can tell apart).
+    var documentChains: [DocumentChain]? {
+        var chains: [DocumentChain] = []
+        var positions: [DocumentChain.Key: Int] = [:]
+        for write in lazy.flatMap(\.documents) {
+            let key = DocumentChain.Key(kind: write.kind, key: write.key)
+            guard let position = positions[key] else {
+                positions[key] = chains.count
+                chains.append(
+                    DocumentChain(
+                        kind: write.kind, key: write.key, expectedVersion: write.expectedVersion,
+                        version: write.expectedVersion + 1, body: write.body))
+                continue
+            }
+            guard write.expectedVersion == chains[position].version else { return nil }
+            chains[position].version += 1
+            chains[position].body = write.body
+        }
+        return chains
     }
 
     /// Each total the units add to, once, with the sum they add, in the order they first add to it.

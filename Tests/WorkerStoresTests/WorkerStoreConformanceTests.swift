@@ -116,6 +116,68 @@ struct WorkerStoreConformanceTests {
         try await store.close()
     }
 
+    @Test(
+        "A batch lands as unit by unit would land it: a document several units write ends at the last write, records keep their order; a broken chain of writes, a stale document or a repeat gives each unit its own outcome and nothing of the others is lost",
+        arguments: Backend.allCases)
+    func batchOfDocuments(backend: Backend) async throws {
+        let (store, _) = try await backend.freshStore(.invoicing)
+        store.handOffOutbox(to: "relay-a", lease: .seconds(60))
+        func unit(
+            _ id: String, _ key: String, _ body: String, expecting version: Int64, invoiced: Bool = false
+        )
+            -> UnitOfWork
+        {
+            UnitOfWork(
+                messageId: id,
+                documents: [DocumentWrite(kind: "ledger", key: key, body: Array(body.utf8), expectedVersion: version)],
+                invoices: invoiced
+                    ? [
+                        StoredInvoice(
+                            tenantId: "acme", invoiceId: "INV-\(id)", customerId: key, currency: "BHD",
+                            issueDate: CalendarDate(year: 2025, month: 2, day: 1)!, subtotal: dec("100.125"),
+                            discountTotal: dec("0.005"), total: dec("100.12"), body: Array(id.utf8))
+                    ] : [],
+                outbox: [message("evt-\(id)"), message("evt-\(id)-2")])
+        }
+        func expectLedger(_ key: String, version: Int64, _ body: String) async throws {
+            let stored = try #require(try await store.document(kind: "ledger", key: key))
+            #expect(stored.version == version && stored.body == Array(body.utf8), "ledger \(key)")
+        }
+        // Every unit lands: c-1 is written three times, each write over the one before.
+        #expect(
+            try await store.commit(batch: [
+                unit("a", "c-1", "one", expecting: 0, invoiced: true), unit("b", "c-2", "x", expecting: 0),
+                unit("c", "c-1", "two", expecting: 1), unit("d", "c-1", "three", expecting: 2, invoiced: true),
+            ]) == [.committed, .committed, .committed, .committed])
+        try await expectLedger("c-1", version: 3, "three")
+        try await expectLedger("c-2", version: 1, "x")
+        for id in ["a", "d"] {
+            let invoice = try #require(try await store.invoice(tenantId: "acme", invoiceId: "INV-\(id)"))
+            #expect(invoice.total == dec("100.12") && invoice.body == Array(id.utf8))
+        }
+        // A write that does not follow the one before it, and a repeat: each unit on its own.
+        #expect(
+            try await store.commit(batch: [
+                unit("e", "c-1", "four", expecting: 3), unit("f", "c-1", "stale", expecting: 3),
+                unit("a", "c-2", "y", expecting: 1), unit("g", "c-2", "z", expecting: 1),
+            ]) == [.committed, .versionConflict(kind: "ledger", key: "c-1"), .alreadyHandled, .committed])
+        // Writes that follow each other, one over a stale version: the others still land.
+        #expect(
+            try await store.commit(batch: [
+                unit("h", "c-3", "new", expecting: 0), unit("i", "c-1", "stale", expecting: 1),
+                unit("j", "c-3", "next", expecting: 1),
+            ]) == [.committed, .versionConflict(kind: "ledger", key: "c-1"), .committed])
+        try await expectLedger("c-1", version: 4, "four")
+        try await expectLedger("c-2", version: 2, "z")
+        try await expectLedger("c-3", version: 2, "next")
+        let landed = ["a", "b", "c", "d", "e", "g", "h", "j"]
+        #expect(try await store.handledMessages(among: landed + ["f", "i"]) == Set(landed))
+        let published = try await store.claimOutbox(limit: 40, claimant: "relay-a", lease: .seconds(60))
+        #expect(published.map(\.message.messageId) == landed.flatMap { ["evt-\($0)", "evt-\($0)-2"] })
+        #expect(published.map(\.id) == published.map(\.id).sorted())
+        try await store.close()
+    }
+
     @Test("Documents list by kind and key prefix, in key order", arguments: Backend.allCases)
     func documentPrefix(backend: Backend) async throws {
         let (store, _) = try await backend.freshStore(.provisioning)
@@ -378,6 +440,19 @@ struct WorkerStoreConformanceTests {
         #expect(
             try await store.deliveries(eventId: "e-1")
                 == attempts.sorted { ($0.target, $0.attempt) < ($1.target, $1.attempt) })
+        // The same attempts of another event, committed in one batch.
+        let batched = attempts.map { attempt in
+            var attempt = attempt
+            attempt.eventId = "e-2"
+            return attempt
+        }
+        #expect(
+            try await store.commit(
+                batch: batched.indices.map { UnitOfWork(messageId: "b-\($0)", deliveries: [batched[$0]]) })
+                == [.committed, .committed, .committed])
+        #expect(
+            try await store.deliveries(eventId: "e-2")
+                == batched.sorted { ($0.target, $0.attempt) < ($1.target, $1.attempt) })
         try await store.close()
     }
 
