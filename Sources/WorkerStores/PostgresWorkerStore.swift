@@ -226,7 +226,7 @@ public final class PostgresWorkerStore: WorkerStore {
         }
         let deliveries = units.flatMap(\.deliveries)
         if !deliveries.isEmpty {
-            // In their order (the log is read back by insertion); a code is NULL where none came back.
+            // A response code is NULL where none came back.
             try await connection.query(
                 """
                 INSERT INTO \(unescaped: table("deliveries")) (event_id, target, attempt, status, response_code, at)
@@ -241,30 +241,34 @@ public final class PostgresWorkerStore: WorkerStore {
         }
         let messages = units.flatMap(\.outbox)
         guard !messages.isEmpty else { return }
-        // In their order: ids come from the sequence as the rows are inserted, so the ids
-        // returned, sorted, are the messages' in order. A hand-off claim's lease runs on the
+        // Each message's id drawn from the sequence beside its position, in order, and read
+        // back by position: the relay publishes by id. A hand-off claim's lease runs on the
         // database's clock, as a claim's does.
         let rows = try await connection.query(
             """
-            INSERT INTO \(unescaped: table("outbox")) (exchange, routing_key, message_id, type, content_type, headers, body,
-                claimed_by, claimed_until)
-            SELECT exchange, routing_key, message_id, CASE WHEN has_type THEN type END, content_type, headers, body,
-                \(written.claim?.claimant), now() + make_interval(secs => \(written.claim?.lease.inSeconds))
-            FROM unnest(\(messages.map(\.exchange))::text[], \(messages.map(\.routingKey))::text[],
-                \(messages.map(\.messageId))::text[], \(messages.map { $0.type != nil })::bool[],
-                \(messages.map { $0.type ?? "" })::text[], \(messages.map(\.contentType))::text[],
-                \(messages.map { HeaderCoding.encode($0.headers) })::text[],
-                \(messages.map { ByteBuffer(bytes: $0.body) })::bytea[])
-                WITH ORDINALITY AS m(exchange, routing_key, message_id, has_type, type, content_type, headers, body, n)
-            ORDER BY n
-            RETURNING id
+            WITH m AS (
+                SELECT nextval(pg_get_serial_sequence(\(table("outbox")), 'id')) AS id, *
+                FROM unnest(\(messages.map(\.exchange))::text[], \(messages.map(\.routingKey))::text[],
+                    \(messages.map(\.messageId))::text[], \(messages.map { $0.type != nil })::bool[],
+                    \(messages.map { $0.type ?? "" })::text[], \(messages.map(\.contentType))::text[],
+                    \(messages.map { HeaderCoding.encode($0.headers) })::text[],
+                    \(messages.map { ByteBuffer(bytes: $0.body) })::bytea[])
+                    WITH ORDINALITY AS m(exchange, routing_key, message_id, has_type, type, content_type, headers, body, n)
+                ORDER BY n),
+            written AS (
+                INSERT INTO \(unescaped: table("outbox")) (id, exchange, routing_key, message_id, type, content_type,
+                    headers, body, claimed_by, claimed_until)
+                SELECT id, exchange, routing_key, message_id, CASE WHEN has_type THEN type END, content_type, headers,
+                    body, \(written.claim?.claimant), now() + make_interval(secs => \(written.claim?.lease.inSeconds))
+                FROM m ORDER BY id)
+            SELECT id FROM m ORDER BY n
             """, logger: logger)
         var ids: [Int64] = []
         for try await id in rows.decode(Int64.self) { ids.append(id) }
         guard ids.count == messages.count else {
             throw StoreError("the outbox took \(ids.count) of \(messages.count) messages")
         }
-        for (id, message) in zip(ids.sorted(), messages) { written.wrote(OutboxRecord(id: id, message: message)) }
+        for (id, message) in zip(ids, messages) { written.wrote(OutboxRecord(id: id, message: message)) }
     }
 
     /// Applies units all at once, in a statement per table for all their rows, however many

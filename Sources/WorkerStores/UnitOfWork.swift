@@ -81,7 +81,8 @@ public struct DocumentWrite: Sendable, Hashable {
     }
 }
 
-/// A service's metric in a month: what rating keeps a total of.
+/// A service's metric in a month: what rating keeps a total of. Two keys are equal when their
+/// ids are the same bytes, as the databases compare them (``StoredText``).
 public struct UsageMonthKey: Sendable, Hashable {
     public var tenantId: String
     public var serviceId: String
@@ -94,6 +95,38 @@ public struct UsageMonthKey: Sendable, Hashable {
         self.serviceId = serviceId
         self.metric = metric
         self.month = month.startOfMonth
+    }
+
+    public static func == (lhs: UsageMonthKey, rhs: UsageMonthKey) -> Bool {
+        lhs.month == rhs.month && StoredText.equal(lhs.tenantId, rhs.tenantId)
+            && StoredText.equal(lhs.serviceId, rhs.serviceId) && StoredText.equal(lhs.metric, rhs.metric)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        StoredText.hash(tenantId, into: &hasher)
+        StoredText.hash(serviceId, into: &hasher)
+        StoredText.hash(metric, into: &hasher)
+        hasher.combine(month)
+    }
+}
+
+/// Text compared as SQLite and PostgreSQL compare keys: byte for byte in UTF-8. Swift's `==`
+/// also takes canonically equivalent strings as equal ("é" as one scalar, or as "e" and a
+/// combining accent), which the databases keep as two keys: a dictionary keyed by `String`
+/// would merge what the store holds apart.
+enum StoredText {
+    static func equal(_ lhs: String, _ rhs: String) -> Bool {
+        lhs.utf8.elementsEqual(rhs.utf8)
+    }
+
+    static func hash(_ text: String, into hasher: inout Hasher) {
+        hasher.combine(text.utf8.count)
+        let hashed: Void? = text.utf8.withContiguousStorageIfAvailable {
+            hasher.combine(bytes: UnsafeRawBufferPointer($0))
+        }
+        if hashed == nil {
+            for byte in text.utf8 { hasher.combine(byte) }
+        }
     }
 }
 
@@ -227,15 +260,23 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public var description: String { "store: \(message)" }
 }
 
-/// A total that units of additions add to: its key, what they add to it in all, and the first
-/// increment that adds to it (whose limit holds for all of them).
 /// A document's writes within units written all at once, as one write: from the version the
 /// first expects (0: the document must not exist yet) to the version the last leaves, with the
 /// last one's body.
 struct DocumentChain {
+    /// A document's kind and key, equal when they are the same bytes (``StoredText``).
     struct Key: Hashable {
         let kind: String
         let key: String
+
+        static func == (lhs: Key, rhs: Key) -> Bool {
+            StoredText.equal(lhs.kind, rhs.kind) && StoredText.equal(lhs.key, rhs.key)
+        }
+
+        func hash(into hasher: inout Hasher) {
+            StoredText.hash(kind, into: &hasher)
+            StoredText.hash(key, into: &hasher)
+        }
     }
 
     let kind: String
@@ -245,6 +286,8 @@ struct DocumentChain {
     var body: [UInt8]
 }
 
+/// A total that units of additions add to: its key, what they add to it in all, and the first
+/// increment that adds to it (whose limit holds for all of them).
 struct UsageSum {
     let key: UsageMonthKey
     var sum: Rational

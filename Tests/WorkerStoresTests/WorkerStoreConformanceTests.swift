@@ -178,6 +178,48 @@ struct WorkerStoreConformanceTests {
         try await store.close()
     }
 
+    @Test(
+        "Keys are the bytes the database holds: ids Swift takes as equal (é composed, and e with a combining accent) stay two documents and two totals within one batch",
+        arguments: Backend.allCases)
+    func keysByBytes(backend: Backend) async throws {
+        let (store, _) = try await backend.freshStore(.rating)
+        let composed = "caf\u{E9}"
+        let decomposed = "cafe\u{301}"
+        #expect(composed == decomposed && Array(composed.utf8) != Array(decomposed.utf8))
+        let month = CalendarDate(year: 2025, month: 3, day: 1)!
+        func key(_ service: String) -> UsageMonthKey {
+            UsageMonthKey(tenantId: "acme", serviceId: service, metric: "gb", month: month)
+        }
+        func write(_ id: String, _ service: String, expecting version: Int64) -> UnitOfWork {
+            usageUnit(
+                id, adding: [(key(service), "1.5")],
+                documents: [
+                    DocumentWrite(kind: "service", key: service, body: Array(id.utf8), expectedVersion: version)
+                ])
+        }
+        // The second unit expects the first's write of "its" document: the database holds no
+        // such document, so that unit alone is refused.
+        #expect(
+            try await store.commit(batch: [write("a", composed, expecting: 0), write("b", decomposed, expecting: 1)])
+                == [.committed, .versionConflict(kind: "service", key: decomposed)])
+        #expect(
+            try await store.commit(batch: [write("c", decomposed, expecting: 0), write("d", composed, expecting: 1)])
+                == [.committed, .committed])
+        let first = try #require(try await store.document(kind: "service", key: composed))
+        let second = try #require(try await store.document(kind: "service", key: decomposed))
+        #expect(first.version == 2 && first.body == Array("d".utf8))
+        #expect(second.version == 1 && second.body == Array("c".utf8))
+        // Totals: together, each its own.
+        #expect(
+            try await store.commit(together: [
+                usageUnit("e", adding: [(key(composed), "1")]), usageUnit("f", adding: [(key(decomposed), "2")]),
+            ]) == .committed)
+        let totals = try await store.usageTotals(of: [key(composed), key(decomposed)])
+        #expect(totals.count == 2)
+        #expect(totals[key(composed)] == dec("4") && totals[key(decomposed)] == dec("3.5"))
+        try await store.close()
+    }
+
     @Test("Documents list by kind and key prefix, in key order", arguments: Backend.allCases)
     func documentPrefix(backend: Backend) async throws {
         let (store, _) = try await backend.freshStore(.provisioning)
