@@ -345,12 +345,16 @@ public final class Worker: Service {
     /// then acknowledged. A fault or a version conflict sends the messages concerned down the
     /// one-by-one path, which retries.
     private func settle(_ decision: RunDecision, _ consumer: AMQPConsumer) async {
-        guard case .decided(let run) = decision else {
-            if case .oneByOne(let items) = decision {
-                for item in items { await process(item.delivery, .success(item.event), consumer) }
-            }
-            return
+        switch decision {
+        case .oneByOne(let items):
+            for item in items { await process(item.delivery, .success(item.event), consumer) }
+        case .decided(let run):
+            await settle(run, consumer)
         }
+    }
+
+    /// Commits a decided run, acknowledges what landed, and handles the rest one by one.
+    private func settle(_ run: DecidedRun, _ consumer: AMQPConsumer) async {
         var retry: [Accepted] = []
         do {
             // A batch that did not land all together goes one by one (and each message sees the
