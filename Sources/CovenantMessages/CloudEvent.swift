@@ -51,6 +51,12 @@ public struct CloudEvent: Sendable, Hashable {
             guard case .string(let text) = value, !text.isEmpty else {
                 return .failure(Rejection(.invalidMessage, "the envelope's \(name) must be a non-empty string"))
             }
+            if name == "id" || name == "tenantid", !Identifier.isNormalized(text) {
+                return .failure(
+                    Rejection(
+                        .invalidMessage, "the envelope's \(name) must be in Unicode NFC: ids are compared byte for byte"
+                    ))
+            }
             return .success(text)
         }
         do {

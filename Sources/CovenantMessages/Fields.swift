@@ -1,4 +1,5 @@
 public import BillingDomain
+import Foundation
 
 /// Typed access to a JSON object's members, each problem a rejection naming the field.
 public struct Fields: Sendable {
@@ -36,6 +37,7 @@ public struct Fields: Sendable {
         guard text.utf8.count <= 1024 else {
             throw Rejection(.invalidMessage, "\(name(field)) is longer than 1024 bytes")
         }
+        if Identifier.isNamed(field) { try Identifier.check(text, name(field)) }
         return text
     }
 
@@ -126,6 +128,7 @@ public struct Fields: Sendable {
             guard case .string(let text) = item, !text.isEmpty else {
                 throw Rejection(.invalidMessage, "\(name(field)) must be a list of non-empty strings")
             }
+            if Identifier.isNamed(field) { try Identifier.check(text, "\(name(field))[\(result.count)]") }
             result.append(text)
         }
         return result
@@ -160,5 +163,30 @@ extension Fields {
             throw Rejection(.invalidMessage, "\(name(field)) is not an amount of \(currency)")
         }
         return amount
+    }
+}
+
+/// Ids are compared byte for byte, as the stores compare their keys, while Swift's `==` (and so
+/// every dictionary keyed by an id) takes canonically equivalent text as equal: "é" as one
+/// code point, and "e" with a combining accent. So an id must be in Unicode Normalization Form C
+/// (NFC), in which two ids that read the same are the same bytes; any other is `invalid_message`.
+/// Ids are the envelope's `id` and `tenantid`, every field named `…_id` or `…_ids`, and `metric`.
+public enum Identifier {
+    /// Whether a field of that name holds an id (or a list of them).
+    public static func isNamed(_ field: String) -> Bool {
+        field.hasSuffix("_id") || field.hasSuffix("_ids") || field == "metric"
+    }
+
+    /// Whether `text` is in NFC (ASCII always is).
+    public static func isNormalized(_ text: String) -> Bool {
+        text.utf8.allSatisfy { $0 < 0x80 } || text.precomposedStringWithCanonicalMapping.utf8.elementsEqual(text.utf8)
+    }
+
+    /// Throws `invalid_message` naming `field` when `text` is not in NFC.
+    static func check(_ text: String, _ field: String) throws(Rejection) {
+        guard isNormalized(text) else {
+            throw Rejection(
+                .invalidMessage, "\(field) must be in Unicode NFC: ids are compared byte for byte")
+        }
     }
 }

@@ -287,6 +287,40 @@ struct CommandDecodingTests {
         #expect(rejection(example.type, example.data)?.code == example.code)
     }
 
+    @Test(
+        "Ids must be in Unicode NFC (stores compare them byte for byte): a decomposed id in the envelope, a …_id field, a …_ids list or a metric is invalid_message; composed and ASCII ids are taken as they are"
+    )
+    func idsInNFC() throws {
+        let composed = "caf\u{E9}"
+        let decomposed = "cafe\u{301}"
+        func usage(customer: String = "c", service: String = "s", metric: String = "gb") -> String {
+            #"{"customer_id":"\#(customer)","service_id":"\#(service)","metric":"\#(metric)","quantity":"1","timestamp":"2025-01-15T09:30:00Z"}"#
+        }
+        for data in [usage(customer: decomposed), usage(service: decomposed), usage(metric: decomposed)] {
+            let refused = try #require(rejection("usage.record", data))
+            #expect(refused.code == .invalidMessage && refused.message.contains("NFC"), "\(refused.message)")
+        }
+        guard case .usageRecord(let record) = try decode("usage.record", usage(service: composed)).get() else {
+            Issue.record("not usage")
+            return
+        }
+        #expect(Array(record.serviceId.utf8) == Array(composed.utf8))
+        for bytes in [
+            envelope("billing.run", #"{"as_of":"2025-02-01"}"#, id: decomposed),
+            envelope("billing.run", #"{"as_of":"2025-02-01"}"#, tenant: decomposed),
+        ] {
+            guard case .failure(let refused) = CloudEvent.decode(bytes) else {
+                Issue.record("a decomposed envelope id was taken")
+                continue
+            }
+            #expect(refused.code == .invalidMessage && refused.message.contains("NFC"))
+        }
+        #expect((try? CloudEvent.decode(envelope("billing.run", "{}", id: composed, tenant: composed)).get()) != nil)
+        let fields = try Fields(.object(["service_ids": .array([.string("a"), .string(decomposed)])]), path: "data")
+        #expect(throws: Rejection.self) { try fields.strings("service_ids") }
+        #expect(Identifier.isNormalized(composed) && !Identifier.isNormalized(decomposed))
+    }
+
     @Test("usage.record: the usage day is taken in the tenant's time zone")
     func usageDay() throws {
         let data =
