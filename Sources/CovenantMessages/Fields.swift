@@ -170,11 +170,12 @@ extension Fields {
 /// every dictionary keyed by an id) takes canonically equivalent text as equal: "é" as one
 /// code point, and "e" with a combining accent. So an id must be in Unicode Normalization Form C
 /// (NFC), in which two ids that read the same are the same bytes; any other is `invalid_message`.
-/// Ids are the envelope's `id` and `tenantid`, every field named `…_id` or `…_ids`, and `metric`.
+/// Ids are the envelope's `id` and `tenantid`, every field named `id`, `…_id` or `…_ids` (a
+/// commitment's `id`, say), and `metric`.
 public enum Identifier {
     /// Whether a field of that name holds an id (or a list of them).
     public static func isNamed(_ field: String) -> Bool {
-        field.hasSuffix("_id") || field.hasSuffix("_ids") || field == "metric"
+        field.hasSuffix("_id") || field.hasSuffix("_ids") || field == "id" || field == "metric"
     }
 
     /// Whether `text` is in NFC (ASCII always is).
