@@ -31,6 +31,14 @@ public struct CloudEvent: Sendable, Hashable {
 
     /// Reads an envelope. Every rule of the interface broken is an `invalid_message` rejection
     /// naming the attribute; a body that is not JSON at all says so.
+    /// Whether `tenant` may be an envelope's `tenantid` (besides NFC, checked with the other
+    /// ids): at most 128 bytes and no `/`, since stores key entities as `<tenant>/<id>` and a
+    /// slash would let one tenant's keys run into another's.
+    public static func isValidTenantId(_ tenant: String) -> Bool {
+        !tenant.isEmpty && !tenant.utf8.contains(UInt8(ascii: "/")) && tenant.utf8.count <= 128
+            && Identifier.isNormalized(tenant)
+    }
+
     public static func decode(_ body: [UInt8]) -> Result<CloudEvent, Rejection> {
         var containsNUL = false
         guard let json = JSONValue.parse(body, containsNUL: &containsNUL) else {
@@ -72,9 +80,7 @@ public struct CloudEvent: Sendable, Hashable {
                 return .failure(Rejection(.invalidMessage, "time is not an RFC 3339 timestamp"))
             }
             let tenant = try string("tenantid").get()
-            // Stores key entities as "<tenant>/<id>": a slash would let one tenant's keys run
-            // into another's.
-            guard !tenant.utf8.contains(UInt8(ascii: "/")), tenant.utf8.count <= 128 else {
+            guard CloudEvent.isValidTenantId(tenant) else {
                 return .failure(Rejection(.invalidMessage, "tenantid must be at most 128 bytes without '/'"))
             }
             if let contentType = envelope["datacontenttype"] {

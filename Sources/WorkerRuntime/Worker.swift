@@ -615,10 +615,15 @@ public final class Worker: Service {
     private func rejectionUnit(
         _ delivery: AMQPDelivery, commandId: String, commandType: String, tenantId: String, rejection: Rejection
     ) -> UnitOfWork {
-        // What the delivery says of itself, unvalidated, becomes text the store can hold.
+        // What the delivery says of itself, unvalidated, becomes text the store can hold; and
+        // the event must be a valid envelope itself, or a worker subscribed to
+        // `command.rejected` (notification) would reject it in turn, and so on without end:
+        // its id and causation id in NFC (the data keep the id as sent), a tenant it could name.
         let commandId = commandId.storableText
+        let cause = Identifier.isNormalized(commandId) ? commandId : commandId.precomposedStringWithCanonicalMapping
         let rejected = events.event(
-            "command.rejected", tenantId: tenantId, causationId: commandId,
+            "command.rejected", tenantId: CloudEvent.isValidTenantId(tenantId) ? tenantId : "unknown",
+            causationId: cause,
             data: EventPayloads.commandRejected(commandId: commandId, commandType: commandType, rejection),
             time: Self.now())
         let origin = Self.origin(of: delivery)

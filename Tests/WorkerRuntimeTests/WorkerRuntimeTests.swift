@@ -158,6 +158,13 @@ struct WorkerRuntimeTests {
         var wrongType = usage("\(tenant)-bad-content-type", tenant: tenant, service: "sim-1", quantity: "1")
         wrongType.contentType = "text/plain"
         badMessages.append((wrongType, "invalid_message"))
+        // An envelope id not in NFC, and a tenant with a slash: their command.rejected must be a
+        // valid envelope itself (else notification, which takes command.rejected, would reject
+        // it in turn, and so on), so the collector below, which decodes it, sees it.
+        badMessages.append(
+            (usage("\(tenant)-bad-cafe\u{301}", tenant: tenant, service: "sim-1", quantity: "1"), "invalid_message"))
+        badMessages.append(
+            (usage("\(tenant)-bad-slash", tenant: "\(tenant)/x", service: "sim-1", quantity: "1"), "invalid_message"))
         var mismatched = usage("\(tenant)-bad-id", tenant: tenant, service: "sim-1", quantity: "1")
         mismatched.messageId = "\(tenant)-bad-id-other"
         badMessages.append((mismatched, "invalid_message"))
