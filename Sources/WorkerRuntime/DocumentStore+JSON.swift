@@ -81,7 +81,9 @@ public final class BatchDocuments<Value> {
         for stored in try await store.documents(kind: kind, keyPrefix: keyPrefix) where entries[stored.key] == nil {
             values[stored.key] = try decoded(stored)
         }
-        for (key, entry) in entries where key.hasPrefix(keyPrefix) {
+        // By bytes, as the stores match a prefix: `hasPrefix` compares whole characters, and a
+        // key going on with a combining mark ("run/" then U+0301) would not start with "run/".
+        for (key, entry) in entries where key.utf8.starts(with: keyPrefix.utf8) {
             if let value = entry.value { values[key] = value }
         }
         return values
