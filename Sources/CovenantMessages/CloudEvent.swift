@@ -29,16 +29,18 @@ public struct CloudEvent: Sendable, Hashable {
 
     public static let contentType = "application/cloudevents+json"
 
-    /// Reads an envelope. Every rule of the interface broken is an `invalid_message` rejection
-    /// naming the attribute; a body that is not JSON at all says so.
-    /// Whether `tenant` may be an envelope's `tenantid` (besides NFC, checked with the other
-    /// ids): at most 128 bytes and no `/`, since stores key entities as `<tenant>/<id>` and a
-    /// slash would let one tenant's keys run into another's.
-    public static func isValidTenantId(_ tenant: String) -> Bool {
-        !tenant.isEmpty && !tenant.utf8.contains(UInt8(ascii: "/")) && tenant.utf8.count <= 128
-            && Identifier.isNormalized(tenant)
+    /// Why `tenant` may not be an envelope's `tenantid`; nil when it may. At most 128 bytes and
+    /// no `/`, since stores key entities as `<tenant>/<id>` and a slash would let one tenant's
+    /// keys run into another's; in NFC, as every id (``Identifier``).
+    public static func tenantIdProblem(_ tenant: String) -> String? {
+        guard !tenant.isEmpty, !tenant.utf8.contains(UInt8(ascii: "/")), tenant.utf8.count <= 128 else {
+            return "tenantid must be at most 128 bytes without '/'"
+        }
+        return Identifier.problem(tenant, "the envelope's tenantid")
     }
 
+    /// Reads an envelope. Every rule of the interface broken is an `invalid_message` rejection
+    /// naming the attribute; a body that is not JSON at all says so.
     public static func decode(_ body: [UInt8]) -> Result<CloudEvent, Rejection> {
         var containsNUL = false
         guard let json = JSONValue.parse(body, containsNUL: &containsNUL) else {
@@ -59,12 +61,6 @@ public struct CloudEvent: Sendable, Hashable {
             guard case .string(let text) = value, !text.isEmpty else {
                 return .failure(Rejection(.invalidMessage, "the envelope's \(name) must be a non-empty string"))
             }
-            if name == "id" || name == "tenantid", !Identifier.isNormalized(text) {
-                return .failure(
-                    Rejection(
-                        .invalidMessage, "the envelope's \(name) must be in Unicode NFC: ids are compared byte for byte"
-                    ))
-            }
             return .success(text)
         }
         do {
@@ -73,6 +69,9 @@ public struct CloudEvent: Sendable, Hashable {
                 return .failure(Rejection(.invalidMessage, "specversion must be 1.0, not \(version)"))
             }
             let id = try string("id").get()
+            if let problem = Identifier.problem(id, "the envelope's id") {
+                return .failure(Rejection(.invalidMessage, problem))
+            }
             let source = try string("source").get()
             let type = try string("type").get()
             let time = try string("time").get()
@@ -80,8 +79,8 @@ public struct CloudEvent: Sendable, Hashable {
                 return .failure(Rejection(.invalidMessage, "time is not an RFC 3339 timestamp"))
             }
             let tenant = try string("tenantid").get()
-            guard CloudEvent.isValidTenantId(tenant) else {
-                return .failure(Rejection(.invalidMessage, "tenantid must be at most 128 bytes without '/'"))
+            if let problem = CloudEvent.tenantIdProblem(tenant) {
+                return .failure(Rejection(.invalidMessage, problem))
             }
             if let contentType = envelope["datacontenttype"] {
                 guard contentType == .string("application/json") else {

@@ -178,16 +178,23 @@ public enum Identifier {
         field.hasSuffix("_id") || field.hasSuffix("_ids") || field == "id" || field == "metric"
     }
 
-    /// Whether `text` is in NFC (ASCII always is).
+    /// `text` in NFC (ASCII, as it is).
+    public static func normalized(_ text: String) -> String {
+        text.utf8.allSatisfy { $0 < 0x80 } ? text : text.precomposedStringWithCanonicalMapping
+    }
+
+    /// Whether `text` is in NFC.
     public static func isNormalized(_ text: String) -> Bool {
-        text.utf8.allSatisfy { $0 < 0x80 } || text.precomposedStringWithCanonicalMapping.utf8.elementsEqual(text.utf8)
+        normalized(text).utf8.elementsEqual(text.utf8)
+    }
+
+    /// Why `text`, the id in `field`, is refused; nil when it is in NFC.
+    static func problem(_ text: String, _ field: String) -> String? {
+        isNormalized(text) ? nil : "\(field) must be in Unicode NFC: ids are compared byte for byte"
     }
 
     /// Throws `invalid_message` naming `field` when `text` is not in NFC.
     static func check(_ text: String, _ field: String) throws(Rejection) {
-        guard isNormalized(text) else {
-            throw Rejection(
-                .invalidMessage, "\(field) must be in Unicode NFC: ids are compared byte for byte")
-        }
+        if let problem = problem(text, field) { throw Rejection(.invalidMessage, problem) }
     }
 }

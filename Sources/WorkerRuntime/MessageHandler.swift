@@ -80,22 +80,18 @@ public struct EventFactory: Sendable {
         self.exchange = exchange
     }
 
-    /// An event of `type` following from command `causationId`. Its id is derived from the
-    /// command's id and `key` (default: `sequence`), so the same command always yields the
-    /// same event ids.
     /// The id an event goes out with: `derived` itself, or, past the 255 bytes an AMQP
     /// `message_id` (a short string) can carry, `sha256-` and the hex digest of it. Ids from
     /// upstream may be up to 1024 bytes (a customer's, in an invoice id), and a message whose id
     /// cannot be sent would hold up the outbox behind it. Still the same for the same command.
     static func eventId(_ derived: String) -> String {
         guard derived.utf8.count > 255 else { return derived }
-        return "sha256-"
-            + SHA256.hash(data: Array(derived.utf8)).map { byte in
-                let digits = Array("0123456789abcdef".utf8)
-                return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
-            }.joined()
+        return "sha256-" + SHA256.hash(data: Array(derived.utf8)).hexDigits
     }
 
+    /// An event of `type` following from command `causationId`. Its id is derived from the
+    /// command's id and `key` (default: `sequence`), so the same command always yields the
+    /// same event ids.
     public func event(
         _ type: String, tenantId: String, causationId: String, data: JSONValue, time: String, sequence: Int = 0,
         key: String? = nil

@@ -620,10 +620,9 @@ public final class Worker: Service {
         // `command.rejected` (notification) would reject it in turn, and so on without end:
         // its id and causation id in NFC (the data keep the id as sent), a tenant it could name.
         let commandId = commandId.storableText
-        let cause = Identifier.isNormalized(commandId) ? commandId : commandId.precomposedStringWithCanonicalMapping
         let rejected = events.event(
-            "command.rejected", tenantId: CloudEvent.isValidTenantId(tenantId) ? tenantId : "unknown",
-            causationId: cause,
+            "command.rejected", tenantId: CloudEvent.tenantIdProblem(tenantId) == nil ? tenantId : "unknown",
+            causationId: Identifier.normalized(commandId),
             data: EventPayloads.commandRejected(commandId: commandId, commandType: commandType, rejection),
             time: Self.now())
         let origin = Self.origin(of: delivery)
@@ -647,7 +646,7 @@ public final class Worker: Service {
     /// channel numbers from 1: after a restart two messages could share an id, and their
     /// `command.rejected` events one event id, so integrators kept one of them.)
     static func anonymousCommandId(of body: [UInt8]) -> String {
-        "delivery-" + SHA256.hash(data: body).prefix(8).map { String(format: "%02x", $0) }.joined()
+        "delivery-" + SHA256.hash(data: body).prefix(8).hexDigits
     }
 
     /// The tenant a body names, when it is JSON enough to say; `unknown` otherwise (every event
@@ -771,4 +770,9 @@ extension String {
     var storableText: String {
         utf8.contains(0) ? String(unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : Character($0) }) : self
     }
+}
+
+extension Sequence<UInt8> {
+    /// The bytes as lowercase hex digits, two per byte (digests in ids).
+    var hexDigits: String { map { String(format: "%02x", $0) }.joined() }
 }
