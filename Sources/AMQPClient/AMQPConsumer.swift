@@ -30,6 +30,8 @@ public final class AMQPConsumer: Sendable {
         batches.finish()
     }
 
+    /// Consumes `queue`; an empty name consumes the first queue of `topology`, which the broker
+    /// names when it too has an empty name (an exclusive queue: see ``AMQPTopology/Queue/exclusive``).
     public init(
         configuration: AMQPConfiguration, queue: String, topology: AMQPTopology = .empty, prefetch: UInt16 = 100,
         consumerTag: String = "covenant",
@@ -140,7 +142,9 @@ final class ConsumerDriver: ConnectionDriver {
     }
 
     func connected(_ connection: RabbitConnection, epoch: Int) throws(AMQPError) {
-        try connection.declare(topology)
+        let declared = try connection.declare(topology)
+        // A queue given no name is the one the broker just named.
+        let queue = self.queue.isEmpty ? (declared.first ?? "") : self.queue
         try connection.setPrefetch(prefetch)
         try connection.consume(queue: queue, consumerTag: consumerTag)
         loopEpoch = epoch

@@ -33,11 +33,15 @@ public struct AMQPTopology: Sendable {
         /// arrived before what it depends on, or a webhook to try again, waits there without
         /// holding up the others. One queue per delay, since a queue expires only its head.
         public var retryDelaysMilliseconds: [Int]
+        /// Exclusive to the connection that declares it, not durable, deleted with that connection
+        /// (what a person watching events wants: nothing left behind). An empty name lets the
+        /// broker choose one, anew at each connection.
+        public var exclusive: Bool
 
         public init(
             name: String, kind: Kind = .quorum, bindings: [(exchange: String, routingKey: String)] = [],
             deadLetterExchange: String? = nil, deliveryLimit: Int? = nil, singleActiveConsumer: Bool = false,
-            retryDelaysMilliseconds: [Int] = []
+            retryDelaysMilliseconds: [Int] = [], exclusive: Bool = false
         ) {
             self.name = name
             self.kind = kind
@@ -46,6 +50,7 @@ public struct AMQPTopology: Sendable {
             self.deliveryLimit = deliveryLimit
             self.singleActiveConsumer = singleActiveConsumer
             self.retryDelaysMilliseconds = retryDelaysMilliseconds.sorted()
+            self.exclusive = exclusive
         }
 
         /// The queue dead letters of this one land in.

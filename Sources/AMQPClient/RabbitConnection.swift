@@ -117,7 +117,10 @@ final class RabbitConnection {
 
     // MARK: Topology
 
-    func declare(_ topology: AMQPTopology) throws(AMQPError) {
+    /// Declares the topology; returns each queue's name as the broker has it (the name it chose
+    /// for a queue declared without one).
+    @discardableResult
+    func declare(_ topology: AMQPTopology) throws(AMQPError) -> [String] {
         for exchange in topology.exchanges {
             let arena = CArena()
             amqp_exchange_declare(
@@ -125,10 +128,12 @@ final class RabbitConnection {
                 exchange.durable ? 1 : 0, 0, 0, amqp_empty_table)
             try check(amqp_get_rpc_reply(state), "exchange.declare \(exchange.name)")
         }
+        var names: [String] = []
         for queue in topology.queues {
-            try declareQueue(queue.name, arguments: queue.arguments)
+            let name = try declareQueue(queue.name, arguments: queue.arguments, exclusive: queue.exclusive)
+            names.append(name)
             for binding in queue.bindings {
-                try bind(queue: queue.name, exchange: binding.exchange, routingKey: binding.routingKey)
+                try bind(queue: name, exchange: binding.exchange, routingKey: binding.routingKey)
             }
             if let deadLetterExchange = queue.deadLetterExchange {
                 try declareQueue(queue.deadLetterQueueName, arguments: ["x-queue-type": .string(queue.kind.rawValue)])
@@ -139,12 +144,24 @@ final class RabbitConnection {
                     queue.retryQueueName(milliseconds: delay), arguments: queue.retryArguments(milliseconds: delay))
             }
         }
+        return names
     }
 
-    private func declareQueue(_ name: String, arguments: AMQPTable) throws(AMQPError) {
+    /// A durable queue, or an exclusive one (not durable, deleted with its connection; an empty
+    /// name lets the broker choose one). Returns the queue's name.
+    @discardableResult
+    private func declareQueue(
+        _ name: String, arguments: AMQPTable, exclusive: Bool = false
+    ) throws(AMQPError)
+        -> String
+    {
         let arena = CArena()
-        amqp_queue_declare(state, Self.channel, arena.bytes(name), 0, 1, 0, 0, arena.table(arguments))
+        let ok = amqp_queue_declare(
+            state, Self.channel, arena.bytes(name), 0, exclusive ? 0 : 1, exclusive ? 1 : 0, exclusive ? 1 : 0,
+            arena.table(arguments))
         try check(amqp_get_rpc_reply(state), "queue.declare \(name)")
+        guard let ok else { return name }
+        return FieldTableDecoding.string(ok.pointee.queue)
     }
 
     private func bind(queue: String, exchange: String, routingKey: String) throws(AMQPError) {

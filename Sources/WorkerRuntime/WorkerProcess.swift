@@ -17,6 +17,7 @@ public enum WorkerProcess {
         alongside: @Sendable (any WorkerStore, EventFactory, Logger) throws -> [any Service] = { _, _, _ in [] }
     ) async throws {
         let name = role.rawValue
+        if BuildInfo.answersVersion("covenant-\(name)") { return }
         let settings: WorkerSettings
         do {
             settings = try WorkerSettings.fromEnvironment(connectionName: "covenant-\(name)")
@@ -35,6 +36,9 @@ public enum WorkerProcess {
         let registry = settings.httpPort.map { _ in PrometheusCollectorRegistry() }
         if let registry { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
         let store = try settings.store(role, logger: logger)
+        // Migrated before anything runs: the services alongside (provisioning's clock) and the
+        // health endpoint read the store from their first moment.
+        try await store.migrate()
         let queue = "covenant.\(name)"
         let events = EventFactory(source: "covenant/\(name)")
         var configuration = Worker.Configuration(

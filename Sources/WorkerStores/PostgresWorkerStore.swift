@@ -11,6 +11,7 @@ public final class PostgresWorkerStore: WorkerStore {
     public let role: StoreRole
     private let client: PostgresClient
     private let runTask: Task<Void, Never>
+    private let started: StartSignal
     private let logger: Logger
     private let schema: String
     private let handoff = OutboxHandoff()
@@ -36,7 +37,19 @@ public final class PostgresWorkerStore: WorkerStore {
         self.schema = "\(schemaPrefix)\(role.rawValue)"
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
-        self.runTask = Task { await client.run() }
+        let started = StartSignal()
+        self.started = started
+        self.runTask = Task {
+            started.signal()
+            await client.run()
+        }
+    }
+
+    /// The client, once its `run()` has begun: a query issued before that waits in the pool, and
+    /// postgres-nio logs a warning for each such query (it did, at every start, before this wait).
+    private func running() async -> PostgresClient {
+        await started.wait()
+        return client
     }
 
     /// `schema.table`, for queries.
@@ -52,7 +65,7 @@ public final class PostgresWorkerStore: WorkerStore {
                 ($0 ^ UInt64($1)) &* 1_099_511_628_211
             })
         let schema = self.schema
-        try await client.withTransaction(logger: logger) { connection in
+        try await running().withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
             try await connection.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: "\"\(schema)\"")", logger: logger)
             try await connection.query(
@@ -82,7 +95,7 @@ public final class PostgresWorkerStore: WorkerStore {
         // One unit: its own transaction, rolled back whole on a repeat or a conflict.
         if units.count == 1 { return [try await commit(together: units)] }
         let chains = units.bulkDocumentChains
-        let (outcomes, written) = try await client.withTransaction(logger: logger) { connection in
+        let (outcomes, written) = try await running().withTransaction(logger: logger) { connection in
             var written = OutboxWrites(self.handoff)
             // All the units at once, as though together (a statement per table, not per row);
             // if anything is refused, that is undone and the units go one by one, each with
@@ -121,7 +134,7 @@ public final class PostgresWorkerStore: WorkerStore {
 
     public func commit(together units: [UnitOfWork]) async throws -> CommitOutcome {
         do {
-            let written = try await client.withTransaction(logger: logger) { connection in
+            let written = try await running().withTransaction(logger: logger) { connection in
                 var written = OutboxWrites(self.handoff)
                 if let chains = units.bulkDocumentChains {
                     if let outcome = try await self.apply(bulk: units, chains, connection, &written) {
@@ -388,7 +401,7 @@ public final class PostgresWorkerStore: WorkerStore {
     public func handledMessages(among messageIds: [String]) async throws -> Set<String> {
         guard !messageIds.isEmpty else { return [] }
         var handled = Set<String>()
-        let rows = try await client.query(
+        let rows = try await running().query(
             "SELECT message_id FROM \(unescaped: table("inbox")) WHERE message_id = ANY(\(messageIds))", logger: logger)
         for try await id in rows.decode(String.self) { handled.insert(id) }
         return handled
@@ -397,7 +410,7 @@ public final class PostgresWorkerStore: WorkerStore {
     public func documents(kind: String, keys: [String]) async throws -> [String: StoredDocument] {
         guard !keys.isEmpty else { return [:] }
         let found = try await documents(
-            client.query(
+            running().query(
                 """
                 SELECT kind, key, version, body FROM \(unescaped: table("documents"))
                 WHERE kind = \(kind) AND key = ANY(\(Array(Set(keys))))
@@ -409,7 +422,7 @@ public final class PostgresWorkerStore: WorkerStore {
         kind: String, keyPrefix: String, after: String?, limit: Int
     ) async throws -> [StoredDocument] {
         try await documents(
-            client.query(
+            running().query(
                 """
                 SELECT kind, key, version, body FROM \(unescaped: table("documents"))
                 WHERE kind = \(kind) AND starts_with(key, \(keyPrefix)) AND key COLLATE "C" > \(after ?? "")
@@ -428,7 +441,7 @@ public final class PostgresWorkerStore: WorkerStore {
     public func usageTotals(of keys: [UsageMonthKey]) async throws -> [UsageMonthKey: Rational] {
         let keys = Array(Set(keys))
         guard !keys.isEmpty else { return [:] }
-        let rows = try await client.query(
+        let rows = try await running().query(
             """
             SELECT u.tenant_id, u.service_id, u.metric, to_char(u.month, 'YYYY-MM-DD'), u.quantity::text
             FROM \(unescaped: table("usage_totals")) u
@@ -448,7 +461,7 @@ public final class PostgresWorkerStore: WorkerStore {
     }
 
     public func invoice(tenantId: String, invoiceId: String) async throws -> StoredInvoice? {
-        let rows = try await client.query(
+        let rows = try await running().query(
             """
             SELECT customer_id, currency, issue_date::text, subtotal::text, discount_total::text, total::text, body
             FROM \(unescaped: table("invoices")) WHERE tenant_id = \(tenantId) AND invoice_id = \(invoiceId)
@@ -468,7 +481,7 @@ public final class PostgresWorkerStore: WorkerStore {
     }
 
     public func deliveries(eventId: String) async throws -> [DeliveryRecord] {
-        let rows = try await client.query(
+        let rows = try await running().query(
             """
             SELECT target, attempt, status, response_code, at FROM \(unescaped: table("deliveries"))
             WHERE event_id = \(eventId) ORDER BY target, attempt
@@ -493,7 +506,7 @@ public final class PostgresWorkerStore: WorkerStore {
     }
 
     private func claimTable(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord] {
-        let rows = try await client.query(
+        let rows = try await running().query(
             """
             UPDATE \(unescaped: table("outbox")) SET claimed_by = \(claimant),
                 claimed_until = now() + make_interval(secs => \(lease.inSeconds))
@@ -520,7 +533,7 @@ public final class PostgresWorkerStore: WorkerStore {
     public func releaseOutboxClaims(of claimant: String) async throws -> Int {
         handoff.release(claimant)
         return try await count(
-            client.query(
+            running().query(
                 """
                 UPDATE \(unescaped: table("outbox")) SET claimed_by = NULL, claimed_until = NULL
                 WHERE claimed_by = \(claimant) RETURNING 1
@@ -529,12 +542,12 @@ public final class PostgresWorkerStore: WorkerStore {
 
     public func markSent(ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
-        try await client.query(
+        try await running().query(
             "DELETE FROM \(unescaped: table("outbox")) WHERE id = ANY(\(ids))", logger: logger)
     }
 
     public func outboxBacklog() async throws -> Int {
-        let rows = try await client.query(
+        let rows = try await running().query(
             "SELECT count(*)::bigint FROM \(unescaped: table("outbox")) WHERE sent_at IS NULL", logger: logger)
         for try await count in rows.decode(Int64.self) { return Int(count) }
         return 0

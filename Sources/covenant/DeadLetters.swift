@@ -1,0 +1,122 @@
+import AMQPClient
+import ArgumentParser
+import CovenantMessages
+import Foundation
+import Synchronization
+import WorkerRuntime
+
+struct Dead: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Dead letters of a worker queue.", subcommands: [List.self, Replay.self])
+
+    /// Takes what the dead-letter queue holds now (up to `limit`): once the consumer is connected,
+    /// deliveries are gathered until a second passes without a new one. They stay unacknowledged
+    /// for the caller. Fails when the queue cannot be consumed within the deadline.
+    static func drain(
+        _ queue: String, _ configuration: AMQPConfiguration, limit: Int, deadline: BrokerDeadline
+    ) async throws -> (AMQPConsumer, [AMQPDelivery]) {
+        let consumer = AMQPConsumer(
+            configuration: configuration, queue: "\(queue).dead", prefetch: UInt16(max(1, min(limit, 1000))),
+            onConnectionEvent: deadline.observer)
+        try await deadline.connected("consuming \(queue).dead")
+        let taken = Taken()
+        try await deadline.run("reading \(queue).dead") {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while taken.count < limit, let batch = await consumer.next(upTo: limit - taken.count) {
+                        taken.append(batch)
+                    }
+                }
+                // A second without a new delivery: the queue has given what it holds.
+                var seen = -1
+                while taken.count < limit && taken.count != seen {
+                    seen = taken.count
+                    try? await Task.sleep(for: .seconds(1))
+                }
+                // Ends the collector's wait; what it did not take goes back to the queue.
+                consumer.finishDeliveries()
+            }
+        }
+        let letters = taken.all
+        return (consumer, letters)
+    }
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var connection: Connection
+        @Argument(help: "The worker queue, e.g. covenant.rating.") var queue: String
+        @Option(help: "At most this many.") var limit = 100
+
+        func run() async throws {
+            let configuration = try connection.configuration()
+            let deadline = connection.deadline(configuration)
+            let (consumer, letters) = try await Dead.drain(queue, configuration, limit: limit, deadline: deadline)
+            for letter in letters {
+                let headers = letter.message.headers
+                print(
+                    "\(letter.message.messageId ?? "-") \(headers["x-covenant-original-routing-key"]?.stringValue ?? letter.routingKey) "
+                        + "\(headers["x-covenant-reason-code"]?.stringValue ?? "-"): \(headers["x-covenant-reason"]?.stringValue ?? "")"
+                )
+                consumer.requeue(letter)  // listing leaves them where they are
+            }
+            try await deadline.run("returning the dead letters") { await consumer.stop() }
+            print("\(letters.count) dead letter(s) in \(queue).dead")
+        }
+    }
+
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Publish dead letters again; each is acknowledged only once the broker confirmed its replay.",
+            discussion: "Exits non-zero when a replay was returned unroutable (that dead letter stays where it was).")
+
+        @OptionGroup var connection: Connection
+        @Argument(help: "The worker queue, e.g. covenant.rating.") var queue: String
+        @Option(help: "At most this many.") var limit = 100
+
+        func run() async throws {
+            let configuration = try connection.configuration()
+            let deadline = connection.deadline(configuration)
+            let (consumer, letters) = try await Dead.drain(queue, configuration, limit: limit, deadline: deadline)
+            let publisher = AMQPPublisher(configuration: configuration, onConnectionEvent: deadline.observer)
+            var replayed = 0
+            var refused: [String] = []
+            for letter in letters {
+                var message = letter.message
+                let headers = message.headers
+                for key in headers.keys where key.hasPrefix("x-covenant-") || key == "x-death" {
+                    message.headers[key] = nil
+                }
+                let exchange = headers["x-covenant-original-exchange"]?.stringValue ?? Topology.commandsExchange
+                let routingKey = headers["x-covenant-original-routing-key"]?.stringValue ?? letter.routingKey
+                let replay = message
+                let confirmation = try await deadline.run("replaying \(replay.messageId ?? "a dead letter")") {
+                    try await publisher.publish(replay, exchange: exchange, routingKey: routingKey)
+                }
+                if confirmation == .confirmed {
+                    consumer.acknowledge(letter)  // only once the broker confirmed the replay
+                    replayed += 1
+                } else {
+                    consumer.requeue(letter)  // not republished: it stays a dead letter
+                    refused.append("\(message.messageId ?? "-") (\(routingKey))")
+                }
+            }
+            try await deadline.run("closing") {
+                await consumer.stop()
+                await publisher.close()
+            }
+            print("replayed \(replayed) message(s) from \(queue).dead")
+            guard refused.isEmpty else {
+                throw CommandFailure(
+                    message: "\(refused.count) replay(s) unroutable, left in \(queue).dead: "
+                        + refused.joined(separator: ", "))
+            }
+        }
+    }
+}
+
+/// Deliveries gathered by one task and read by another.
+final class Taken: Sendable {
+    private let items = Mutex<[AMQPDelivery]>([])
+    func append(_ deliveries: [AMQPDelivery]) { items.withLock { $0 += deliveries } }
+    var count: Int { items.withLock { $0.count } }
+    var all: [AMQPDelivery] { items.withLock { $0 } }
+}
