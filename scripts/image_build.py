@@ -45,6 +45,21 @@ def stages(text):
     return named, final
 
 
+def apt_packages(command):
+    """The packages an `apt-get install` in a RUN line names."""
+    found = []
+    for part in re.split(r"&&|;", command):
+        words = part.split()
+        if len(words) >= 2 and words[0] in ("apt-get", "apt") and words[1] == "install":
+            found += [word for word in words[2:] if not word.startswith("-")]
+    return found
+
+
+def installed(package):
+    result = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True)
+    return "install ok installed" in result.stdout
+
+
 def copies_from_stage(final):
     """(stage, source path) of every `COPY --from=` of the final stage."""
     found = []
@@ -101,6 +116,11 @@ def problems(dockerfile, context, staging, needed, log):
                     shutil.copy2(origin, target)
         elif keyword == "RUN":
             if re.match(r"^(apt-get|apt)\b", argument):
+                # The stage's packages must be here too, or the replay proves nothing about them.
+                missing = [name for name in apt_packages(argument) if not installed(name)]
+                if missing:
+                    return [f"the build stage installs {' '.join(missing)}, which this machine lacks "
+                            "(scripts/install-deps must install them)"]
                 continue
             command = argument
             for root, mapped in mapping.items():

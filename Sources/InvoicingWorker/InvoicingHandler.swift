@@ -350,7 +350,13 @@ public struct InvoicingHandler: MessageHandler {
                     commitmentId: try window.string("commitment_id"),
                     window: try window.int("window", in: 1...10_000), actual: actual)
             else { throw Rejection(.invalidMessage, "\(window.path) names no window of the customer's contracts") }
-            if let line = contract.shortfallLine(outcome) { shortfalls.append(line) }
+            do {
+                if let line = try contract.shortfallLine(outcome) { shortfalls.append(line) }
+            } catch {
+                throw Rejection(
+                    .invalidMessage, "the penalty of \(window.path) cannot be computed: \(error)",
+                    details: ["reason": "arithmetic_overflow"])
+            }
         }
         account.pending = nil
         let invoices = account.ledger.issue(pending.draft, adding: shortfalls)

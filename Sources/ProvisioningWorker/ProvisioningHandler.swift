@@ -1,4 +1,4 @@
-import BillingDomain
+public import BillingDomain
 public import CovenantMessages
 public import WorkerRuntime
 public import WorkerStores
@@ -9,12 +9,19 @@ public import WorkerStores
 public struct ProvisioningHandler: MessageHandler {
     let store: any ProvisioningStore
     let events: EventFactory
-    /// The time events carry (RFC 3339); the system clock in production.
+    /// The time events carry (RFC 3339), and today for the date rules; the system clock in
+    /// production.
     let now: @Sendable () -> String
+    /// The dates a command may name around today.
+    let dateWindow: DateWindow
 
-    public init(store: any ProvisioningStore, events: EventFactory, now: @escaping @Sendable () -> String) {
+    public init(
+        store: any ProvisioningStore, events: EventFactory, dateWindow: DateWindow = .standard,
+        now: @escaping @Sendable () -> String
+    ) {
         self.store = store
         self.events = events
+        self.dateWindow = dateWindow
         self.now = now
     }
 
@@ -31,6 +38,9 @@ public struct ProvisioningHandler: MessageHandler {
 
     /// How many customers a part of a billing run closes, in one transaction.
     public static let customersPerPart = 100
+
+    /// The most renewals of one service a billing run makes (docs/billing.md, "Limits").
+    public static let maximumRenewalsPerRun = 240
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
         if event.type == Self.runPart {
@@ -141,6 +151,7 @@ public struct ProvisioningHandler: MessageHandler {
 
     private func provisionService(_ provision: ServiceProvision, _ command: CloudEvent) async throws -> HandlerOutcome {
         let (tenant, _) = try await tenant(command.tenantId)
+        try checkWindow(provision.startDate, "data.start_date", tenant.tenant)
         let plan = try await plan(command.tenantId, provision.planId)
         if try await service(command.tenantId, provision.serviceId) != nil {
             throw Rejection(.duplicateService, "service \(provision.serviceId) already exists")
@@ -196,6 +207,7 @@ public struct ProvisioningHandler: MessageHandler {
 
     private func changePlan(_ change: ServiceChangePlan, _ command: CloudEvent) async throws -> HandlerOutcome {
         let (tenant, _) = try await tenant(command.tenantId)
+        try checkWindow(change.effectiveDate, "data.effective_date", tenant.tenant)
         var (record, version) = try await activeService(change.serviceId, command)
         if let rejection = record.checkNotInvoiced(change.effectiveDate) { throw rejection }
         let plan = try await plan(command.tenantId, change.planId)
@@ -230,6 +242,7 @@ public struct ProvisioningHandler: MessageHandler {
 
     private func cancelService(_ cancel: ServiceCancel, _ command: CloudEvent) async throws -> HandlerOutcome {
         let (tenant, _) = try await tenant(command.tenantId)
+        try checkWindow(cancel.effectiveDate, "data.effective_date", tenant.tenant)
         var (record, version) = try await activeService(cancel.serviceId, command)
         if let rejection = record.checkNotInvoiced(cancel.effectiveDate) { throw rejection }
         guard let current = record.currentContract else {
@@ -266,7 +279,8 @@ public struct ProvisioningHandler: MessageHandler {
     /// and service ids, so neither it nor any part holds the whole tenant. A tenant without
     /// customers completes the run here.
     private func startRun(asOf: CalendarDate, _ command: CloudEvent) async throws -> HandlerOutcome {
-        _ = try await tenant(command.tenantId)
+        let (tenant, _) = try await tenant(command.tenantId)
+        try checkRunDate(asOf, tenant.tenant)
         var servicesByCustomer: [String: [String]] = [:]
         try await store.forEachPage(kind: "service", keyPrefix: "\(command.tenantId)/") { page in
             for stored in page {
@@ -329,6 +343,8 @@ public struct ProvisioningHandler: MessageHandler {
             throw Rejection(.invalidMessage, "data.part names a service twice")
         }
         let tenant = try await self.tenant(command.tenantId).0.tenant
+        // A part is a command like any other: whoever sent it, its date is checked again.
+        try checkRunDate(asOf, tenant)
         let documents = RunDocuments(store)
         try await documents.services.prefetch(serviceIds.map { Self.key(command.tenantId, $0) })
         var changed: [String: ServiceRecord] = [:]
@@ -370,6 +386,13 @@ public struct ProvisioningHandler: MessageHandler {
             while record.endDate == nil, let current = record.currentContract, current.closing == nil,
                 current.termEnd < asOf
             {
+                // The date window bounds this to about 121 (one-month terms over ten years);
+                // the cap is the guarantee that one run's transaction stays small.
+                guard changes.count < Self.maximumRenewalsPerRun else {
+                    throw Rejection(
+                        .dateOutOfRange,
+                        "service \(serviceId) would renew more than \(Self.maximumRenewalsPerRun) times in one run")
+                }
                 guard let plan = try await documents.plans.value(Self.key(command.tenantId, record.planId)) else {
                     throw Rejection(.unknownPlan, "plan \(record.planId) does not exist")
                 }

@@ -1,5 +1,6 @@
-import BillingDomain
+public import BillingDomain
 public import CovenantMessages
+import Foundation
 public import WorkerRuntime
 public import WorkerStores
 
@@ -11,10 +12,16 @@ public struct RatingHandler: MessageHandler {
     let store: any RatingStore & DocumentStore
     let events: EventFactory
     let now: @Sendable () -> String
+    /// The usage dates accepted around today.
+    let dateWindow: DateWindow
 
-    public init(store: any RatingStore & DocumentStore, events: EventFactory, now: @escaping @Sendable () -> String) {
+    public init(
+        store: any RatingStore & DocumentStore, events: EventFactory, dateWindow: DateWindow = .standard,
+        now: @escaping @Sendable () -> String
+    ) {
         self.store = store
         self.events = events
+        self.dateWindow = dateWindow
         self.now = now
     }
 
@@ -44,7 +51,9 @@ public struct RatingHandler: MessageHandler {
     static let recordsPerEvent = 250
 
     public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
-        let reads = BatchReads(store: store)
+        let time = now()
+        guard let instant = RFC3339.instant(time) else { throw StoreError("the clock's time \(time) is unreadable") }
+        let reads = BatchReads(store: store, now: instant)
         // Each command decoded once, for the prefetch and for its rating.
         let commands = events.map { Command.decode($0) }
         try await reads.prefetch(
@@ -223,6 +232,10 @@ public struct RatingHandler: MessageHandler {
                 .invalidMessage,
                 "data.timestamp \(usage.timestamp) falls on \(day) in \(zone.identifier), outside years 1–9999")
         }
+        if let rejection = dateWindow.problem(day, field: "data.timestamp", today: reads.today(command.tenantId, zone))
+        {
+            throw rejection
+        }
         if let rejection = Self.outsideLife(of: service, usage.serviceId, on: day) { throw rejection }
         let month = day.startOfMonth
         // The limit is checked again in the commit, on the total as it is then (another
@@ -281,9 +294,21 @@ final class BatchReads {
     private var documents: [String: JSONValue?] = [:]
     private var totals: [UsageMonthKey: Rational] = [:]
     private var zones: [String: TenantTimeZone] = [:]
+    private var todays: [String: CalendarDate] = [:]
+    /// The batch's time: one reading of the clock for all its records.
+    private let now: Date
 
-    init(store: any RatingStore & DocumentStore) {
+    init(store: any RatingStore & DocumentStore, now: Date) {
         self.store = store
+        self.now = now
+    }
+
+    /// Today in the tenant's zone, at the batch's time.
+    func today(_ tenantId: String, _ zone: TenantTimeZone) -> CalendarDate {
+        if let today = todays[tenantId] { return today }
+        let today = zone.date(of: now)
+        todays[tenantId] = today
+        return today
     }
 
     /// The tenant's time zone, from its document: made once per tenant and batch.

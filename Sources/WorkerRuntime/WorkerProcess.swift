@@ -13,7 +13,7 @@ public enum WorkerProcess {
     /// messages (or records) decided and committed together; the prefetch is twice that.
     public static func run(
         role: StoreRole, commands: [String], events subscribed: [String] = [], batchSize: Int = 250,
-        handler: @Sendable (any WorkerStore, EventFactory) -> any MessageHandler,
+        handler: @Sendable (any WorkerStore, EventFactory, WorkerSettings) -> any MessageHandler,
         alongside: @Sendable (any WorkerStore, EventFactory, Logger) throws -> [any Service] = { _, _, _ in [] }
     ) async throws {
         let name = role.rawValue
@@ -46,7 +46,7 @@ public enum WorkerProcess {
         configuration.batchSize = batchSize
         configuration.prefetch = UInt16(clamping: 2 * batchSize)
         let worker = Worker(
-            configuration: configuration, amqp: settings.amqp, store: store, handler: handler(store, events),
+            configuration: configuration, amqp: settings.amqp, store: store, handler: handler(store, events, settings),
             events: events, logger: logger)
         var services: [any Service] = [worker, HeapTrimmer()]
         if let port = settings.httpPort, let registry {

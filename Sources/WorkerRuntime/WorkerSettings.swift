@@ -1,4 +1,5 @@
 public import AMQPClient
+public import BillingDomain
 import Foundation
 public import Logging
 public import WorkerStores
@@ -20,6 +21,9 @@ public struct WorkerSettings: Sendable {
     public var httpHost = "127.0.0.1"
     /// `COVENANT_LOG_LEVEL`: the least severe level logged (`trace` … `critical`; default `info`).
     public var logLevel = Logger.Level.info
+    /// `COVENANT_DATE_WINDOW_YEARS`: how far from today a command's dates may lie (1–100, default
+    /// 10; docs/billing.md, "Limits that protect every tenant").
+    public var dateWindow = DateWindow.standard
 
     public struct Invalid: Error, CustomStringConvertible {
         public let variable: String
@@ -70,6 +74,12 @@ public struct WorkerSettings: Sendable {
                     problem: "must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             settings.logLevel = parsed
+        }
+        if let years = environment["COVENANT_DATE_WINDOW_YEARS"], !years.isEmpty {
+            guard let number = Int(years), (1...100).contains(number) else {
+                throw Invalid(variable: "COVENANT_DATE_WINDOW_YEARS", problem: "must be a number of years 1–100")
+            }
+            settings.dateWindow = DateWindow(years: number)
         }
         return settings
     }

@@ -7,7 +7,7 @@ struct CommitmentsMain {
     static func main() async throws {
         try await WorkerProcess.run(
             role: .commitments, commands: CommitmentsHandler.commands, events: CommitmentsHandler.subscribedEvents
-        ) { store, events in
+        ) { store, events, _ in
             CommitmentsHandler(store: store, events: events, now: Worker.now)
         }
     }

@@ -7,7 +7,7 @@ struct InvoicingMain {
     static func main() async throws {
         try await WorkerProcess.run(
             role: .invoicing, commands: InvoicingHandler.commands, events: InvoicingHandler.subscribedEvents
-        ) { store, events in
+        ) { store, events, _ in
             InvoicingHandler(store: store, events: events, now: Worker.now)
         }
     }

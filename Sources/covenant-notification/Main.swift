@@ -7,7 +7,7 @@ struct NotificationMain {
     static func main() async throws {
         try await WorkerProcess.run(
             role: .notification, commands: NotificationHandler.commands, events: NotificationHandler.subscribedEvents
-        ) { store, events in
+        ) { store, events, _ in
             NotificationHandler(store: store, events: events, sender: HTTPWebhookSender())
         }
     }

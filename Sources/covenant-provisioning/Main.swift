@@ -18,7 +18,9 @@ struct ProvisioningMain {
         let interval = environment["COVENANT_CLOCK_INTERVAL_MS"].flatMap(Int.init) ?? (file == nil ? 30_000 : 200)
         try await WorkerProcess.run(
             role: .provisioning, commands: ProvisioningHandler.commands,
-            handler: { store, events in ProvisioningHandler(store: store, events: events, now: Worker.now) },
+            handler: { store, events, settings in
+                ProvisioningHandler(store: store, events: events, dateWindow: settings.dateWindow, now: Worker.now)
+            },
             alongside: { store, events, logger in
                 [
                     BillingClockService(

@@ -10,8 +10,8 @@ struct RatingMain {
         try await WorkerProcess.run(
             role: .rating, commands: RatingHandler.commands, events: RatingHandler.subscribedEvents,
             batchSize: RatingHandler.batchSize
-        ) { store, events in
-            RatingHandler(store: store, events: events, now: Worker.now)
+        ) { store, events, settings in
+            RatingHandler(store: store, events: events, dateWindow: settings.dateWindow, now: Worker.now)
         }
     }
 }

@@ -190,7 +190,7 @@ struct CommandDecodingTests {
         #expect(terms.earlyTermination == .remainder && terms.chargeToServiceId == "vm-1")
         #expect(terms.commitments.map(\.id) == ["spend", "sms"])
         #expect(terms.commitments[0].committedAmount(window: 6) == Rational(20000))
-        #expect(terms.commitments[1].penaltyAmount(shortfall: Rational(60)) == Rational(7))  // 50×0.10 + 10×0.20
+        #expect(try terms.commitments[1].penaltyAmount(shortfall: Rational(60)) == Rational(7))  // 50×0.10 + 10×0.20
     }
 
     @Test("plan.upsert with term discounts and usage prices")

@@ -35,7 +35,7 @@ final class Pipeline {
         for store in [provisioningStore, invoicingStore, commitmentsStore] { try await store.migrate() }
         provisioning = ProvisioningHandler(
             store: provisioningStore, events: EventFactory(source: "covenant/provisioning"),
-            now: { "2025-01-15T09:30:00Z" })
+            now: { "2027-01-01T00:00:00Z" })
         invoicing = InvoicingHandler(
             store: invoicingStore, events: EventFactory(source: "covenant/invoicing"), now: { "2025-02-01T00:00:00Z" })
         commitments = CommitmentsHandler(

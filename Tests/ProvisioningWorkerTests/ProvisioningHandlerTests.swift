@@ -12,12 +12,14 @@ final class Provisioning {
     let handler: ProvisioningHandler
     private var sequence = 0
 
-    init() async throws {
+    /// `now`: the handler's clock, which its date rules read (runs up to a day ahead, dates
+    /// within ten years); after every date the tests name, unless a test sets it.
+    init(now: String = "2027-01-01T00:00:00Z") async throws {
         store = try SQLiteWorkerStore(
             directory: NSTemporaryDirectory() + "covenant-provisioning-\(UUID().uuidString)", role: .provisioning)
         try await store.migrate()
         handler = ProvisioningHandler(
-            store: store, events: EventFactory(source: "covenant/provisioning"), now: { "2025-01-15T09:30:00Z" })
+            store: store, events: EventFactory(source: "covenant/provisioning"), now: { now })
     }
 
     /// Sends a command; returns the events it published (decoded) or its rejection.

@@ -193,9 +193,23 @@ struct RatingHandlerTests {
         // 20:00Z on 31 Dec 9999 is 01:30 on 1 Jan 10000 in Kolkata: no YYYY-MM-DD for its month.
         let refused = try await rating.usage("1", at: "9999-12-31T20:00:00Z")
         #expect(refused.failureCode == .invalidMessage)
+        // The same day in UTC has a month, but lies far outside the date window of today.
         #expect(
             try await rating.usageBatch([("1", "9999-12-31T20:00:00Z"), ("2", "9999-12-31T10:00:00Z")]) == [
-                .invalidMessage, nil,
+                .invalidMessage, .dateOutOfRange,
+            ])
+    }
+
+    @Test("Usage dated more than ten years from today is date_out_of_range, alone or in a batch")
+    func dateWindow() async throws {
+        let rating = try await Rating()
+        try await rating.setUp()
+        // Today is 2025-03-01 in Kolkata (the handler's clock): the window opens 2015-03-01.
+        #expect(try await rating.usage("1", at: "2015-02-28T12:00:00Z").failureCode == .dateOutOfRange)
+        #expect(try await rating.usage("1", at: "2035-03-02T12:00:00Z").failureCode == .dateOutOfRange)
+        #expect(
+            try await rating.usageBatch([("1", "2015-02-28T12:00:00Z"), ("2", "2025-02-10T12:00:00Z")]) == [
+                .dateOutOfRange, nil,
             ])
     }
 

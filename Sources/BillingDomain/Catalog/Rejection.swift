@@ -31,4 +31,5 @@ public enum RejectionCode: String, Sendable, Hashable, CaseIterable {
     case cancellationBlocked = "cancellation_blocked"
     case invalidQuantity = "invalid_quantity"
     case periodAlreadyInvoiced = "period_already_invoiced"
+    case dateOutOfRange = "date_out_of_range"
 }

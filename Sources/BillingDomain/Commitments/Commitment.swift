@@ -86,6 +86,9 @@ public struct Commitment: Sendable, Hashable {
         guard let first = ramp.first, first.fromWindow == 1 else {
             return invalid("the ramp must start with from_window 1")
         }
+        guard ramp.count <= InputLimits.rampSteps else {
+            return invalid("a ramp has at most \(InputLimits.rampSteps) steps, not \(ramp.count)")
+        }
         for (previous, step) in zip(ramp, ramp.dropFirst()) where step.fromWindow <= previous.fromWindow {
             return invalid("ramp windows must increase")
         }
@@ -128,13 +131,15 @@ public struct Commitment: Sendable, Hashable {
         ramp.last { $0.fromWindow <= window }?.amount ?? .zero
     }
 
-    /// The exact penalty for a shortfall (zero when there is none).
-    public func penaltyAmount(shortfall: Rational) -> Rational {
+    /// The exact penalty for a shortfall (zero when there is none). A shortfall of an average
+    /// over many services has a large denominator, and a fine unit price on it can leave Int128:
+    /// that is reported, not trapped.
+    public func penaltyAmount(shortfall: Rational) throws(ArithmeticOverflow) -> Rational {
         guard shortfall > .zero else { return .zero }
         switch penalty {
         case .charge: return shortfall
-        case .count(let unitPrice): return unitPrice * shortfall
-        case .tiered(let tiers): return PricingModel.graduated(tiers: tiers).price(of: shortfall)
+        case .count(let unitPrice): return try unitPrice.multiplied(by: shortfall)
+        case .tiered(let tiers): return try PricingModel.graduated(tiers: tiers).checkedPrice(of: shortfall)
         case .flat(let amount): return amount
         }
     }

@@ -117,11 +117,17 @@ public struct CommitmentLedger: Sendable, Hashable {
     /// Takes the draft lines of a billing run with `cutoff` (the first day not covered) into
     /// the history and evaluates every window that the run closes and that was not evaluated
     /// before. Returns a `commitment_shortfall` line for each window missed.
-    public mutating func evaluate(draft: [InvoiceLine], cutoff: CalendarDate) -> [InvoiceLine] {
+    public mutating func evaluate(
+        draft: [InvoiceLine], cutoff: CalendarDate
+    ) throws(ArithmeticOverflow)
+        -> [InvoiceLine]
+    {
         recordComposed(draft)
-        return evaluateWindows(closingBy: cutoff).compactMap { outcome in
-            contracts[outcome.contractId]?.shortfallLine(outcome)
+        var lines: [InvoiceLine] = []
+        for outcome in evaluateWindows(closingBy: cutoff) {
+            if let line = try contracts[outcome.contractId]?.shortfallLine(outcome) { lines.append(line) }
         }
+        return lines
     }
 
     /// Evaluates, once each, every window that closes by `cutoff` and was not evaluated
@@ -204,12 +210,13 @@ public struct CommitmentLedger: Sendable, Hashable {
 
 extension Contract {
     /// The penalty line for a missed window, or `nil` when the commitment was met (or the
-    /// outcome names no commitment of this contract).
-    public func shortfallLine(_ outcome: CommitmentOutcome) -> InvoiceLine? {
+    /// outcome names no commitment of this contract). A penalty too large to compute exactly is
+    /// reported (``Commitment/penaltyAmount(shortfall:)``).
+    public func shortfallLine(_ outcome: CommitmentOutcome) throws(ArithmeticOverflow) -> InvoiceLine? {
         guard outcome.shortfall > .zero,
             let commitment = terms.commitments.first(where: { $0.id == outcome.commitmentId })
         else { return nil }
-        let penalty = Money.rounding(commitment.penaltyAmount(shortfall: outcome.shortfall), in: currency)
+        let penalty = try Money.checkedRounding(commitment.penaltyAmount(shortfall: outcome.shortfall), in: currency)
         return InvoiceLine(
             kind: .commitmentShortfall, serviceId: chargeToServiceId, contractId: id, period: outcome.window.days,
             description:
@@ -235,11 +242,11 @@ extension CustomerLedger {
     /// three steps are three messages between invoicing and commitments.)
     public mutating func runBilling(
         asOf date: CalendarDate, evaluating commitments: inout CommitmentLedger
-    )
+    ) throws(ArithmeticOverflow)
         -> [Invoice]
     {
         let draft = draftRun(asOf: date)
-        return issue(draft, adding: commitments.evaluate(draft: draft.lines, cutoff: draft.cutoff))
+        return issue(draft, adding: try commitments.evaluate(draft: draft.lines, cutoff: draft.cutoff))
     }
 
     /// A plan change's immediate invoice, its lines counted toward the customer's commitments.

@@ -50,8 +50,10 @@ extension Contract {
 
     /// The exact committed amount of the contract's `invoice_amount` commitments for the
     /// windows, or parts of windows, from `date` to the term end (partial windows pro rata by
-    /// days): what `percent_of_remaining_commitments` is a percentage of.
-    public func remainingCommittedAmount(from date: CalendarDate) -> Rational {
+    /// days): what `percent_of_remaining_commitments` is a percentage of. Many commitments of
+    /// unlike frequencies sum over many day counts, whose common denominator can leave `Int128`:
+    /// that is reported, for the cancellation to be rejected.
+    public func remainingCommittedAmount(from date: CalendarDate) throws(ArithmeticOverflow) -> Rational {
         guard date < termEnd else { return .zero }
         var uncut = self
         uncut.end = termEnd
@@ -61,7 +63,9 @@ extension Contract {
                 guard let remaining = window.days.intersection(BillingPeriod(start: date, end: termEnd)) else {
                     continue
                 }
-                total += window.committed * Rational(remaining.days) / window.days.days
+                let share = try window.committed.multiplied(by: Rational(remaining.days))
+                    .divided(by: Rational(window.days.days))
+                total = try total.adding(share)
             }
         }
         return total

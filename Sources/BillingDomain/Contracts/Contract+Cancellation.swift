@@ -54,12 +54,19 @@ extension Contract {
         var ended = self
         let endDate = CalendarDate.min(effective, termEnd)
         ended.close(at: endDate, as: .cancelled(effective: endDate))
-        let fee = earlyTerminationFee(from: endDate)
-        return .success(ContractCancellation(contract: ended, earlyTerminationFee: fee))
+        do {
+            let fee = try earlyTerminationFee(from: endDate)
+            return .success(ContractCancellation(contract: ended, earlyTerminationFee: fee))
+        } catch {
+            return .failure(
+                Rejection(
+                    .invalidMessage, "the early-termination fee of contract \(id) cannot be computed: \(error)",
+                    details: ["reason": "arithmetic_overflow"]))
+        }
     }
 
     /// The penalty for ending on `date`, or `nil` when there is none to charge.
-    func earlyTerminationFee(from date: CalendarDate) -> EarlyTerminationFee? {
+    func earlyTerminationFee(from date: CalendarDate) throws(ArithmeticOverflow) -> EarlyTerminationFee? {
         guard let policy = terms.earlyTermination, date < termEnd else { return nil }
         let given = BillingPeriod(start: date, end: termEnd)
         let exact: Rational
@@ -69,10 +76,10 @@ extension Contract {
         case .flatFee(let amount):
             exact = amount
         case .percentOfRemainingCommitments(let percent):
-            exact = percent.percent(of: remainingCommittedAmount(from: date))
+            exact = try percent.checkedPercent(of: remainingCommittedAmount(from: date))
         }
         return EarlyTerminationFee(
             contractId: id, serviceId: chargeToServiceId, period: given,
-            amount: Money.rounding(exact, in: currency))
+            amount: try Money.checkedRounding(exact, in: currency))
     }
 }

@@ -57,6 +57,12 @@ public struct ContractTerms: Sendable, Hashable {
         if let service = chargeToServiceId, service.isEmpty {
             return Rejection(.invalidMessage, "charge_to_service_id is empty")
         }
+        guard commitments.count <= InputLimits.commitmentsPerContract else {
+            return Rejection(
+                .invalidCommitment,
+                "a contract carries at most \(InputLimits.commitmentsPerContract) commitments, not \(commitments.count)"
+            )
+        }
         var commitmentIds: Set<String> = []
         for commitment in commitments {
             guard commitmentIds.insert(commitment.id).inserted else {

@@ -14,6 +14,14 @@ public enum InputLimits {
     /// Percentages: 0 to 100, at most 6 decimals.
     public static let percent = Bound(maximum: 100, fractionDigits: 6)
 
+    /// Commitments one contract carries (the spec allows any number; this many covers every
+    /// real contract and keeps a cancellation's or a run's work small).
+    public static let commitmentsPerContract = 50
+    /// Steps of one commitment's ramp: a 60-month term has at most 60 monthly windows.
+    public static let rampSteps = 60
+    /// Tiers of one usage price or one penalty.
+    public static let tiers = 100
+
     public struct Bound: Sendable, Hashable {
         public let maximum: Int128
         public let fractionDigits: Int

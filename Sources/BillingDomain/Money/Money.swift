@@ -21,6 +21,11 @@ public struct Money: Sendable, Hashable {
         Money(minorUnits: exact.roundedHalfUp(scale: currency.minorUnit), currency: currency)
     }
 
+    /// ``rounding(_:in:)``, reporting an overflow instead of stopping.
+    public static func checkedRounding(_ exact: Rational, in currency: Currency) throws(ArithmeticOverflow) -> Money {
+        Money(minorUnits: try exact.checkedRoundedHalfUp(scale: currency.minorUnit), currency: currency)
+    }
+
     /// Parses decimal text that the currency can hold exactly (`"548.39"` in INR, `"1000"` in
     /// JPY). Text with more fraction digits than the minor unit, or that is not plain decimal
     /// text, gives `nil`: a price is never silently rounded on the way in.

@@ -37,12 +37,17 @@ extension Rational {
                 continue
             }
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-            value = value * 10 + Int128(byte - UInt8(ascii: "0"))
             if seenPoint {
                 fractionDigits += 1
             } else {
                 integerDigits += 1
             }
+            // Refused as soon as it is too long, before the digit is added: 38 digits always fit
+            // an Int128, and a 39th would overflow it (a text of 40 nines stopped the worker).
+            guard integerDigits <= maximumIntegerDigits, fractionDigits <= maximumFractionDigits,
+                integerDigits + fractionDigits <= 38
+            else { return nil }
+            value = value * 10 + Int128(byte - UInt8(ascii: "0"))
         }
         guard integerDigits > 0, integerDigits <= maximumIntegerDigits, fractionDigits <= maximumFractionDigits,
             integerDigits + fractionDigits <= 38, !(seenPoint && fractionDigits == 0)

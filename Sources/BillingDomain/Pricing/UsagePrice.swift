@@ -76,12 +76,29 @@ public enum PricingModel: Sendable, Hashable {
             return PricingModel.problem(in: tiers)
         case .package(let size, let unitPrice):
             if size <= .zero { return "package_size must be greater than zero" }
-            return unitPrice.isNegative ? "unit_price must not be negative" : nil
+            if unitPrice.isNegative { return "unit_price must not be negative" }
+            return PricingModel.packageProblem(size: size, unitPrice: unitPrice)
         }
+    }
+
+    /// A package price must price the largest month total exactly, rounded to the finest minor
+    /// unit: `unit_price`'s numerator × the most blocks × 10^4 within Int128 (the product of the
+    /// unreduced terms bounds every reduced one). A billionth-unit package at a billion each
+    /// does not; it is refused here rather than stop the invoicing of a billing run.
+    private static func packageProblem(size: Rational, unitPrice: Rational) -> String? {
+        let most = Rational(InputLimits.quantity.maximum)
+        guard let blocks = Rational.division(most, size)?.ceiling,
+            let priced = Rational.multiply(unitPrice.numerator, blocks),
+            Rational.multiply(priced, Rational.powerOfTen(4)) != nil
+        else {
+            return "package_size \(size) with unit_price \(unitPrice) prices more units than Covenant computes exactly"
+        }
+        return nil
     }
 
     private static func problem(in tiers: [PriceTier]) -> String? {
         guard let last = tiers.last else { return "tiers are empty" }
+        guard tiers.count <= InputLimits.tiers else { return "at most \(InputLimits.tiers) tiers, not \(tiers.count)" }
         guard last.upTo == nil else { return "the last tier must have up_to null" }
         var previous = Rational.zero
         for (index, tier) in tiers.enumerated() {
@@ -99,11 +116,23 @@ public enum PricingModel: Sendable, Hashable {
     }
 
     func price(of quantity: Rational) -> Rational {
+        do {
+            return try checkedPrice(of: quantity)
+        } catch {
+            // Usage prices are checked when the plan is stored (``problem``) so that every
+            // month total within `InputLimits.quantity` prices inside Int128.
+            Rational.overflow("price of \(quantity)")
+        }
+    }
+
+    /// The exact price of `quantity`, reporting an overflow: a penalty priced on a shortfall
+    /// (whose denominator grows with the services averaged over) can leave Int128.
+    func checkedPrice(of quantity: Rational) throws(ArithmeticOverflow) -> Rational {
         switch self {
         case .perUnit(let unitPrice):
-            return unitPrice * quantity
+            return try unitPrice.multiplied(by: quantity)
         case .package(let size, let unitPrice):
-            return unitPrice * Rational((quantity / size).ceiling)
+            return try unitPrice.multiplied(by: Rational(try quantity.divided(by: size).ceiling))
         case .graduated(let tiers):
             var total = Rational.zero
             var lowerBound = Rational.zero
@@ -112,14 +141,15 @@ public enum PricingModel: Sendable, Hashable {
                 // the quantity passes the bound of the tier before it.
                 guard index == 0 || quantity > lowerBound else { break }
                 let upper = tier.upTo.map { Rational.min($0, quantity) } ?? quantity
-                total += tier.unitPrice * Rational.max(upper - lowerBound, .zero) + tier.flatAmount
+                let units = Rational.max(try upper.adding(-lowerBound), .zero)
+                total = try total.adding(try tier.unitPrice.multiplied(by: units)).adding(tier.flatAmount)
                 guard let upTo = tier.upTo else { break }
                 lowerBound = upTo
             }
             return total
         case .volume(let tiers):
             let tier = tiers.first { tier in tier.upTo.map { quantity <= $0 } ?? true } ?? tiers[tiers.count - 1]
-            return tier.unitPrice * quantity + tier.flatAmount
+            return try tier.unitPrice.multiplied(by: quantity).adding(tier.flatAmount)
         }
     }
 }

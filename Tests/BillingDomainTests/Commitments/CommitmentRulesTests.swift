@@ -123,7 +123,7 @@ struct CommitmentRulesTests {
     ]
 
     @Test("Penalties are never negative, and zero whenever actual ≥ committed")
-    func penaltyProperties() {
+    func penaltyProperties() throws {
         let committed = Self.samples(count: 300, seed: 11)
         let actual = Self.samples(count: 300, seed: 29)
         for penalty in Self.penalties {
@@ -131,7 +131,7 @@ struct CommitmentRulesTests {
             let commitment = commitment("c", measure, penalty: penalty)
             for (c, a) in zip(committed, actual) {
                 let shortfall = Rational.max(c - a, .zero)
-                let amount = commitment.penaltyAmount(shortfall: shortfall)
+                let amount = try commitment.penaltyAmount(shortfall: shortfall)
                 #expect(!amount.isNegative)
                 if a >= c { #expect(amount.isZero) }
                 if a < c { #expect(amount > .zero) }
@@ -140,13 +140,13 @@ struct CommitmentRulesTests {
     }
 
     @Test("A one-tier tiered penalty equals count at that price")
-    func oneTierEqualsCount() {
+    func oneTierEqualsCount() throws {
         for price in ["0", "0.01", "0.37", "12.5"] {
             let tiered = commitment(
                 "c", .usage(metric: "gb"), penalty: .tiered(tiers: [PriceTier(upTo: nil, unitPrice: dec(price))]))
             let count = commitment("c", .usage(metric: "gb"), penalty: .count(unitPrice: dec(price)))
             for shortfall in Self.samples(count: 200, seed: 5) {
-                #expect(tiered.penaltyAmount(shortfall: shortfall) == count.penaltyAmount(shortfall: shortfall))
+                #expect(try tiered.penaltyAmount(shortfall: shortfall) == count.penaltyAmount(shortfall: shortfall))
             }
         }
     }
