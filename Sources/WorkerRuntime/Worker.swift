@@ -26,6 +26,9 @@ public final class Worker: Service {
         public var conflictRetries = 20
         /// Longest wait between retries of a fault.
         public var maximumBackoff: Duration = .seconds(10)
+        /// Faults a message meets while the store answers before it is set aside as
+        /// `internal_error` (``FaultPolicy``).
+        public var faultLimit = 5
         /// Relay: rows per claim and how long a claim lasts.
         public var relayBatch = 500
         public var relayLease: Duration = .seconds(30)
@@ -36,17 +39,17 @@ public final class Worker: Service {
         }
     }
 
-    private let configuration: Configuration
+    let configuration: Configuration
     private let amqp: AMQPConfiguration
-    private let store: any MessageStore
+    let store: any MessageStore
     private let handler: any MessageHandler
     /// The handler's, asked once: a handler builds the set each time it is asked.
     private let batchableTypes: Set<String>
     private let decidesAheadOfCommit: Bool
     private let events: EventFactory
-    private let logger: Logger
+    let logger: Logger
     /// Rung after each commit: the relay publishes at once instead of at its next poll.
-    private let outboxBell = Doorbell()
+    let outboxBell = Doorbell()
     public let metrics: WorkerMetrics
     private let status = Mutex(Status())
 
@@ -453,8 +456,11 @@ public final class Worker: Service {
                     }
                 }
             } catch {
-                // A fault, not bad input: wait and try again; never dead-letter a valid message.
+                // A fault, not bad input. One the store can still record is this message's own:
+                // it waits in the retry queue, counted, and is set aside after a few (the queue
+                // goes on meanwhile). One it cannot record (the database is away) is retried here.
                 metrics.faults.increment()
+                if await setAside(delivery, event, consumer, after: error, metadata: metadata) { return }
                 let delay = backoff(attempt)
                 logger.warning(
                     "handling failed; retrying in \(delay)",
@@ -495,14 +501,20 @@ public final class Worker: Service {
 
     /// The copy of a delivery bound for the role's retry queue, as a unit of work; nil when
     /// the role has no retry queue.
-    private func parkingUnit(
-        _ delivery: AMQPDelivery, reason: String, after delay: Duration, metadata: Logger.Metadata
+    /// With `faults`, the copy waits after a fault (counted in its own header, not against the
+    /// waits ``HandlerOutcome/rejectUnlessItArrives(_:attempts:after:)`` allows).
+    func parkingUnit(
+        _ delivery: AMQPDelivery, reason: String, after delay: Duration, metadata: Logger.Metadata,
+        faults: Int? = nil
     ) -> UnitOfWork? {
         guard let retryQueue = retryQueue(for: delay) else { return nil }
         let retries = Self.retries(of: delivery)
         let level: Logger.Level = retries > 0 && retries % 100 == 0 ? .warning : .debug
-        logger.log(level: level, "waiting: \(reason)", metadata: metadata.merging(["retries": "\(retries)"]) { $1 })
-        var headers = [Self.retriesHeader: String(retries + 1)]
+        if faults == nil {
+            logger.log(level: level, "waiting: \(reason)", metadata: metadata.merging(["retries": "\(retries)"]) { $1 })
+        }
+        var headers = [Self.retriesHeader: String(faults == nil ? retries + 1 : retries)]
+        if let faults { headers[FaultPolicy.faultsHeader] = String(faults) }
         for (name, value) in delivery.message.headers where name.hasPrefix("x-covenant-original-") {
             if let text = value.stringValue { headers[name] = text }
         }
@@ -530,7 +542,7 @@ public final class Worker: Service {
     }
 
     /// The role's retry queue that waits at least `delay`; nil when it has none.
-    private func retryQueue(for delay: Duration) -> String? {
+    func retryQueue(for delay: Duration) -> String? {
         let milliseconds = Int(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)
         return configuration.topology.queues.first(where: { $0.name == configuration.queue })?
             .retryQueueName(atLeast: milliseconds)
@@ -581,7 +593,7 @@ public final class Worker: Service {
     /// inbox: a rejection changes nothing, so a redelivery or an operator's replay (after the
     /// missing tenant or service was created, say) is judged again on the state of then. The
     /// `command.rejected` event's id derives from the command's, so consumers see a repeat once.
-    private func reject(
+    func reject(
         _ delivery: AMQPDelivery, _ consumer: AMQPConsumer, commandId: String, commandType: String, tenantId: String,
         rejection: Rejection
     ) async {
@@ -630,9 +642,12 @@ public final class Worker: Service {
             "x-covenant-reason-code": rejection.code.rawValue, "x-covenant-reason": rejection.message,
             "x-covenant-original-exchange": origin.exchange, "x-covenant-original-routing-key": origin.routingKey,
         ]
-        // How long it waited first, for whoever reads the dead-letter queue.
+        // How long it waited first, and the faults it met, for whoever reads the dead letters.
         let retries = Self.retries(of: delivery)
         if retries > 0 { headers[Self.retriesHeader] = String(retries) }
+        if let faults = delivery.message.headers[FaultPolicy.faultsHeader]?.stringValue {
+            headers[FaultPolicy.faultsHeader] = faults
+        }
         let deadLetter = OutboxMessage(
             exchange: Topology.deadExchange, routingKey: configuration.queue, messageId: commandId,
             type: delivery.message.type?.storableText,

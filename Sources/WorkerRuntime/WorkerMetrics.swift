@@ -12,6 +12,8 @@ public struct WorkerMetrics: Sendable {
     let latency: Metrics.Timer
     let outboxBacklog: Gauge
     let reconnects: Counter
+    /// Messages set aside after repeated faults (``FaultPolicy``): an alert's series.
+    let quarantined: Counter
 
     public init(queue: String) {
         self.queue = queue
@@ -23,6 +25,7 @@ public struct WorkerMetrics: Sendable {
         latency = Metrics.Timer(label: "covenant_message_handling_seconds", dimensions: labels)
         outboxBacklog = Gauge(label: "covenant_outbox_backlog", dimensions: labels)
         reconnects = Counter(label: "covenant_broker_reconnects_total", dimensions: labels)
+        quarantined = Counter(label: "covenant_messages_quarantined_total", dimensions: labels)
     }
 
     /// A rejection, by the spec's code.

@@ -32,4 +32,6 @@ public enum RejectionCode: String, Sendable, Hashable, CaseIterable {
     case invalidQuantity = "invalid_quantity"
     case periodAlreadyInvoiced = "period_already_invoiced"
     case dateOutOfRange = "date_out_of_range"
+    /// A message set aside after repeated faults (not a rule it broke).
+    case internalError = "internal_error"
 }

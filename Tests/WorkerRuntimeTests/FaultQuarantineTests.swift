@@ -1,0 +1,117 @@
+import AMQPClient
+import BillingDomain
+import CovenantMessages
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+import WorkerRuntime
+import WorkerStores
+
+@Suite("Messages that keep failing are set aside")
+struct FaultPolicyTests {
+    @Test("Each fault waits longer, in the role's retry queues; the limit-th sets the message aside")
+    func decisions() {
+        let policy = FaultPolicy(limit: 4, retryDelaysMilliseconds: [5_000, 500, 60_000])
+        #expect(policy.decide(faultsBefore: 0) == .wait(milliseconds: 500, faults: 1))
+        #expect(policy.decide(faultsBefore: 1) == .wait(milliseconds: 5_000, faults: 2))
+        #expect(policy.decide(faultsBefore: 2) == .wait(milliseconds: 60_000, faults: 3))
+        #expect(policy.decide(faultsBefore: 3) == .setAside(faults: 4))
+        #expect(policy.decide(faultsBefore: 99) == .setAside(faults: 100))
+        #expect(policy.decide(faultsBefore: -5) == .wait(milliseconds: 500, faults: 1))
+        #expect(FaultPolicy(limit: 3, retryDelaysMilliseconds: []).decide(faultsBefore: 0) == .retryInPlace)
+        #expect(FaultPolicy(limit: 0, retryDelaysMilliseconds: [500]).decide(faultsBefore: 0) == .setAside(faults: 1))
+    }
+}
+
+/// Usage totals, but a message whose id says `poison` fails as a corrupt stored document would.
+final class PoisonedHandler: MessageHandler {
+    let inner: UsageTotalsHandler
+    let attempts = Mutex(0)
+
+    init(inner: UsageTotalsHandler) { self.inner = inner }
+
+    func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
+        if event.id.contains("poison") {
+            attempts.withLock { $0 += 1 }
+            throw StoreError("service sim-1 is unreadable")
+        }
+        return try await inner.handle(event)
+    }
+}
+
+extension WorkerRuntimeTests {
+    @Test("A message that fails while the store answers waits, then is set aside as internal_error; the rest go on")
+    func poisonSetAside() async throws {
+        let configuration = try amqp()
+        let (tenant, queue, routingKey) = Self.isolated("test-poison")
+        let topology = Topology.workerQueue(
+            queue, commands: [routingKey], events: [routingKey], retryDelaysMilliseconds: [1_000, 2_000])
+        let store = try SQLiteWorkerStore(
+            directory: NSTemporaryDirectory() + "covenant-worker-\(UUID().uuidString)", role: .rating)
+        let events = EventFactory(source: "covenant/test-poison")
+        let handler = PoisonedHandler(inner: UsageTotalsHandler(events: events))
+        var settings = Worker.Configuration(queue: queue, topology: topology)
+        settings.faultLimit = 3
+        let worker = Worker(
+            configuration: settings, amqp: configuration, store: store, handler: handler, events: events,
+            logger: Logger(label: "test-poison"))
+        let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [], logger: Logger(label: "test-group"))
+        let running = Task { try await group.run() }
+
+        let integrator = integrator(configuration, of: ["usage.rated", "command.rejected"])
+        let arrivals = Mutex<[String]>([])
+        let collecting = Task {
+            for await delivery in integrator.deliveries {
+                integrator.acknowledge(delivery)
+                guard let event = CloudEvent.decode(delivery.message.body).success,
+                    event.source == "covenant/test-poison", event.causationId?.hasPrefix(tenant) == true
+                else { continue }
+                let code = event.data["code"].flatMap { if case .string(let code) = $0 { code } else { nil } }
+                arrivals.withLock { $0.append(code.map { "rejected:\($0)" } ?? "rated") }
+            }
+        }
+        let publisher = AMQPPublisher(configuration: configuration, topology: topology)
+        let poison = usage("\(tenant)-poison", tenant: tenant, service: "sim-1", quantity: "1")
+        var outgoing = [OutgoingMessage(poison, exchange: Topology.commandsExchange, routingKey: routingKey)]
+        for index in 0..<20 {
+            outgoing.append(
+                OutgoingMessage(
+                    usage("\(tenant)-u-\(index)", tenant: tenant, service: "sim-2", quantity: "1"),
+                    exchange: Topology.commandsExchange, routingKey: routingKey))
+        }
+        _ = try await publisher.publish(outgoing)
+
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline, arrivals.withLock({ $0.count }) < 21 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let seen = arrivals.withLock { $0 }
+        // The twenty behind it were rated while it waited; then it was set aside, once.
+        #expect(seen.filter { $0 == "rated" }.count == 20)
+        #expect(seen.last == "rejected:internal_error")
+        #expect(handler.attempts.withLock { $0 } == 3)
+        let month = CalendarDate(year: 2025, month: 1, day: 1)!
+        #expect(
+            try await store.usageTotal(tenantId: tenant, serviceId: "sim-2", metric: "gb", month: month) == Rational(20)
+        )
+        #expect(try await store.usageTotal(tenantId: tenant, serviceId: "sim-1", metric: "gb", month: month) == .zero)
+
+        // It sits in the dead-letter queue with its reason and the faults it met.
+        let dead = AMQPConsumer(configuration: configuration, queue: "\(queue).dead", topology: topology)
+        for await letter in dead.deliveries {
+            dead.acknowledge(letter)
+            #expect(letter.message.messageId == "\(tenant)-poison")
+            #expect(letter.message.headers["x-covenant-reason-code"]?.stringValue == "internal_error")
+            #expect(letter.message.headers[FaultPolicy.faultsHeader]?.stringValue == "2")
+            break
+        }
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await dead.stop()
+        await integrator.stop()
+        collecting.cancel()
+        await publisher.close()
+    }
+}
