@@ -85,3 +85,27 @@ extension ProvisioningProcessTests {
         #expect(await workers.stop() == [0])
     }
 }
+
+@Suite("The ops CLI never hangs and never hides a lost message")
+struct OpsCLIFailureTests {
+    @Test("publish exits non-zero for a message the broker returns unroutable, and within --timeout without a broker")
+    func unroutableAndUnreachable() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["AMQP_URL"], "AMQP_URL is not set")
+        let file = NSTemporaryDirectory() + "covenant-raw-\(UUID().uuidString).jsonl"
+        let key = "nobody.binds.\(UUID().uuidString.prefix(8))"
+        try #"{"routing_key":"\#(key)","message_id":"m-1","body":"{}"}"#.write(
+            toFile: file, atomically: true, encoding: .utf8)
+        let (status, output) = try await runTool(
+            "covenant", ["publish", "--raw", file], environment: ["COVENANT_AMQP_URL": url])
+        #expect(status != 0, "\(output)")
+        #expect(output.contains("m-1 \(key): unroutable"), "\(output)")
+
+        let started = ContinuousClock.now
+        let (down, text) = try await runTool(
+            "covenant", ["publish", "--raw", file, "--timeout", "3"],
+            environment: ["COVENANT_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/"])
+        #expect(down != 0)
+        #expect(text.contains("within 3 s at amqp://guest:***@127.0.0.1:1/"), "\(text)")
+        #expect(ContinuousClock.now - started < .seconds(20))
+    }
+}
