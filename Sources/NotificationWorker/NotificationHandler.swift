@@ -11,8 +11,7 @@ public import WorkerStores
 /// `notification.failed` says so. A delivered event publishes `notification.delivered`.
 ///
 /// Delivery is at least once: a crash after the receiver answered and before the log is
-/// committed posts the event again, with the same `Covenant-Event-Id` for the receiver to
-/// recognise it.
+/// committed posts the event again, with the same `webhook-id` for the receiver to recognise it.
 public struct NotificationHandler: MessageHandler {
     let store: any NotificationStore
     let events: EventFactory
@@ -110,10 +109,10 @@ public struct NotificationHandler: MessageHandler {
         let response = await sender.post(
             to: webhook.url,
             headers: [
-                "Content-Type": CloudEvent.contentType, WebhookSignature.timestampHeader: String(timestamp),
+                "Content-Type": CloudEvent.contentType, WebhookSignature.idHeader: event.id,
+                WebhookSignature.timestampHeader: String(timestamp),
                 WebhookSignature.signatureHeader: WebhookSignature.signature(
-                    body: body, timestamp: timestamp, secret: webhook.secret),
-                WebhookSignature.eventIdHeader: event.id,
+                    id: event.id, timestamp: timestamp, body: body, secrets: [webhook.secret]),
             ], body: body)
         let record = DeliveryRecord(
             eventId: event.id, target: webhook.url, attempt: attempt,
@@ -128,9 +127,11 @@ public struct NotificationHandler: MessageHandler {
                     messageId: nil, deliveries: [record],
                     outbox: [notification("notification.delivered", event, outcome)]))
         }
-        if case .unreachable(let reason) = response { outcome = outcome.adding(["error": .string(reason)]) }
+        // A code, never an error's own text (it could name addresses inside the cluster).
+        outcome = outcome.adding(["reason": .string(response.reason)])
         if let code = response.statusCode { outcome = outcome.adding(["status": .number(String(code))]) }
-        guard attempt < maximumAttempts else {
+        // An address refused, or a URL that cannot be called, fails at once: no retry mends it.
+        guard attempt < maximumAttempts, !response.isFinal else {
             return .commit(
                 UnitOfWork(
                     messageId: nil, deliveries: [record], outbox: [notification("notification.failed", event, outcome)])
@@ -140,11 +141,13 @@ public struct NotificationHandler: MessageHandler {
         return .retryLater("webhook attempt \(attempt) failed", after: Self.backoff(attempt: attempt))
     }
 
-    /// 1 s, 5 s, 25 s … at most 10 minutes before the next attempt.
+    /// The waits between attempts, each a retry queue of the role: 1 s, 5 s, 30 s, 5 min,
+    /// 30 min, 2 h, then 6 h; with ``maximumAttempts`` 8 a delivery is tried for about 8.6 hours.
+    public static let retryDelaysMilliseconds = [1_000, 5_000, 30_000, 300_000, 1_800_000, 7_200_000, 21_600_000]
+
+    /// The wait after attempt `attempt` (1 for the first).
     static func backoff(attempt: Int) -> Duration {
-        var delay = Duration.seconds(1)
-        for _ in 1..<max(1, attempt) { delay *= 5 }
-        return min(delay, .seconds(600))
+        .milliseconds(retryDelaysMilliseconds[min(max(attempt, 1), retryDelaysMilliseconds.count) - 1])
     }
 
     private func notification(_ type: String, _ event: CloudEvent, _ data: JSONValue) -> OutboxMessage {

@@ -13,6 +13,7 @@ public enum WorkerProcess {
     /// messages (or records) decided and committed together; the prefetch is twice that.
     public static func run(
         role: StoreRole, commands: [String], events subscribed: [String] = [], batchSize: Int = 250,
+        retryDelaysMilliseconds: [Int]? = nil,
         handler: @Sendable (any WorkerStore, EventFactory, WorkerSettings) -> any MessageHandler,
         alongside: @Sendable (any WorkerStore, EventFactory, Logger) throws -> [any Service] = { _, _, _ in [] }
     ) async throws {
@@ -42,7 +43,10 @@ public enum WorkerProcess {
         let queue = "covenant.\(name)"
         let events = EventFactory(source: "covenant/\(name)")
         var configuration = Worker.Configuration(
-            queue: queue, topology: Topology.workerQueue(queue, commands: commands, events: subscribed))
+            queue: queue,
+            topology: retryDelaysMilliseconds.map {
+                Topology.workerQueue(queue, commands: commands, events: subscribed, retryDelaysMilliseconds: $0)
+            } ?? Topology.workerQueue(queue, commands: commands, events: subscribed))
         configuration.batchSize = batchSize
         configuration.prefetch = UInt16(clamping: 2 * batchSize)
         let worker = Worker(

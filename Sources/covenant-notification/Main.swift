@@ -1,14 +1,23 @@
+import Foundation
 import NotificationWorker
 import WorkerRuntime
 
 /// The notification worker: signed webhooks per tenant, retried, with a delivery log.
+///
+/// `COVENANT_WEBHOOK_ALLOWED_HOSTS`: hosts the operator allows plain `http` and any address for
+/// (a local receiver in a demo); every other webhook is `https` to a public address.
 @main
 struct NotificationMain {
     static func main() async throws {
+        let environment =
+            (try? ConfigurationFile.load(from: ProcessInfo.processInfo.environment))?
+            .merged(with: ProcessInfo.processInfo.environment) ?? ProcessInfo.processInfo.environment
+        let policy = WebhookAddressPolicy(environment: environment)
         try await WorkerProcess.run(
-            role: .notification, commands: NotificationHandler.commands, events: NotificationHandler.subscribedEvents
+            role: .notification, commands: NotificationHandler.commands, events: NotificationHandler.subscribedEvents,
+            retryDelaysMilliseconds: NotificationHandler.retryDelaysMilliseconds
         ) { store, events, _ in
-            NotificationHandler(store: store, events: events, sender: HTTPWebhookSender())
+            NotificationHandler(store: store, events: events, sender: HTTPWebhookSender(policy: policy))
         }
     }
 }

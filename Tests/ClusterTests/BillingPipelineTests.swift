@@ -52,7 +52,10 @@ extension ProvisioningProcessTests {
             for _ in 0..<replicas {
                 workers.add(
                     try launch(
-                        "covenant-\(role)", ["COVENANT_AMQP_URL": url].merging(storeSettings) { $1 },
+                        "covenant-\(role)",
+                        ["COVENANT_AMQP_URL": url, "COVENANT_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"].merging(
+                            storeSettings
+                        ) { $1 },
                         output: "\(data)/\(role).log"))
             }
         }

@@ -121,23 +121,22 @@ struct NotificationHandlerTests {
         #expect(request.body == ready.encoded())
         let timestamp = try #require(Int64(request.headers[WebhookSignature.timestampHeader] ?? ""))
         let signature = try #require(request.headers[WebhookSignature.signatureHeader])
-        #expect(
-            WebhookSignature.verify(signature: signature, body: request.body, timestamp: timestamp, secret: "s3cret"))
-        #expect(
-            !WebhookSignature.verify(
-                signature: signature, body: request.body + [32], timestamp: timestamp, secret: "s3cret"))
-        #expect(
-            !WebhookSignature.verify(
-                signature: signature, body: request.body, timestamp: timestamp + 1, secret: "s3cret"))
-        #expect(
-            !WebhookSignature.verify(signature: signature, body: request.body, timestamp: timestamp, secret: "other"))
+        #expect(request.headers[WebhookSignature.idHeader] == "e-1")
+        func verifies(_ body: [UInt8], id: String = "e-1", _ timestamp: Int64, _ secret: String) -> Bool {
+            WebhookSignature.verify(header: signature, id: id, timestamp: timestamp, body: body, secret: secret)
+        }
+        #expect(verifies(request.body, timestamp, "s3cret"))
+        #expect(!verifies(request.body + [32], timestamp, "s3cret"))
+        #expect(!verifies(request.body, timestamp + 1, "s3cret"))
+        #expect(!verifies(request.body, id: "e-2", timestamp, "s3cret"))
+        #expect(!verifies(request.body, timestamp, "other"))
         #expect(unit.deliveries.map(\.status) == ["delivered"] && unit.deliveries.first?.responseCode == 204)
         #expect(unit.outbox.map(\.routingKey) == ["notification.delivered"])
     }
 
     @Test("A failing receiver is tried again later with growing delays; each attempt is logged")
     func retried() async throws {
-        let sender = ScriptedSender(answers: [.status(500), .unreachable("refused"), .status(200)])
+        let sender = ScriptedSender(answers: [.status(500), .failed(.refused), .status(200)])
         let handler = handler(sender)
         try await configure(handler, url: "https://hooks.example/acme", id: "t-1")
         let ready = event("invoice.ready", "e-2", invoiceReady)
@@ -180,6 +179,22 @@ struct NotificationHandlerTests {
         #expect(data["attempts"] == .number("3") && data["status"] == .number("503"))
     }
 
+    @Test("An address the policy refuses fails at once, with a reason and no error text")
+    func refusedAtOnce() async throws {
+        let sender = ScriptedSender(answers: [.failed(.addressNotAllowed)])
+        let handler = handler(sender)
+        try await configure(handler, url: "https://internal.example/x", id: "t-1")
+        guard case .commit(let unit) = try await handler.handle(event("invoice.ready", "e-9", invoiceReady)) else {
+            Issue.record("not given up at once")
+            return
+        }
+        #expect(sender.requests.count == 1)
+        #expect(unit.outbox.map(\.routingKey) == ["notification.failed"])
+        let data = try #require(JSONValue.parse(unit.outbox[0].body)?["data"])
+        #expect(data["reason"] == .string("address_not_allowed") && data["attempts"] == .number("1"))
+        #expect(data["error"] == nil)
+    }
+
     @Test("A tenant without a webhook gets nothing posted; an older upsert does not replace a newer one")
     func configuration() async throws {
         let sender = ScriptedSender(answers: [.status(200)])
@@ -214,18 +229,31 @@ struct NotificationHandlerTests {
             if port == nil { try await Task.sleep(for: .milliseconds(50)) }
         }
         let url = "http://127.0.0.1:\(try #require(port))/hooks"
-        let sender = HTTPWebhookSender(timeout: 5)
+        let sender = HTTPWebhookSender(policy: WebhookAddressPolicy(allowedHosts: ["127.0.0.1"]))
         let body = event("invoice.ready", "e-6", invoiceReady).encoded()
         let timestamp = Int64(Date().timeIntervalSince1970)
         let headers = [
-            WebhookSignature.timestampHeader: String(timestamp),
+            WebhookSignature.idHeader: "e-6", WebhookSignature.timestampHeader: String(timestamp),
             WebhookSignature.signatureHeader: WebhookSignature.signature(
-                body: body, timestamp: timestamp, secret: "s3cret"),
+                id: "e-6", timestamp: timestamp, body: body, secrets: ["an-old-secret-now-rotated", "s3cret"]),
         ]
         #expect(await sender.post(to: url, headers: headers, body: body) == .status(200))
         var tampered = body
         tampered[tampered.count - 3] ^= 1
         #expect(await sender.post(to: url, headers: headers, body: tampered) == .status(401))
-        #expect(await sender.post(to: "http://127.0.0.1:9/", headers: headers, body: body).isDelivered == false)
+        #expect(await sender.post(to: "http://127.0.0.1:9/", headers: headers, body: body) == .failed(.refused))
+
+        // Without the operator's leave the same receiver is never called: plain http is refused,
+        // and so is every address of the cluster's own network, however the URL names it.
+        let strict = HTTPWebhookSender(policy: WebhookAddressPolicy())
+        let receiverPort = try #require(port)
+        #expect(await strict.post(to: url, headers: headers, body: body) == .failed(.schemeNotAllowed))
+        for address in ["127.0.0.1", "localhost", "127.1", "2130706433", "[::1]", "[::ffff:127.0.0.1]"] {
+            #expect(
+                await strict.post(to: "https://\(address):\(receiverPort)/hooks", headers: headers, body: body)
+                    == .failed(.addressNotAllowed), "\(address)")
+        }
+        let logged = (try? String(contentsOfFile: "\(folder)/log", encoding: .utf8)) ?? ""
+        #expect(logged.split(separator: "\n").count == 2, "only the two allowed requests reached the receiver")
     }
 }
