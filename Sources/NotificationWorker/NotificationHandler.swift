@@ -43,19 +43,59 @@ public struct NotificationHandler: MessageHandler {
         return try await deliver(event, to: try await webhook(event.tenantId))
     }
 
-    /// Events are taken in batches (a billing run sends one `invoice.ready` per customer):
-    /// each tenant's webhook is read once per batch and the batch commits in one transaction.
-    /// Each event is still posted on its own, in order. `tenant.upsert`, which changes the
+    /// Events are taken in batches (a billing run sends one `invoice.ready` per customer).
+    /// Tenants are delivered to concurrently, at most ``concurrentTenants`` at once, each
+    /// tenant's events in order; once a tenant's receiver fails in a batch, its later events in
+    /// that batch wait in the retry queue untried, so a dead endpoint costs a batch one delivery
+    /// deadline and never holds up another tenant's deliveries. Each tenant's webhook is read once
+    /// per batch, and the batch commits in one transaction. `tenant.upsert`, which changes the
     /// webhook, is never part of a batch.
     public var batchableTypes: Set<String> { Set(Self.subscribedEvents) }
 
+    /// Tenants whose deliveries run at once in a batch.
+    public static let concurrentTenants = 16
+
     public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
-        var webhooks: [String: Webhook?] = [:]
-        return try await events.asyncMap { event in
-            let target = try await webhooks[event.tenantId].asyncOr { try await webhook(event.tenantId) }
-            webhooks[event.tenantId] = target
-            return try await deliver(event, to: target)
+        var byTenant: [String: [Int]] = [:]
+        var tenants: [String] = []
+        for (index, event) in events.enumerated() {
+            if byTenant[event.tenantId] == nil { tenants.append(event.tenantId) }
+            byTenant[event.tenantId, default: []].append(index)
         }
+        var outcomes = [HandlerOutcome?](repeating: nil, count: events.count)
+        try await withThrowingTaskGroup(of: [(Int, HandlerOutcome)].self) { group in
+            var next = 0
+            func startNext() {
+                guard next < tenants.count else { return }
+                let indexes = byTenant[tenants[next]] ?? []
+                next += 1
+                group.addTask { try await deliverInOrder(indexes.map { ($0, events[$0]) }) }
+            }
+            for _ in 0..<min(Self.concurrentTenants, tenants.count) { startNext() }
+            while let delivered = try await group.next() {
+                for (index, outcome) in delivered { outcomes[index] = outcome }
+                startNext()
+            }
+        }
+        return outcomes.map { $0 ?? .commit(UnitOfWork(messageId: nil)) }
+    }
+
+    /// One tenant's events of a batch, in order; after a failed delivery the rest wait untried.
+    private func deliverInOrder(_ events: [(Int, CloudEvent)]) async throws -> [(Int, HandlerOutcome)] {
+        guard let tenant = events.first?.1.tenantId else { return [] }
+        let target = try await webhook(tenant)
+        var results: [(Int, HandlerOutcome)] = []
+        var failed = false
+        for (index, event) in events {
+            if failed {
+                results.append((index, .retryLater("the tenant's receiver failed in this batch", after: .seconds(1))))
+                continue
+            }
+            let outcome = try await deliver(event, to: target)
+            if case .retryLater = outcome { failed = true }
+            results.append((index, outcome))
+        }
+        return results
     }
 
     struct Webhook {

@@ -32,6 +32,22 @@ final class ScriptedSender: WebhookSender {
     }
 }
 
+/// A receiver per URL: `dead.example` answers nothing for two seconds, any other at once.
+final class SlowSender: WebhookSender {
+    let delivered = Mutex<[(url: String, at: ContinuousClock.Instant)]>([])
+    let calls = Mutex(0)
+
+    func post(to url: String, headers: [String: String], body: [UInt8]) async -> WebhookResponse {
+        calls.withLock { $0 += 1 }
+        if url.contains("dead.example") {
+            try? await Task.sleep(for: .seconds(2))
+            return .failed(.timeout)
+        }
+        delivered.withLock { $0.append((url, .now)) }
+        return .status(200)
+    }
+}
+
 @Suite("Notification: signed webhooks, retries, the delivery log")
 struct NotificationHandlerTests {
     let store: SQLiteWorkerStore
@@ -73,7 +89,7 @@ struct NotificationHandlerTests {
     let invoiceReady = #"{"invoice_id":"INV-cust-1-20250201-INR","total":"505.90"}"#
 
     @Test(
-        "A batch of events: each posted on its own, in order, to its tenant's webhook; a tenant without one gets nothing"
+        "A batch of events: each posted on its own, in order, to its tenant's webhook, the rest of a tenant's waiting once one failed; a tenant without one gets nothing"
     )
     func batch() async throws {
         let sender = ScriptedSender(answers: [.status(204), .status(500), .status(204)])
@@ -89,7 +105,7 @@ struct NotificationHandlerTests {
         let outcomes = try await handler.handle(batch: events)
         #expect(
             sender.requests.map { String(decoding: $0.body, as: UTF8.self) }
-                == events.prefix(3).map {
+                == events.prefix(2).map {
                     String(decoding: $0.encoded(), as: UTF8.self)
                 })
         #expect(outcomes.count == 4)
@@ -102,8 +118,43 @@ struct NotificationHandlerTests {
             case .reject, .rejectUnlessItArrives: shapes.append("rejected")
             }
         }
-        // Delivered, a 500 to try again, delivered; the quiet tenant's event changes nothing.
-        #expect(shapes == ["notification.delivered/1", "retry", "notification.delivered/1", "/0"])
+        // Delivered, a 500 to try again, the third waiting untried; the quiet tenant's changes nothing.
+        #expect(shapes == ["notification.delivered/1", "retry", "retry", "/0"])
+    }
+
+    @Test("A dead receiver never holds up another tenant's deliveries in the same batch")
+    func tenantsApart() async throws {
+        let sender = SlowSender()
+        let handler = NotificationHandler(
+            store: store, events: EventFactory(source: "covenant/notification"), sender: sender)
+        try await configure(handler, url: "https://dead.example/hook", id: "t-1")
+        let upsert = CloudEvent(
+            id: "t-2", source: "tests", type: "tenant.upsert", time: "2025-01-01T00:00:00Z", tenantId: "beta",
+            data: JSONValue.parse(
+                Array(
+                    #"{"name":"Beta","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true,"notification":{"webhook_url":"https://alive.example/hook","webhook_secret":"s3cret"}}"#
+                        .utf8))!)
+        guard case .commit(var unit) = try await handler.handle(upsert) else { return }
+        unit.messageId = upsert.id
+        _ = try await store.commit(unit)
+        func ready(_ id: String, _ tenant: String) -> CloudEvent {
+            CloudEvent(
+                id: id, source: "tests", type: "invoice.ready", time: "2025-02-01T00:00:00Z", tenantId: tenant,
+                data: JSONValue.parse(Array(invoiceReady.utf8))!)
+        }
+        let started = ContinuousClock.now
+        let outcomes = try await handler.handle(batch: [
+            ready("a-1", "acme"), ready("a-2", "acme"), ready("b-1", "beta"), ready("b-2", "beta"),
+        ])
+        // Beta's two were delivered while acme's receiver hung; acme's second was not tried.
+        let delivered = sender.delivered.withLock { $0 }
+        #expect(delivered.map(\.url) == ["https://alive.example/hook", "https://alive.example/hook"])
+        #expect(delivered.allSatisfy { $0.at - started < .seconds(1) })
+        #expect(sender.calls.withLock { $0 } == 3)
+        guard case .retryLater = outcomes[1] else {
+            Issue.record("acme's second event was tried behind a dead receiver")
+            return
+        }
     }
 
     @Test("An event is posted once, signed over the timestamp and body, and logged delivered")
