@@ -113,6 +113,24 @@ public enum EventPayloads {
         return .object(fields)
     }
 
+    /// The tenant settings `tenant.updated` publishes: these fields of the upsert and no others,
+    /// so a field added to the command later is not published until it is named here. Never
+    /// `notification` (the webhook's address and secrets are notification's alone).
+    public static let tenantSettingsPublished = [
+        "name", "platform_license", "service_contracts_enabled", "time_zone", "optional_terms", "invoice_profile",
+        "payment_terms_days", "taxes",
+    ]
+
+    /// `tenant.updated`: the allowed settings of a `tenant.upsert`'s data.
+    public static func tenantUpdated(_ upsert: JSONValue) -> JSONValue {
+        guard case .object(let fields) = upsert else { return .object([:]) }
+        var published: JSONObject = [:]
+        for name in tenantSettingsPublished {
+            if let value = fields[name] { published[name] = value }
+        }
+        return .object(published)
+    }
+
     /// `billing.run.completed`.
     public static func billingRunCompleted(asOf: CalendarDate, invoiceIds: [String]) -> JSONValue {
         .object(["as_of": .string(asOf.description), "invoice_ids": .array(invoiceIds.map(JSONValue.string))])

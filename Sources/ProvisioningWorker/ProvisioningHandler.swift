@@ -129,15 +129,8 @@ public struct ProvisioningHandler: MessageHandler {
     // MARK: Commands
 
     private func upsertTenant(_ upsert: TenantUpsert, _ command: CloudEvent) async throws -> HandlerOutcome {
-        // The webhook secret is kept, never published.
-        var published = command.data
-        if case .object(var fields) = published, case .object(var notification) = fields["notification"] {
-            notification["webhook_secret"] = nil
-            fields["notification"] = .object(notification)
-            published = .object(fields)
-        }
         var unit = try await store.replacing(kind: "tenant", key: upsert.tenant.id, with: command.data)
-        unit.outbox = [event("tenant.updated", command, published)]
+        unit.outbox = [event("tenant.updated", command, EventPayloads.tenantUpdated(command.data))]
         return .commit(unit)
     }
 

@@ -78,9 +78,10 @@ struct ProvisioningHandlerTests {
         let provisioning = try await Provisioning()
         let tenantEvents = try await provisioning.send("tenant.upsert", Provisioning.tenant).get()
         #expect(tenantEvents.map(\.type) == ["tenant.updated"])
-        // The webhook secret is stored, never published.
-        #expect(tenantEvents[0].data["notification"]?["webhook_secret"] == nil)
-        #expect(tenantEvents[0].data["notification"]?["webhook_url"] == .string("https://hooks.acme.example/billing"))
+        // The tenant's settings are published; its webhook (address and secret) never is.
+        #expect(tenantEvents[0].data["notification"] == nil)
+        #expect(tenantEvents[0].data["name"] == .string("Acme MSP"))
+        #expect(tenantEvents[0].data["service_contracts_enabled"] == .bool(true))
         #expect(try await provisioning.send("plan.upsert", Provisioning.plan).get().map(\.type) == ["plan.updated"])
 
         let events = try await provisioning.send(
@@ -106,6 +107,17 @@ struct ProvisioningHandlerTests {
             "service.provision", Provisioning.provision(contract: #"{"term_months":12}"#)
         ).get()
         #expect(events[1].data["monthly_fee"] == .string("950.00"))
+    }
+
+    @Test("tenant.updated publishes the allowed settings only: no webhook, no field the interface does not name")
+    func tenantUpdatedAllowList() async throws {
+        let provisioning = try await Provisioning()
+        let extra = try await provisioning.send(
+            "tenant.upsert",
+            Provisioning.tenant.replacingOccurrences(of: "{\"name\"", with: #"{"internal_note":"x","name""#)
+        ).get()
+        #expect(extra[0].data["internal_note"] == nil && extra[0].data["notification"] == nil)
+        #expect(extra[0].data["name"] == .string("Acme MSP"))
     }
 
     @Test("Every rule broken is its rejection code, and changes nothing")
