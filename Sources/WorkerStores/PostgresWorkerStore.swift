@@ -16,7 +16,7 @@ public final class PostgresWorkerStore: WorkerStore {
     private let schema: String
     private let handoff = OutboxHandoff()
 
-    /// Connects to `url` (`postgres://user:password@host:port/database`); `schemaPrefix` lets
+    /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=…`, see ``PostgresTLS``); `schemaPrefix` lets
     /// tests keep apart several sets of schemas in one database.
     public init(url: String, role: StoreRole, schemaPrefix: String = "", logger: Logger) throws {
         guard let components = URLComponents(string: url), components.scheme?.hasPrefix("postgres") == true,
@@ -26,7 +26,7 @@ public final class PostgresWorkerStore: WorkerStore {
         var configuration = PostgresClient.Configuration(
             host: host, port: components.port ?? 5432, username: components.user ?? "postgres",
             password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database,
-            tls: .disable)
+            tls: try PostgresTLS.configuration(components))
         configuration.options.maximumConnections = 10
         self.role = role
         // postgres-nio's debug and trace lines carry queries' bound values and rows (tenant
@@ -551,6 +551,15 @@ public final class PostgresWorkerStore: WorkerStore {
             "SELECT count(*)::bigint FROM \(unescaped: table("outbox")) WHERE sent_at IS NULL", logger: logger)
         for try await count in rows.decode(Int64.self) { return Int(count) }
         return 0
+    }
+
+    /// Whether this store's connection to the server is encrypted (for `sslmode`'s tests and an
+    /// operator's check).
+    public func usesTLS() async throws -> Bool {
+        let rows = try await running().query(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", logger: logger)
+        for try await encrypted in rows.decode(Bool.self) { return encrypted }
+        return false
     }
 
     public func close() async throws {
