@@ -18,16 +18,20 @@ public struct NotificationHandler: MessageHandler {
     let sender: any WebhookSender
     let now: @Sendable () -> Date
     let maximumAttempts: Int
+    /// Seals the webhook secrets this worker stores.
+    let sealer: SecretSealer
 
     public init(
         store: any NotificationStore, events: EventFactory, sender: any WebhookSender,
-        now: @escaping @Sendable () -> Date = Date.init, maximumAttempts: Int = 8
+        now: @escaping @Sendable () -> Date = Date.init, maximumAttempts: Int = 8,
+        sealer: SecretSealer = .unsealed
     ) {
         self.store = store
         self.events = events
         self.sender = sender
         self.now = now
         self.maximumAttempts = maximumAttempts
+        self.sealer = sealer
     }
 
     /// Notification reads the webhook address and secret from the tenant's own command (the
@@ -108,7 +112,7 @@ public struct NotificationHandler: MessageHandler {
         guard let (json, _) = try await store.jsonDocument(kind: "webhook", key: tenant) else { return nil }
         let fields = try Fields(json, path: "webhook")
         guard let time = RFC3339.instant(try fields.string("time")) else { return nil }
-        return Webhook(url: try fields.string("url"), secret: try fields.string("secret"), time: time)
+        return Webhook(url: try fields.string("url"), secret: try sealer.open(try fields.string("secret")), time: time)
     }
 
     /// A tenant's webhook from its `tenant.upsert`; an upsert older than the one kept changes
@@ -138,7 +142,9 @@ public struct NotificationHandler: MessageHandler {
         return .commit(
             try await store.replacing(
                 kind: "webhook", key: event.tenantId,
-                with: .object(["url": .string(url), "secret": .string(secret), "time": .string(event.time)])))
+                with: .object([
+                    "url": .string(url), "secret": .string(try sealer.seal(secret)), "time": .string(event.time),
+                ])))
     }
 
     private func deliver(_ event: CloudEvent, to webhook: Webhook?) async throws -> HandlerOutcome {

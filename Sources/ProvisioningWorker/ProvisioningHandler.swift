@@ -129,7 +129,13 @@ public struct ProvisioningHandler: MessageHandler {
     // MARK: Commands
 
     private func upsertTenant(_ upsert: TenantUpsert, _ command: CloudEvent) async throws -> HandlerOutcome {
-        var unit = try await store.replacing(kind: "tenant", key: upsert.tenant.id, with: command.data)
+        // The webhook (address and secrets) is notification's alone: provisioning keeps none of it.
+        var kept = command.data
+        if case .object(var fields) = kept {
+            fields["notification"] = nil
+            kept = .object(fields)
+        }
+        var unit = try await store.replacing(kind: "tenant", key: upsert.tenant.id, with: kept)
         unit.outbox = [event("tenant.updated", command, EventPayloads.tenantUpdated(command.data))]
         return .commit(unit)
     }

@@ -13,11 +13,24 @@ struct NotificationMain {
             (try? ConfigurationFile.load(from: ProcessInfo.processInfo.environment))?
             .merged(with: ProcessInfo.processInfo.environment) ?? ProcessInfo.processInfo.environment
         let policy = WebhookAddressPolicy(environment: environment)
+        let sealer: SecretSealer
+        do {
+            sealer = try SecretSealer.fromEnvironment(environment)
+        } catch {
+            FileHandle.standardError.write(Data("covenant-notification: configuration: \(error)\n".utf8))
+            exit(78)  // EX_CONFIG
+        }
+        if !sealer.isSealing {
+            FileHandle.standardError.write(
+                Data(
+                    "covenant-notification: webhook secrets are stored unsealed: set COVENANT_SECRETS_KEY_FILE\n".utf8))
+        }
         try await WorkerProcess.run(
             role: .notification, commands: NotificationHandler.commands, events: NotificationHandler.subscribedEvents,
             retryDelaysMilliseconds: NotificationHandler.retryDelaysMilliseconds
         ) { store, events, _ in
-            NotificationHandler(store: store, events: events, sender: HTTPWebhookSender(policy: policy))
+            NotificationHandler(
+                store: store, events: events, sender: HTTPWebhookSender(policy: policy), sealer: sealer)
         }
     }
 }

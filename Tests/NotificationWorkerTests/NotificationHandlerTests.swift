@@ -230,6 +230,33 @@ struct NotificationHandlerTests {
         #expect(data["attempts"] == .number("3") && data["status"] == .number("503"))
     }
 
+    @Test("Webhook secrets are stored sealed under the operator's key and opened only to sign")
+    func sealedAtRest() async throws {
+        let sealer = try SecretSealer(base64Key: "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=")
+        let sender = ScriptedSender(answers: [.status(200)])
+        let handler = NotificationHandler(
+            store: store, events: EventFactory(source: "covenant/notification"), sender: sender, sealer: sealer)
+        try await configure(handler, url: "https://hooks.example/acme", id: "t-1")
+        let stored = try #require(try await store.document(kind: "webhook", key: "acme"))
+        let text = String(decoding: stored.body, as: UTF8.self)
+        #expect(!text.contains("s3cret") && text.contains("aesgcm:"))
+        _ = try await handler.handle(event("invoice.ready", "e-7", invoiceReady))
+        let request = try #require(sender.requests.first)
+        let timestamp = try #require(Int64(request.headers[WebhookSignature.timestampHeader] ?? ""))
+        #expect(
+            WebhookSignature.verify(
+                header: request.headers[WebhookSignature.signatureHeader] ?? "", id: "e-7", timestamp: timestamp,
+                body: request.body, secret: "s3cret"))
+        // Another key cannot open it; a secret kept before sealing began is still read.
+        let other = try SecretSealer(base64Key: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+        guard case .string(let sealed) = JSONValue.parse(stored.body)?["secret"] else {
+            Issue.record("no secret stored")
+            return
+        }
+        #expect(throws: SecretSealer.Invalid.self) { try other.open(sealed) }
+        #expect(try other.open("plain-secret") == "plain-secret")
+    }
+
     @Test("An address the policy refuses fails at once, with a reason and no error text")
     func refusedAtOnce() async throws {
         let sender = ScriptedSender(answers: [.failed(.addressNotAllowed)])

@@ -118,6 +118,9 @@ struct ProvisioningHandlerTests {
         ).get()
         #expect(extra[0].data["internal_note"] == nil && extra[0].data["notification"] == nil)
         #expect(extra[0].data["name"] == .string("Acme MSP"))
+        // Nor does provisioning keep the webhook: its secret lives with notification alone.
+        let stored = try #require(try await provisioning.store.document(kind: "tenant", key: "acme"))
+        #expect(JSONValue.parse(stored.body)?["notification"] == nil)
     }
 
     @Test("Every rule broken is its rejection code, and changes nothing")
