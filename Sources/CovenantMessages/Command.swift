@@ -54,7 +54,8 @@ extension Command {
 public struct TenantUpsert: Sendable, Hashable {
     public var tenant: Tenant
     public var webhookURL: String?
-    public var webhookSecret: String?
+    /// The secrets deliveries are signed with: one, or two during a rotation.
+    public var webhookSecrets: [String] = []
 
     init(_ data: Fields, tenantId: String) throws(Rejection) {
         let license = try data.object("platform_license")
@@ -83,7 +84,19 @@ public struct TenantUpsert: Sendable, Hashable {
                 throw Rejection(.invalidMessage, "data.notification.webhook_url must be an http(s) URL")
             }
             webhookURL = url
-            webhookSecret = try notification.string("webhook_secret")
+            let one = try notification.optionalString("webhook_secret")
+            let several = notification.has("webhook_secrets") ? try notification.strings("webhook_secrets") : nil
+            switch (one, several) {
+            case (let secret?, nil): webhookSecrets = [secret]
+            case (nil, let secrets?) where (1...2).contains(secrets.count): webhookSecrets = secrets
+            default:
+                throw Rejection(
+                    .invalidMessage,
+                    "data.notification needs webhook_secret, or webhook_secrets with one or two secrets (a rotation)")
+            }
+            guard webhookSecrets.allSatisfy({ !$0.isEmpty }) else {
+                throw Rejection(.invalidMessage, "data.notification: a webhook secret is empty")
+            }
         }
     }
 }

@@ -104,7 +104,8 @@ public struct NotificationHandler: MessageHandler {
 
     struct Webhook {
         var url: String
-        var secret: String
+        /// One, or two during a rotation: each delivery is signed with every one.
+        var secrets: [String]
         var time: Date
     }
 
@@ -112,7 +113,9 @@ public struct NotificationHandler: MessageHandler {
         guard let (json, _) = try await store.jsonDocument(kind: "webhook", key: tenant) else { return nil }
         let fields = try Fields(json, path: "webhook")
         guard let time = RFC3339.instant(try fields.string("time")) else { return nil }
-        return Webhook(url: try fields.string("url"), secret: try sealer.open(try fields.string("secret")), time: time)
+        // `secret` is the form kept before rotations were possible.
+        let stored = try fields.has("secrets") ? fields.strings("secrets") : [try fields.string("secret")]
+        return Webhook(url: try fields.string("url"), secrets: try stored.map(sealer.open), time: time)
     }
 
     /// A tenant's webhook from its `tenant.upsert`; an upsert older than the one kept changes
@@ -127,7 +130,7 @@ public struct NotificationHandler: MessageHandler {
         {
             return .commit(UnitOfWork(messageId: nil))
         }
-        guard let url = upsert.webhookURL, let secret = upsert.webhookSecret else {
+        guard let url = upsert.webhookURL, !upsert.webhookSecrets.isEmpty else {
             // Without an address or a secret the tenant takes no webhooks from now on.
             guard let (_, version) = current else { return .commit(UnitOfWork(messageId: nil)) }
             return .commit(
@@ -143,7 +146,9 @@ public struct NotificationHandler: MessageHandler {
             try await store.replacing(
                 kind: "webhook", key: event.tenantId,
                 with: .object([
-                    "url": .string(url), "secret": .string(try sealer.seal(secret)), "time": .string(event.time),
+                    "url": .string(url),
+                    "secrets": .array(try upsert.webhookSecrets.map { .string(try sealer.seal($0)) }),
+                    "time": .string(event.time),
                 ])))
     }
 
@@ -158,7 +163,7 @@ public struct NotificationHandler: MessageHandler {
                 "Content-Type": CloudEvent.contentType, WebhookSignature.idHeader: event.id,
                 WebhookSignature.timestampHeader: String(timestamp),
                 WebhookSignature.signatureHeader: WebhookSignature.signature(
-                    id: event.id, timestamp: timestamp, body: body, secrets: [webhook.secret]),
+                    id: event.id, timestamp: timestamp, body: body, secrets: webhook.secrets),
             ], body: body)
         let record = DeliveryRecord(
             eventId: event.id, target: webhook.url, attempt: attempt,

@@ -652,7 +652,7 @@ public final class Worker: Service {
             exchange: Topology.deadExchange, routingKey: configuration.queue, messageId: commandId,
             type: delivery.message.type?.storableText,
             contentType: (delivery.message.contentType ?? "application/octet-stream").storableText,
-            headers: headers, body: delivery.message.body)
+            headers: headers, body: SecretRedaction.redacted(delivery.message.body))
         return UnitOfWork(messageId: nil, outbox: [rejected, deadLetter])
     }
 

@@ -347,6 +347,6 @@ struct CommandDecodingTests {
             return
         }
         #expect(upsert.tenant.allowedTerms.contains(4) && upsert.tenant.platformLicense.kind == .bareMetal)
-        #expect(upsert.webhookURL == "https://hooks.acme.example/billing" && upsert.webhookSecret == "s3cret")
+        #expect(upsert.webhookURL == "https://hooks.acme.example/billing" && upsert.webhookSecrets == ["s3cret"])
     }
 }

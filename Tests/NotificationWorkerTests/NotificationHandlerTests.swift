@@ -249,12 +249,38 @@ struct NotificationHandlerTests {
                 body: request.body, secret: "s3cret"))
         // Another key cannot open it; a secret kept before sealing began is still read.
         let other = try SecretSealer(base64Key: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
-        guard case .string(let sealed) = JSONValue.parse(stored.body)?["secret"] else {
+        guard case .array(let kept) = JSONValue.parse(stored.body)?["secrets"], case .string(let sealed) = kept.first
+        else {
             Issue.record("no secret stored")
             return
         }
         #expect(throws: SecretSealer.Invalid.self) { try other.open(sealed) }
         #expect(try other.open("plain-secret") == "plain-secret")
+    }
+
+    @Test("During a rotation each delivery is signed with both secrets; a receiver with either verifies it")
+    func rotation() async throws {
+        let sender = ScriptedSender(answers: [.status(200)])
+        let handler = handler(sender)
+        let upsert = event(
+            "tenant.upsert", "t-1", time: "2025-01-01T00:00:00Z",
+            #"{"name":"Acme","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true,"notification":{"webhook_url":"https://hooks.example/acme","webhook_secrets":["old-secret","new-secret"]}}"#
+        )
+        guard case .commit(var unit) = try await handler.handle(upsert) else { return }
+        unit.messageId = upsert.id
+        _ = try await store.commit(unit)
+        _ = try await handler.handle(event("invoice.ready", "e-8", invoiceReady))
+        let request = try #require(sender.requests.first)
+        let header = request.headers[WebhookSignature.signatureHeader] ?? ""
+        let timestamp = try #require(Int64(request.headers[WebhookSignature.timestampHeader] ?? ""))
+        #expect(header.split(separator: " ").count == 2)
+        for secret in ["old-secret", "new-secret"] {
+            #expect(
+                WebhookSignature.verify(
+                    header: header, id: "e-8", timestamp: timestamp, body: request.body, secret: secret))
+        }
+        #expect(
+            !WebhookSignature.verify(header: header, id: "e-8", timestamp: timestamp, body: request.body, secret: "x"))
     }
 
     @Test("An address the policy refuses fails at once, with a reason and no error text")
