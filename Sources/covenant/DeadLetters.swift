@@ -41,15 +41,27 @@ struct Dead: AsyncParsableCommand {
         return (consumer, letters)
     }
 
-    struct List: AsyncParsableCommand {
+    /// What `list` and `replay` share: the broker, the worker queue, how many.
+    struct Letters: ParsableArguments {
         @OptionGroup var connection: Connection
         @Argument(help: "The worker queue, e.g. covenant.rating.") var queue: String
         @Option(help: "At most this many.") var limit = 100
 
-        func run() async throws {
+        /// The dead letters taken (unacknowledged), with the consumer holding them.
+        func take() async throws -> (AMQPConsumer, [AMQPDelivery], BrokerDeadline, AMQPConfiguration) {
             let configuration = try connection.configuration()
             let deadline = connection.deadline(configuration)
             let (consumer, letters) = try await Dead.drain(queue, configuration, limit: limit, deadline: deadline)
+            return (consumer, letters, deadline, configuration)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var letters: Letters
+
+        func run() async throws {
+            let (consumer, letters, deadline, _) = try await self.letters.take()
+            let queue = self.letters.queue
             for letter in letters {
                 let headers = letter.message.headers
                 print(
@@ -68,14 +80,11 @@ struct Dead: AsyncParsableCommand {
             abstract: "Publish dead letters again; each is acknowledged only once the broker confirmed its replay.",
             discussion: "Exits non-zero when a replay was returned unroutable (that dead letter stays where it was).")
 
-        @OptionGroup var connection: Connection
-        @Argument(help: "The worker queue, e.g. covenant.rating.") var queue: String
-        @Option(help: "At most this many.") var limit = 100
+        @OptionGroup var letters: Letters
 
         func run() async throws {
-            let configuration = try connection.configuration()
-            let deadline = connection.deadline(configuration)
-            let (consumer, letters) = try await Dead.drain(queue, configuration, limit: limit, deadline: deadline)
+            let (consumer, letters, deadline, configuration) = try await self.letters.take()
+            let queue = self.letters.queue
             let publisher = AMQPPublisher(configuration: configuration, onConnectionEvent: deadline.observer)
             var replayed = 0
             var refused: [String] = []
