@@ -1,0 +1,65 @@
+import Foundation
+import Synchronization
+
+/// A flag set once, read from any task.
+final class StopFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}
+
+/// Wakes one waiting task, or the next one to wait if none is waiting.
+final class Doorbell: Sendable {
+    private struct State {
+        var rung = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    func ring() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let waiter = state.waiter else {
+                state.rung = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns when rung (or at once if rung since the last wait), or after `timeout`.
+    func wait(upTo timeout: Duration) async {
+        let timer = Task {
+            // Cancelled once the wait is over: then it must not ring.
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            ring()
+        }
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> Bool in
+                if state.rung {
+                    state.rung = false
+                    return true
+                }
+                state.waiter = continuation
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+        timer.cancel()
+    }
+}
+
+extension String {
+    /// The text with U+0000 replaced by U+FFFD: PostgreSQL's text cannot hold U+0000, and an
+    /// outbox row that cannot be written would hold its message forever.
+    var storableText: String {
+        utf8.contains(0) ? String(unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : Character($0) }) : self
+    }
+}
+
+extension Sequence<UInt8> {
+    /// The bytes as lowercase hex digits, two per byte (digests in ids).
+    var hexDigits: String { map { String(format: "%02x", $0) }.joined() }
+}

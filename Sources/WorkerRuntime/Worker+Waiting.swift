@@ -1,0 +1,97 @@
+import AMQPClient
+import BillingDomain
+import CovenantMessages
+import Crypto
+import Foundation
+import Logging
+import Synchronization
+import WorkerStores
+
+/// Messages that wait: in the role's retry queues, counted, and the waits between retries.
+extension Worker {
+    /// A bounded wait counted against the delivery's waits so far: one more wait while it has
+    /// some left (and the role has a retry queue to wait in), else its rejection.
+    func settled(_ outcome: HandlerOutcome, _ delivery: AMQPDelivery) -> HandlerOutcome {
+        guard case .rejectUnlessItArrives(let rejection, let attempts, let delay) = outcome else { return outcome }
+        guard Self.retries(of: delivery) < attempts, retryQueue(for: delay) != nil else { return .reject(rejection) }
+        return .retryLater("\(rejection.message) (yet)", after: delay)
+    }
+
+    /// Sends a copy of the delivery to the role's retry queue (through the outbox, so it cannot
+    /// be lost) and acknowledges the original; the broker brings the copy back after the delay.
+    func park(
+        _ delivery: AMQPDelivery, _ consumer: AMQPConsumer, reason: String, after delay: Duration,
+        metadata: Logger.Metadata
+    ) async throws {
+        guard let unit = parkingUnit(delivery, reason: reason, after: delay, metadata: metadata) else {
+            // No retry queue declared: back to this queue, behind what is waiting.
+            consumer.requeue(delivery)
+            return
+        }
+        _ = try await store.commit(unit)
+        consumer.acknowledge(delivery)
+        outboxBell.ring()
+    }
+
+    /// The copy of a delivery bound for the role's retry queue, as a unit of work; nil when
+    /// the role has no retry queue.
+    /// With `faults`, the copy waits after a fault (counted in its own header, not against the
+    /// waits ``HandlerOutcome/rejectUnlessItArrives(_:attempts:after:)`` allows).
+    func parkingUnit(
+        _ delivery: AMQPDelivery, reason: String, after delay: Duration, metadata: Logger.Metadata,
+        faults: Int? = nil
+    ) -> UnitOfWork? {
+        guard let retryQueue = retryQueue(for: delay) else { return nil }
+        let retries = Self.retries(of: delivery)
+        let level: Logger.Level = retries > 0 && retries % 100 == 0 ? .warning : .debug
+        if faults == nil {
+            logger.log(level: level, "waiting: \(reason)", metadata: metadata.merging(["retries": "\(retries)"]) { $1 })
+        }
+        var headers = [Self.retriesHeader: String(faults == nil ? retries + 1 : retries)]
+        if let faults { headers[FaultPolicy.faultsHeader] = String(faults) }
+        for (name, value) in delivery.message.headers where name.hasPrefix("x-covenant-original-") {
+            if let text = value.stringValue { headers[name] = text }
+        }
+        let (exchange, routingKey) = Self.origin(of: delivery)
+        headers["x-covenant-original-exchange"] = exchange
+        headers["x-covenant-original-routing-key"] = routingKey
+        let copy = OutboxMessage(
+            exchange: "", routingKey: retryQueue,
+            messageId: delivery.message.messageId ?? "", type: delivery.message.type?.storableText,
+            contentType: delivery.message.contentType ?? CloudEvent.contentType, headers: headers,
+            body: delivery.message.body)
+        return UnitOfWork(messageId: nil, outbox: [copy])
+    }
+
+    static let retriesHeader = "x-covenant-retries"
+
+    /// The largest body taken from the commands exchange.
+    public static let maximumCommandBytes = 1 << 20
+    /// The largest body taken from the events exchange: RabbitMQ 4's default `max_message_size`.
+    public static let maximumEventBytes = 16 << 20
+
+    /// How many times the delivery has waited in a retry queue.
+    static func retries(of delivery: AMQPDelivery) -> Int {
+        Int(delivery.message.headers[retriesHeader]?.stringValue ?? "") ?? 0
+    }
+
+    /// The role's retry queue that waits at least `delay`; nil when it has none.
+    func retryQueue(for delay: Duration) -> String? {
+        let milliseconds = Int(delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000)
+        return configuration.topology.queues.first(where: { $0.name == configuration.queue })?
+            .retryQueueName(atLeast: milliseconds)
+    }
+
+    /// Where a delivery was first published: a copy back from the retry queue says so in its
+    /// headers.
+    static func origin(of delivery: AMQPDelivery) -> (exchange: String, routingKey: String) {
+        (
+            delivery.message.headers["x-covenant-original-exchange"]?.stringValue ?? delivery.exchange,
+            delivery.message.headers["x-covenant-original-routing-key"]?.stringValue ?? delivery.routingKey
+        )
+    }
+
+    func backoff(_ attempt: Int) -> Duration {
+        min(.milliseconds(50) * (1 << min(attempt, 16)), configuration.maximumBackoff)
+    }
+}
