@@ -73,27 +73,27 @@ public struct ProvisioningHandler: MessageHandler {
 
     static func key(_ tenantId: String, _ id: String) -> String { "\(tenantId)/\(id)" }
 
-    private func tenant(_ id: String) async throws -> (TenantUpsert, Int64) {
+    func tenant(_ id: String) async throws -> (TenantUpsert, Int64) {
         guard let document = try await store.document(kind: "tenant", key: id),
             let data = JSONValue.parse(document.body)
         else { throw Rejection(.unknownTenant, "tenant \(id) does not exist") }
         return (try Command.tenant(from: data, tenantId: id).get(), document.version)
     }
 
-    private func plan(_ tenantId: String, _ id: String) async throws -> Plan {
+    func plan(_ tenantId: String, _ id: String) async throws -> Plan {
         guard let document = try await store.document(kind: "plan", key: Self.key(tenantId, id)),
             let data = JSONValue.parse(document.body)
         else { throw Rejection(.unknownPlan, "plan \(id) does not exist for tenant \(tenantId)") }
         return try Command.plan(from: data).get()
     }
 
-    private func service(_ tenantId: String, _ id: String) async throws -> (ServiceRecord, Int64)? {
+    func service(_ tenantId: String, _ id: String) async throws -> (ServiceRecord, Int64)? {
         guard let document = try await store.document(kind: "service", key: Self.key(tenantId, id)) else { return nil }
         guard let json = JSONValue.parse(document.body) else { throw StoreError("service \(id) is unreadable") }
         return (try ServiceRecord(json: json), document.version)
     }
 
-    private func write(_ record: ServiceRecord, tenantId: String, version: Int64) -> DocumentWrite {
+    func write(_ record: ServiceRecord, tenantId: String, version: Int64) -> DocumentWrite {
         DocumentWrite(
             kind: "service", key: Self.key(tenantId, record.serviceId), body: record.json.serialized(),
             expectedVersion: version)
@@ -102,7 +102,7 @@ public struct ProvisioningHandler: MessageHandler {
     /// Commits a service's new record with the events it publishes. Each event carries the
     /// record's new `revision` (its document version): consumers apply a service's events in
     /// revision order, whatever order they arrive in.
-    private func commit(
+    func commit(
         _ record: ServiceRecord, version: Int64, _ command: CloudEvent, _ events: [(type: String, data: JSONValue)]
     ) -> HandlerOutcome {
         let outbox = events.enumerated().map { index, item in
@@ -121,14 +121,14 @@ public struct ProvisioningHandler: MessageHandler {
         ])
     }
 
-    private func event(_ type: String, _ command: CloudEvent, _ data: JSONValue, _ sequence: Int = 0) -> OutboxMessage {
+    func event(_ type: String, _ command: CloudEvent, _ data: JSONValue, _ sequence: Int = 0) -> OutboxMessage {
         events.event(
             type, tenantId: command.tenantId, causationId: command.id, data: data, time: now(), sequence: sequence)
     }
 
     // MARK: Commands
 
-    private func upsertTenant(_ upsert: TenantUpsert, _ command: CloudEvent) async throws -> HandlerOutcome {
+    func upsertTenant(_ upsert: TenantUpsert, _ command: CloudEvent) async throws -> HandlerOutcome {
         // The webhook (address and secrets) is notification's alone: provisioning keeps none of it.
         var kept = command.data
         if case .object(var fields) = kept {
@@ -140,7 +140,7 @@ public struct ProvisioningHandler: MessageHandler {
         return .commit(unit)
     }
 
-    private func upsertPlan(_ plan: Plan, _ command: CloudEvent) async throws -> HandlerOutcome {
+    func upsertPlan(_ plan: Plan, _ command: CloudEvent) async throws -> HandlerOutcome {
         _ = try await tenant(command.tenantId)
         var unit = try await store.replacing(
             kind: "plan", key: Self.key(command.tenantId, plan.id), with: command.data)
@@ -148,7 +148,7 @@ public struct ProvisioningHandler: MessageHandler {
         return .commit(unit)
     }
 
-    private func provisionService(_ provision: ServiceProvision, _ command: CloudEvent) async throws -> HandlerOutcome {
+    func provisionService(_ provision: ServiceProvision, _ command: CloudEvent) async throws -> HandlerOutcome {
         let (tenant, _) = try await tenant(command.tenantId)
         try checkWindow(provision.startDate, "data.start_date", tenant.tenant)
         let plan = try await plan(command.tenantId, provision.planId)
@@ -184,11 +184,11 @@ public struct ProvisioningHandler: MessageHandler {
     }
 
     /// `contract.activated` with the whole contract, which invoicing and commitments keep.
-    private func contractActivated(_ contract: Contract) -> JSONValue {
+    func contractActivated(_ contract: Contract) -> JSONValue {
         EventPayloads.contractActivated(contract).adding(["contract": ContractEncoding.contract(contract)])
     }
 
-    private func checkChargeTo(_ serviceId: String?, _ command: CloudEvent, customerId: String) async throws {
+    func checkChargeTo(_ serviceId: String?, _ command: CloudEvent, customerId: String) async throws {
         guard let serviceId else { return }
         guard let (other, _) = try await service(command.tenantId, serviceId), other.customerId == customerId else {
             throw Rejection(
@@ -196,7 +196,7 @@ public struct ProvisioningHandler: MessageHandler {
         }
     }
 
-    private func activeService(_ id: String, _ command: CloudEvent) async throws -> (ServiceRecord, Int64) {
+    func activeService(_ id: String, _ command: CloudEvent) async throws -> (ServiceRecord, Int64) {
         guard let (record, version) = try await service(command.tenantId, id) else {
             throw Rejection(.unknownService, "service \(id) does not exist")
         }
@@ -204,7 +204,7 @@ public struct ProvisioningHandler: MessageHandler {
         return (record, version)
     }
 
-    private func changePlan(_ change: ServiceChangePlan, _ command: CloudEvent) async throws -> HandlerOutcome {
+    func changePlan(_ change: ServiceChangePlan, _ command: CloudEvent) async throws -> HandlerOutcome {
         let (tenant, _) = try await tenant(command.tenantId)
         try checkWindow(change.effectiveDate, "data.effective_date", tenant.tenant)
         var (record, version) = try await activeService(change.serviceId, command)
@@ -239,7 +239,7 @@ public struct ProvisioningHandler: MessageHandler {
         return commit(record, version: version, command, [("contract.plan_changed", data)])
     }
 
-    private func cancelService(_ cancel: ServiceCancel, _ command: CloudEvent) async throws -> HandlerOutcome {
+    func cancelService(_ cancel: ServiceCancel, _ command: CloudEvent) async throws -> HandlerOutcome {
         let (tenant, _) = try await tenant(command.tenantId)
         try checkWindow(cancel.effectiveDate, "data.effective_date", tenant.tenant)
         var (record, version) = try await activeService(cancel.serviceId, command)
@@ -271,164 +271,6 @@ public struct ProvisioningHandler: MessageHandler {
         return commit(record, version: version, command, [("contract.cancelled", data)])
     }
 
-    /// A billing run as of `asOf`, the provisioning step, begun: the tenant's customers are
-    /// split into parts of ``customersPerPart``, each a ``runPart`` command (with the run's
-    /// customer count and each customer's services) that provisioning sends itself and handles
-    /// like any command. The run reads the services a page at a time and keeps only customer
-    /// and service ids, so neither it nor any part holds the whole tenant. A tenant without
-    /// customers completes the run here.
-    private func startRun(asOf: CalendarDate, _ command: CloudEvent) async throws -> HandlerOutcome {
-        let (tenant, _) = try await tenant(command.tenantId)
-        try checkRunDate(asOf, tenant.tenant)
-        var servicesByCustomer: [String: [String]] = [:]
-        try await store.forEachPage(kind: "service", keyPrefix: "\(command.tenantId)/") { page in
-            for stored in page {
-                guard let json = JSONValue.parse(stored.body), case .string(let customer)? = json["customer_id"],
-                    case .string(let service)? = json["service_id"]
-                else { throw StoreError("service \(stored.key) is unreadable") }
-                servicesByCustomer[customer, default: []].append(service)
-            }
-        }
-        guard !servicesByCustomer.isEmpty else {
-            return .commit(
-                UnitOfWork(
-                    messageId: command.id,
-                    outbox: [
-                        event(
-                            "billing.run.completed", command,
-                            EventPayloads.billingRunCompleted(asOf: asOf, invoiceIds: []))
-                    ]))
-        }
-        let commands = EventFactory(source: events.source, exchange: Topology.commandsExchange)
-        let customers = servicesByCustomer.sorted { $0.key < $1.key }
-        let outbox = stride(from: 0, to: customers.count, by: Self.customersPerPart).map { first in
-            let part = customers[first..<min(first + Self.customersPerPart, customers.count)]
-            return commands.event(
-                Self.runPart, tenantId: command.tenantId, causationId: command.id,
-                data: .object([
-                    "run_id": .string(command.id), "as_of": .string(asOf.description),
-                    "customers": .number(String(customers.count)),
-                    "part": .array(
-                        part.map { customer, services in
-                            .object([
-                                "customer_id": .string(customer), "service_ids": .array(services.map(JSONValue.string)),
-                            ])
-                        }),
-                ]), time: now(), sequence: first / Self.customersPerPart)
-        }
-        return .commit(UnitOfWork(messageId: command.id, outbox: outbox))
-    }
-
-    /// A part of a billing run: for each of its customers, every contract whose term ended
-    /// before the run's date renews (`auto_renew`, `renew_to`, as many times as the date calls
-    /// for) or expires (`contract.renewed`, `contract.expired`); the days before the run's
-    /// cutoff are closed (no plan change or cancellation may be dated inside them afterwards);
-    /// and the customer gets `billing.period_closed` with the state and revision of each of
-    /// their services, from which invoicing bills. One transaction for the part; a customer
-    /// or service named twice, or a service not the customer's, rejects the whole part.
-    private func closePeriods(_ command: CloudEvent) async throws -> HandlerOutcome {
-        let data = try Fields(command.data, path: "data")
-        let runId = try data.string("run_id")
-        let asOf = try data.date("as_of")
-        let customers = try data.int("customers", in: 1...Int(Int32.max))
-        let part = try data.objects("part").map { customer in
-            (id: try customer.string("customer_id"), serviceIds: try customer.strings("service_ids"))
-        }
-        guard Set(part.map(\.id)).count == part.count else {
-            throw Rejection(.invalidMessage, "data.part names a customer twice")
-        }
-        let serviceIds = part.flatMap(\.serviceIds)
-        guard Set(serviceIds).count == serviceIds.count else {
-            throw Rejection(.invalidMessage, "data.part names a service twice")
-        }
-        let tenant = try await self.tenant(command.tenantId).0.tenant
-        // A part is a command like any other: whoever sent it, its date is checked again.
-        try checkRunDate(asOf, tenant)
-        let documents = RunDocuments(store)
-        try await documents.services.prefetch(serviceIds.map { Self.key(command.tenantId, $0) })
-        var changed: [String: ServiceRecord] = [:]
-        var outbox: [OutboxMessage] = []
-        for customer in part {
-            let services = try await closePeriod(
-                of: customer.id, customer.serviceIds, asOf: asOf, tenant: tenant, command, documents,
-                changed: &changed, outbox: &outbox)
-            outbox.append(
-                events.event(
-                    "billing.period_closed", tenantId: command.tenantId, causationId: runId,
-                    data: .object([
-                        "run_id": .string(runId), "as_of": .string(asOf.description),
-                        "customer_id": .string(customer.id), "customers": .number(String(customers)),
-                        "services": .array(services),
-                    ]), time: now(), key: customer.id))
-        }
-        // Written last: a part rejected halfway leaves its services as they were.
-        return .commit(UnitOfWork(messageId: command.id, documents: documents.services.writes(changed), outbox: outbox))
-    }
-
-    /// One customer's services closed through the run's cutoff, renewed or expired as their
-    /// terms call for: their changed records into `changed`, their contract events into
-    /// `outbox`; returns each service's state for `billing.period_closed`.
-    private func closePeriod(
-        of customer: String, _ serviceIds: [String], asOf: CalendarDate, tenant: Tenant, _ command: CloudEvent,
-        _ documents: RunDocuments, changed: inout [String: ServiceRecord], outbox: inout [OutboxMessage]
-    ) async throws -> [JSONValue] {
-        let cutoff = asOf.startOfMonth
-        var services: [JSONValue] = []
-        for serviceId in serviceIds {
-            let key = Self.key(command.tenantId, serviceId)
-            guard let before = try await documents.services.value(key), before.customerId == customer else {
-                throw Rejection(.unknownService, "service \(serviceId) is not a service of customer \(customer)")
-            }
-            let version = documents.services.version(key)
-            var record = before
-            var changes: [(type: String, data: JSONValue)] = []
-            while record.endDate == nil, let current = record.currentContract, current.closing == nil,
-                current.termEnd < asOf
-            {
-                // The date window bounds this to about 121 (one-month terms over ten years);
-                // the cap is the guarantee that one run's transaction stays small.
-                guard changes.count < Self.maximumRenewalsPerRun else {
-                    throw Rejection(
-                        .dateOutOfRange,
-                        "service \(serviceId) would renew more than \(Self.maximumRenewalsPerRun) times in one run")
-                }
-                guard let plan = try await documents.plans.value(Self.key(command.tenantId, record.planId)) else {
-                    throw Rejection(.unknownPlan, "plan \(record.planId) does not exist")
-                }
-                let next = try current.renewal(
-                    plan: plan, tenant: tenant, newContractId: "\(record.serviceId)-\(record.contracts.count + 1)"
-                ).get()
-                if let next {
-                    record.contracts.append(next)
-                    changes.append(
-                        (
-                            "contract.renewed",
-                            EventPayloads.contractRenewed(old: current, new: next).adding([
-                                "contract": ContractEncoding.contract(next)
-                            ])
-                        ))
-                } else {
-                    record.endDate = current.termEnd
-                    changes.append(("contract.expired", EventPayloads.contractExpired(current)))
-                }
-            }
-            if record.isActive, (record.closedThrough ?? cutoff) <= cutoff { record.closedThrough = cutoff }
-            let revision = record == before ? version : version + 1
-            if record != before { changed[key] = record }
-            for change in changes {
-                outbox.append(
-                    event(change.type, command, Self.revised(change.data, record, revision: revision), outbox.count))
-            }
-            services.append(
-                .object([
-                    "service_id": .string(record.serviceId), "plan_id": .string(record.planId),
-                    "billing_model": .string(record.billingModel.rawValue),
-                    "revision": .number(String(revision)), "previous_revision": .number(String(version)),
-                    "contracts": .array(record.contracts.map(ContractEncoding.contract)),
-                ]))
-        }
-        return services
-    }
 }
 
 /// What a part of a billing run reads, each read once: the services and the plans of renewals.

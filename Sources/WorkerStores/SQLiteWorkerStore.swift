@@ -1,4 +1,4 @@
-public import BillingDomain
+import BillingDomain
 import CovenantMessages
 import Foundation
 import GRDB
@@ -8,8 +8,8 @@ import GRDB
 /// writers queue on SQLite's lock with a busy timeout instead of failing to upgrade).
 public final class SQLiteWorkerStore: WorkerStore {
     public let role: StoreRole
-    private let pool: DatabasePool
-    private let handoff = OutboxHandoff()
+    let pool: DatabasePool
+    let handoff = OutboxHandoff()
 
     /// Opens (creating if needed) `<directory>/<role>.sqlite`.
     public init(directory: String, role: StoreRole, busyTimeout: Duration = .seconds(30)) throws {
@@ -33,8 +33,7 @@ public final class SQLiteWorkerStore: WorkerStore {
     /// Opens the pool, waiting while another process holds the lock that switching a new file
     /// to WAL needs (replicas starting together): SQLite reports that as `SQLITE_BUSY` at once,
     /// without calling the busy handler.
-    private static func open(_ path: String, _ configuration: Configuration, patience: Duration) throws -> DatabasePool
-    {
+    static func open(_ path: String, _ configuration: Configuration, patience: Duration) throws -> DatabasePool {
         let deadline = ContinuousClock.now + patience
         while true {
             do {
@@ -124,7 +123,7 @@ public final class SQLiteWorkerStore: WorkerStore {
 
     /// The stored totals the units' usage adds to, read at once inside the write transaction:
     /// each unit then writes its totals without reading them first.
-    private static func storedTotals(
+    static func storedTotals(
         addedToBy units: [UnitOfWork], _ db: Database
     ) throws -> [UsageMonthKey: Rational] {
         let keys = units.flatMap { $0.usage.map { $0.key } }
@@ -133,7 +132,7 @@ public final class SQLiteWorkerStore: WorkerStore {
 
     /// Applies a unit; `totals` holds every total its usage adds to (absent: none stored yet)
     /// and is kept current.
-    private static func apply(
+    static func apply(
         _ unit: UnitOfWork, _ db: Database, _ written: inout OutboxWrites,
         _ totals: inout [UsageMonthKey: Rational]
     ) throws
@@ -182,7 +181,7 @@ public final class SQLiteWorkerStore: WorkerStore {
     /// cost more in binding its arguments than SQLite spent running it). A repeat among them
     /// is found by the count of ids inserted, a total past its limit as it is summed: the
     /// caller rolls back.
-    private static func apply(
+    static func apply(
         additions units: [UnitOfWork], _ db: Database, _ written: inout OutboxWrites,
         _ totals: inout [UsageMonthKey: Rational]
     ) throws -> CommitOutcome {
@@ -222,7 +221,7 @@ public final class SQLiteWorkerStore: WorkerStore {
     }
 
     /// A unit's invoices, delivery attempts and outbox messages: rows only added, never refused.
-    private static func writeRecords(of unit: UnitOfWork, _ db: Database, _ written: inout OutboxWrites) throws {
+    static func writeRecords(of unit: UnitOfWork, _ db: Database, _ written: inout OutboxWrites) throws {
         let now = Int64(Date().timeIntervalSince1970)
         for invoice in unit.invoices {
             try db.cachedStatement(
@@ -260,206 +259,6 @@ public final class SQLiteWorkerStore: WorkerStore {
                 written.claim?.until,
             ])
             written.wrote(OutboxRecord(id: db.lastInsertedRowID, message: message))
-        }
-    }
-
-    public func handledMessages(among messageIds: [String]) async throws -> Set<String> {
-        guard !messageIds.isEmpty else { return [] }
-        return try await pool.read { db in
-            Set(
-                try String.fetchAll(
-                    try db.cachedStatement(
-                        sql: "SELECT message_id FROM inbox WHERE message_id IN (SELECT value FROM json_each(?))"),
-                    arguments: [Self.jsonArray(messageIds)]))
-        }
-    }
-
-    /// `values` as one JSON array, for `IN (SELECT value FROM json_each(?))`: a statement whose
-    /// text does not change with the number of values is prepared once and kept. Prepared with
-    /// a `?` per value for each batch, the statements had cost more than running them.
-    private static func jsonArray(_ values: some Sequence<String>) -> String {
-        String(decoding: JSONValue.array(values.map(JSONValue.string)).serialized(), as: UTF8.self)
-    }
-
-    /// The documents of a kind with any of `keys`, in one statement.
-    public func documents(kind: String, keys: [String]) async throws -> [String: StoredDocument] {
-        guard !keys.isEmpty else { return [:] }
-        return try await pool.read { db in
-            var documents: [String: StoredDocument] = [:]
-            documents.reserveCapacity(keys.count)
-            let rows = try Row.fetchCursor(
-                try db.cachedStatement(
-                    sql: """
-                        SELECT kind, key, version, body FROM documents
-                        WHERE kind = ? AND key IN (SELECT value FROM json_each(?))
-                        """),
-                arguments: [kind, Self.jsonArray(keys)])
-            while let row = try rows.next() {
-                let document = try Self.document(row)
-                documents[document.key] = document
-            }
-            return documents
-        }
-    }
-
-    public func documents(
-        kind: String, keyPrefix: String, after: String?, limit: Int
-    ) async throws -> [StoredDocument] {
-        try await pool.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT kind, key, version, body FROM documents
-                    WHERE kind = ? AND substr(key, 1, ?) = ? AND key > ? ORDER BY key LIMIT ?
-                    """,
-                arguments: [kind, keyPrefix.unicodeScalars.count, keyPrefix, after ?? "", limit]
-            ).map(Self.document)
-        }
-    }
-
-    /// A row of `SELECT kind, key, version, body`, its columns read by position and the body
-    /// copied once (by name and through `Data`, the lookups had cost more than the rows).
-    private static func document(_ row: Row) throws -> StoredDocument {
-        StoredDocument(
-            kind: row[0], key: row[1], body: try row.withUnsafeData(atIndex: 3) { [UInt8]($0 ?? Data()) },
-            version: row[2])
-    }
-
-    public func usageTotals(of keys: [UsageMonthKey]) async throws -> [UsageMonthKey: Rational] {
-        try await pool.read { db in try Self.readTotals(of: keys, db) }.mapValues(parseDecimal)
-    }
-
-    /// Stored totals as decimal text (a key with none is absent): a statement per tenant, metric
-    /// and month (a batch has few), with its services.
-    private static func readTotals(of keys: [UsageMonthKey], _ db: Database) throws -> [UsageMonthKey: String] {
-        let months = Dictionary(grouping: Set(keys)) {
-            UsageMonthKey(tenantId: $0.tenantId, serviceId: "", metric: $0.metric, month: $0.month)
-        }
-        var texts: [UsageMonthKey: String] = [:]
-        for (month, keys) in months {
-            let rows = try Row.fetchCursor(
-                try db.cachedStatement(
-                    sql: """
-                        SELECT service_id, quantity FROM usage_totals WHERE tenant_id = ? AND metric = ?
-                        AND month = ? AND service_id IN (SELECT value FROM json_each(?))
-                        """),
-                arguments: [
-                    month.tenantId, month.metric, month.month.description, jsonArray(keys.map { $0.serviceId }),
-                ])
-            while let row = try rows.next() {
-                var key = month
-                key.serviceId = row[0]
-                texts[key] = row[1]
-            }
-        }
-        return texts
-    }
-
-    public func invoice(tenantId: String, invoiceId: String) async throws -> StoredInvoice? {
-        try await pool.read { db in
-            guard
-                let row = try Row.fetchOne(
-                    db, sql: "SELECT * FROM invoices WHERE tenant_id = ? AND invoice_id = ?",
-                    arguments: [tenantId, invoiceId])
-            else { return nil }
-            guard let issueDate = CalendarDate(iso: row["issue_date"] as String) else {
-                throw StoreError("invoice \(invoiceId) has an unreadable issue date")
-            }
-            return StoredInvoice(
-                tenantId: row["tenant_id"], invoiceId: row["invoice_id"], customerId: row["customer_id"],
-                currency: row["currency"], issueDate: issueDate, subtotal: try parseDecimal(row["subtotal"]),
-                discountTotal: try parseDecimal(row["discount_total"]), total: try parseDecimal(row["total"]),
-                body: [UInt8](row["body"] as Data))
-        }
-    }
-
-    public func deliveries(eventId: String) async throws -> [DeliveryRecord] {
-        try await pool.read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM deliveries WHERE event_id = ? ORDER BY target, attempt", arguments: [eventId]
-            ).map { row in
-                DeliveryRecord(
-                    eventId: row["event_id"], target: row["target"], attempt: row["attempt"], status: row["status"],
-                    responseCode: row["response_code"], at: row["at"])
-            }
-        }
-    }
-
-    public func handOffOutbox(to claimant: String, lease: Duration) {
-        handoff.handOff(to: claimant, lease: lease)
-    }
-
-    public func claimOutbox(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord] {
-        try await handoff.claim(limit: limit, claimant: claimant) { limit in
-            try await self.claimTable(limit: limit, claimant: claimant, lease: lease)
-        }
-    }
-
-    private func claimTable(limit: Int, claimant: String, lease: Duration) async throws -> [OutboxRecord] {
-        let now = Date().timeIntervalSince1970
-        let until = now + lease.inSeconds
-        return try await pool.writeWithoutTransaction { db in
-            var records: [OutboxRecord] = []
-            try db.inTransaction(.immediate) {
-                records = try Row.fetchAll(
-                    db,
-                    sql: """
-                        UPDATE outbox SET claimed_by = ?, claimed_until = ?
-                        WHERE id IN (
-                            SELECT id FROM outbox
-                            WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)
-                            ORDER BY id LIMIT ?)
-                        RETURNING id, exchange, routing_key, message_id, type, content_type, headers, body
-                        """,
-                    arguments: [claimant, until, now, limit]
-                ).map(Self.outboxRecord)
-                return .commit
-            }
-            return records.sorted { $0.id < $1.id }
-        }
-    }
-
-    private static func outboxRecord(_ row: Row) throws -> OutboxRecord {
-        OutboxRecord(
-            id: row["id"],
-            message: OutboxMessage(
-                exchange: row["exchange"], routingKey: row["routing_key"], messageId: row["message_id"],
-                type: row["type"], contentType: row["content_type"], headers: try HeaderCoding.decode(row["headers"]),
-                body: [UInt8](row["body"] as Data)))
-    }
-
-    public func releaseOutboxClaims(of claimant: String) async throws -> Int {
-        handoff.release(claimant)
-        return try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?",
-                arguments: [claimant])
-            return db.changesCount
-        }
-    }
-
-    /// Deletes the rows without waiting for the disk: if the machine loses the deletion, the
-    /// rows are published again after their lease (at least once, as after a relay's crash).
-    /// The write-ahead log keeps order, so the next commit's flush makes the deletion durable too.
-    public func markSent(ids: [Int64]) async throws {
-        guard !ids.isEmpty else { return }
-        try await pool.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            let deleted = Result {
-                try db.inTransaction(.immediate) {
-                    try db.cachedStatement(sql: "DELETE FROM outbox WHERE id IN (SELECT value FROM json_each(?))")
-                        .execute(arguments: ["[" + ids.map(String.init).joined(separator: ",") + "]"])
-                    return .commit
-                }
-            }
-            // Every other write waits for the disk before it returns.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            try deleted.get()
-        }
-    }
-
-    public func outboxBacklog() async throws -> Int {
-        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE sent_at IS NULL") ?? 0
         }
     }
 
