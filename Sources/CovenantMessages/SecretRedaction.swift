@@ -7,7 +7,7 @@ public enum SecretRedaction {
 
     /// `body` without webhook secrets; the same bytes when it names none (or is not JSON).
     public static func redacted(_ body: [UInt8]) -> [UInt8] {
-        guard body.count <= 1 << 24, contains(body, Array("webhook_secret".utf8)),
+        guard body.count <= 1 << 24, body.firstRange(of: Array("webhook_secret".utf8)) != nil,
             case .object(var envelope)? = JSONValue.parse(body), case .object(var data)? = envelope["data"],
             case .object(var notification)? = data["notification"]
         else { return body }
@@ -15,15 +15,5 @@ public enum SecretRedaction {
         data["notification"] = .object(notification)
         envelope["data"] = .object(data)
         return JSONValue.object(envelope).serialized()
-    }
-
-    private static func contains(_ bytes: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard let first = needle.first, bytes.count >= needle.count else { return false }
-        var index = 0
-        while index <= bytes.count - needle.count {
-            if bytes[index] == first && bytes[index..<index + needle.count].elementsEqual(needle) { return true }
-            index += 1
-        }
-        return false
     }
 }
