@@ -98,12 +98,13 @@ public struct HTTPWebhookSender: WebhookSender {
             configuration.dnsOverride = [target.host: first.description, target.host.lowercased(): first.description]
         }
         let maximum = maximumResponseBytes
+        let limit = TimeAmount(deadline)
         return try await HTTPClient.withHTTPClient(configuration: configuration) { client in
             var request = HTTPClientRequest(url: url)
             request.method = .POST
             for (name, value) in headers { request.headers.add(name: name, value: value) }
             request.body = .bytes(body)
-            let response = try await client.execute(request, deadline: .now() + .seconds(15))
+            let response = try await client.execute(request, deadline: .now() + limit)
             _ = try await response.body.collect(upTo: maximum)
             return .status(Int(response.status.code))
         }
