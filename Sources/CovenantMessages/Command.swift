@@ -57,6 +57,9 @@ public struct TenantUpsert: Sendable, Hashable {
     /// The secrets deliveries are signed with: one, or two during a rotation.
     public var webhookSecrets: [String] = []
 
+    /// `spec/amqp-api.md`: at least 24 characters.
+    public static let webhookSecretLength = 24...512
+
     init(_ data: Fields, tenantId: String) throws(Rejection) {
         let license = try data.object("platform_license")
         let zoneName = try data.optionalString("time_zone") ?? "UTC"
@@ -94,8 +97,12 @@ public struct TenantUpsert: Sendable, Hashable {
                     .invalidMessage,
                     "data.notification needs webhook_secret, or webhook_secrets with one or two secrets (a rotation)")
             }
-            guard webhookSecrets.allSatisfy({ !$0.isEmpty }) else {
-                throw Rejection(.invalidMessage, "data.notification: a webhook secret is empty")
+            // Guessing is what a short secret invites; a long one is only a cost to keep.
+            guard webhookSecrets.allSatisfy({ Self.webhookSecretLength.contains($0.count) }) else {
+                throw Rejection(
+                    .invalidMessage,
+                    "data.notification: a webhook secret has \(Self.webhookSecretLength.lowerBound) to "
+                        + "\(Self.webhookSecretLength.upperBound) characters")
             }
         }
     }

@@ -35,8 +35,11 @@ public struct NotificationHandler: MessageHandler {
     }
 
     /// Notification reads the webhook address and secret from the tenant's own command (the
-    /// secret is never published in an event).
+    /// secret is never published in an event), and applies them in provisioning's order
+    /// (``settingsEvents``).
     public static let commands = ["tenant.upsert"]
+    /// Events that order a tenant's webhook settings: never delivered to a webhook.
+    public static let settingsEvents = ["tenant.updated"]
     public static let subscribedEvents = [
         "invoice.ready", "billing.run.completed", "contract.activated", "contract.plan_changed", "contract.renewed",
         "contract.expiring", "contract.expired", "contract.cancelled", "command.rejected",
@@ -44,6 +47,7 @@ public struct NotificationHandler: MessageHandler {
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
         if event.type == "tenant.upsert" { return try await configure(event) }
+        if event.type == "tenant.updated" { return try await settle(event) }
         return try await deliver(event, to: try await webhook(event.tenantId))
     }
 
@@ -100,56 +104,6 @@ public struct NotificationHandler: MessageHandler {
             results.append((index, outcome))
         }
         return results
-    }
-
-    struct Webhook {
-        var url: String
-        /// One, or two during a rotation: each delivery is signed with every one.
-        var secrets: [String]
-        var time: Date
-    }
-
-    private func webhook(_ tenant: String) async throws -> Webhook? {
-        guard let (json, _) = try await store.jsonDocument(kind: "webhook", key: tenant) else { return nil }
-        let fields = try Fields(json, path: "webhook")
-        guard let time = RFC3339.instant(try fields.string("time")) else { return nil }
-        // `secret` is the form kept before rotations were possible.
-        let stored = try fields.has("secrets") ? fields.strings("secrets") : [try fields.string("secret")]
-        return Webhook(url: try fields.string("url"), secrets: try stored.map(sealer.open), time: time)
-    }
-
-    /// A tenant's webhook from its `tenant.upsert`; an upsert older than the one kept changes
-    /// nothing (replicas may take two upserts in either order). A command provisioning will
-    /// reject is not notification's to reject: it changes nothing here either.
-    private func configure(_ event: CloudEvent) async throws -> HandlerOutcome {
-        guard case .success(.tenantUpsert(let upsert)) = Command.decode(event), let time = RFC3339.instant(event.time)
-        else { return .commit(UnitOfWork(messageId: nil)) }
-        let current = try await store.jsonDocument(kind: "webhook", key: event.tenantId)
-        if let (json, _) = current, let kept = try? Fields(json, path: "webhook").string("time"),
-            let keptTime = RFC3339.instant(kept), keptTime > time
-        {
-            return .commit(UnitOfWork(messageId: nil))
-        }
-        guard let url = upsert.webhookURL, !upsert.webhookSecrets.isEmpty else {
-            // Without an address or a secret the tenant takes no webhooks from now on.
-            guard let (_, version) = current else { return .commit(UnitOfWork(messageId: nil)) }
-            return .commit(
-                UnitOfWork(
-                    messageId: nil,
-                    documents: [
-                        DocumentWrite(
-                            kind: "webhook", key: event.tenantId, json: .object(["time": .string(event.time)]),
-                            expectedVersion: version)
-                    ]))
-        }
-        return .commit(
-            try await store.replacing(
-                kind: "webhook", key: event.tenantId,
-                with: .object([
-                    "url": .string(url),
-                    "secrets": .array(try upsert.webhookSecrets.map { .string(try sealer.seal($0)) }),
-                    "time": .string(event.time),
-                ])))
     }
 
     private func deliver(_ event: CloudEvent, to webhook: Webhook?) async throws -> HandlerOutcome {

@@ -136,7 +136,14 @@ public struct ProvisioningHandler: MessageHandler {
             kept = .object(fields)
         }
         var unit = try await store.replacing(kind: "tenant", key: upsert.tenant.id, with: kept)
-        unit.outbox = [event("tenant.updated", command, EventPayloads.tenantUpdated(command.data))]
+        // The revision orders a tenant's upserts as provisioning applied them: notification
+        // applies the webhook of each in that order, not in the order the commands reach it.
+        let revision = (unit.documents.first?.expectedVersion ?? 0) + 1
+        unit.outbox = [
+            event(
+                "tenant.updated", command,
+                EventPayloads.tenantUpdated(command.data).adding(["revision": .number(String(revision))]))
+        ]
         return .commit(unit)
     }
 

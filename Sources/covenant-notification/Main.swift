@@ -26,7 +26,8 @@ struct NotificationMain {
                     "covenant-notification: webhook secrets are stored unsealed: set COVENANT_SECRETS_KEY_FILE\n".utf8))
         }
         try await WorkerProcess.run(
-            role: .notification, commands: NotificationHandler.commands, events: NotificationHandler.subscribedEvents,
+            role: .notification, commands: NotificationHandler.commands,
+            events: NotificationHandler.subscribedEvents + NotificationHandler.settingsEvents,
             retryDelaysMilliseconds: NotificationHandler.retryDelaysMilliseconds
         ) { store, events, _ in
             NotificationHandler(

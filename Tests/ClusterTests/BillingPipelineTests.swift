@@ -40,7 +40,8 @@ extension ProvisioningProcessTests {
         let receiver = try ChildProcess.spawn(
             "\(scripts)/webhook-receiver",
             arguments: [
-                "--secret", "hook-secret", "--port-file", "\(data)/hook.port", "--log", "\(data)/hook.log",
+                "--secret", "hook-secret-0123456789abcdef", "--port-file", "\(data)/hook.port", "--log",
+                "\(data)/hook.log",
                 "--fail-first", "1",
             ])
         defer {
@@ -85,7 +86,7 @@ extension ProvisioningProcessTests {
             [
                 (
                     "tenant.upsert",
-                    #"{"name":"Acme","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true,"notification":{"webhook_url":"\#(hook)","webhook_secret":"hook-secret"}}"#
+                    #"{"name":"Acme","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true,"notification":{"webhook_url":"\#(hook)","webhook_secret":"hook-secret-0123456789abcdef"}}"#
                 )
             ], then: "tenant.updated", count: 1)
         try await step(
@@ -185,7 +186,7 @@ extension ProvisioningProcessTests {
             })
         for role in roles {
             let log = try String(contentsOfFile: "\(data)/\(role).log", encoding: .utf8)
-            #expect(!log.contains("hook-secret"), "\(role) logged the webhook secret")
+            #expect(!log.contains("hook-secret-0123456789abcdef"), "\(role) logged the webhook secret")
         }
         await integrator.stop()
         await publisher.close()

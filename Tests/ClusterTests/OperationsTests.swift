@@ -50,7 +50,7 @@ extension ProvisioningProcessTests {
         _ = try await publisher.publish([
             command(
                 "tenant.upsert",
-                #"{"name":"Acme","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true,"notification":{"webhook_url":"https://hooks.example/x","webhook_secret":"wh-secret-31337"}}"#,
+                #"{"name":"Acme","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true,"notification":{"webhook_url":"https://hooks.example/x","webhook_secret":"wh-secret-31337-0123456789abc"}}"#,
                 id: "\(tenant)-1", tenant: tenant),
             command("plan.upsert", #"{"plan_id":"p"}"#, id: "\(tenant)-2", tenant: "\(tenant)-nobody"),
         ])
@@ -79,7 +79,7 @@ extension ProvisioningProcessTests {
         // password (the test broker's is `guest`, so look for the URL's credentials).
         let text = try String(contentsOfFile: log, encoding: .utf8)
         #expect(text.contains("operations endpoint listening"))
-        #expect(!text.contains("wh-secret-31337"))
+        #expect(!text.contains("wh-secret-31337-0123456789abc"))
         #expect(!text.contains("guest:guest"))
     }
 }

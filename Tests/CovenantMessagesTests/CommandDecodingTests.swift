@@ -340,13 +340,15 @@ struct CommandDecodingTests {
         let data = """
             {"name":"Acme MSP","platform_license":{"kind":"bare_metal","status":"active"},"service_contracts_enabled":true,
              "time_zone":"Asia/Kolkata","optional_terms":["tri_annual"],
-             "notification":{"webhook_url":"https://hooks.acme.example/billing","webhook_secret":"s3cret"}}
+             "notification":{"webhook_url":"https://hooks.acme.example/billing","webhook_secret":"s3cret-0123456789abcdefghij"}}
             """
         guard case .tenantUpsert(let upsert) = try decode("tenant.upsert", data).get() else {
             Issue.record("not a tenant")
             return
         }
         #expect(upsert.tenant.allowedTerms.contains(4) && upsert.tenant.platformLicense.kind == .bareMetal)
-        #expect(upsert.webhookURL == "https://hooks.acme.example/billing" && upsert.webhookSecrets == ["s3cret"])
+        #expect(
+            upsert.webhookURL == "https://hooks.acme.example/billing"
+                && upsert.webhookSecrets == ["s3cret-0123456789abcdefghij"])
     }
 }

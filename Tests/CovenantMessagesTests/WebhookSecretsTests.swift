@@ -18,21 +18,31 @@ struct WebhookSecretsTests {
         return upsert.webhookSecrets
     }
 
-    @Test("webhook_secret or webhook_secrets of one or two; anything else is invalid_message")
+    @Test("webhook_secret or webhook_secrets of one or two, each of 24 to 512 characters; else invalid_message")
     func decoding() {
-        #expect(secrets(#"{"webhook_url":"https://h.example/x","webhook_secret":"a"}"#) == ["a"])
-        #expect(secrets(#"{"webhook_url":"https://h.example/x","webhook_secrets":["old","new"]}"#) == ["old", "new"])
-        #expect(secrets(#"{"webhook_url":"https://h.example/x","webhook_secrets":["a","b","c"]}"#) == nil)
+        let old = String(repeating: "o", count: 24)
+        let new = String(repeating: "n", count: 512)
+        #expect(secrets(#"{"webhook_url":"https://h.example/x","webhook_secret":"\#(old)"}"#) == [old])
+        #expect(
+            secrets(#"{"webhook_url":"https://h.example/x","webhook_secrets":["\#(old)","\#(new)"]}"#) == [old, new])
+        #expect(
+            secrets(#"{"webhook_url":"https://h.example/x","webhook_secrets":["\#(old)","\#(old)","\#(new)"]}"#) == nil)
         #expect(secrets(#"{"webhook_url":"https://h.example/x","webhook_secrets":[]}"#) == nil)
-        #expect(secrets(#"{"webhook_url":"https://h.example/x","webhook_secret":"a","webhook_secrets":["b"]}"#) == nil)
+        #expect(
+            secrets(#"{"webhook_url":"https://h.example/x","webhook_secret":"\#(old)","webhook_secrets":["\#(new)"]}"#)
+                == nil)
         #expect(secrets(#"{"webhook_url":"https://h.example/x","webhook_secret":""}"#) == nil)
+        #expect(secrets(#"{"webhook_url":"https://h.example/x","webhook_secret":"\#(old.dropLast())"}"#) == nil)
+        #expect(secrets(#"{"webhook_url":"https://h.example/x","webhook_secrets":["\#(old)","\#(new)n"]}"#) == nil)
         #expect(secrets(#"{"webhook_url":"https://h.example/x"}"#) == nil)
     }
 
     @Test("A dead letter's body keeps the upsert but not its secrets; other bodies are kept byte for byte")
     func redaction() throws {
-        let body = Self.upsert(#"{"webhook_url":"https://h.example/x","webhook_secrets":["old-s3cret","new-s3cret"]}"#)
-            .encoded()
+        let body = Self.upsert(
+            #"{"webhook_url":"https://h.example/x","webhook_secrets":["old-s3cret-0123456789abcdef","new-s3cret-0123456789abcdef"]}"#
+        )
+        .encoded()
         let kept = SecretRedaction.redacted(body)
         let text = String(decoding: kept, as: UTF8.self)
         #expect(!text.contains("s3cret"))

@@ -51,7 +51,7 @@ final class Provisioning {
 
     static let tenant = """
         {"name":"Acme MSP","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true,
-         "notification":{"webhook_url":"https://hooks.acme.example/billing","webhook_secret":"s3cret"}}
+         "notification":{"webhook_url":"https://hooks.acme.example/billing","webhook_secret":"s3cret-0123456789abcdefghij"}}
         """
     static let plan =
         #"{"plan_id":"vm-standard","name":"VM Standard","currency":"INR","monthly_fee":"1000.00","service_type":"vm","term_discounts":{"12":"5"}}"#
@@ -121,6 +121,10 @@ struct ProvisioningHandlerTests {
         // Nor does provisioning keep the webhook: its secret lives with notification alone.
         let stored = try #require(try await provisioning.store.document(kind: "tenant", key: "acme"))
         #expect(JSONValue.parse(stored.body)?["notification"] == nil)
+        // Each upsert's revision orders them as provisioning applied them (notification's order).
+        #expect(extra[0].data["revision"] == .number("1") && extra[0].causationId != nil)
+        let again = try await provisioning.send("tenant.upsert", Provisioning.tenant).get()
+        #expect(again[0].data["revision"] == .number("2"))
     }
 
     @Test("Every rule broken is its rejection code, and changes nothing")
