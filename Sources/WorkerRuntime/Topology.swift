@@ -10,6 +10,12 @@ public enum Topology {
         .init(name: commandsExchange), .init(name: eventsExchange), .init(name: deadExchange),
     ]
 
+    /// Deliveries of one message after which a quorum queue dead-letters it, unsettled: the
+    /// broker's backstop behind the worker's own count (`Worker+Redeliveries`), for a message
+    /// that kills its worker before the worker can record a try. High, since every message a
+    /// dying worker had prefetched is counted too.
+    public static let deliveryLimit = 50
+
     /// A worker role's durable queue, bound to the commands and events it consumes, with its
     /// `.dead` queue on the dead-letter exchange.
     public static func workerQueue(
@@ -24,6 +30,7 @@ public enum Topology {
             queues: [
                 .init(
                     name: name, kind: kind, bindings: bindings, deadLetterExchange: deadExchange,
+                    deliveryLimit: kind == .quorum ? deliveryLimit : nil,
                     retryDelaysMilliseconds: retryDelaysMilliseconds)
             ])
     }

@@ -48,9 +48,10 @@ extension Worker {
         var items = 0
         var handedOn = 0
         for delivery in deliveries {
-            if delivery.redelivered { metrics.redelivered.increment() }
+            let redelivery = Self.isRedelivery(delivery)
+            if redelivery { metrics.redelivered.increment() }
             let decoded = readEnvelope(delivery)
-            if case .success(let event) = decoded, batchableTypes.contains(event.type) {
+            if !redelivery, case .success(let event) = decoded, batchableTypes.contains(event.type) {
                 let size = max(1, event.recordCount)
                 if items + size > configuration.batchSize {
                     handedOn += await process(run, consumer, &committing, taken: taken)
@@ -65,7 +66,11 @@ extension Worker {
             run = []
             items = 0
             await committing.finish()
-            await process(delivery, decoded, consumer)
+            if redelivery {
+                await processRedelivery(delivery, decoded, consumer)
+            } else {
+                await process(delivery, decoded, consumer)
+            }
         }
         return handedOn + (await process(run, consumer, &committing, taken: taken))
     }

@@ -29,6 +29,10 @@ public final class Worker: Service {
         /// Faults a message meets while the store answers before it is set aside as
         /// `internal_error` (``FaultPolicy``).
         public var faultLimit = 5
+        /// Times a redelivered message may be begun without its worker ending it (the worker
+        /// died or was killed meanwhile) before it is set aside as `internal_error`
+        /// (`Worker+Redeliveries`).
+        public var crashLimit = 3
         /// Relay: rows per claim and how long a claim lasts.
         public var relayBatch = 500
         public var relayLease: Duration = .seconds(30)
@@ -41,7 +45,7 @@ public final class Worker: Service {
 
     let configuration: Configuration
     let amqp: AMQPConfiguration
-    let store: any MessageStore
+    let store: any DocumentStore
     let handler: any MessageHandler
     /// The handler's, asked once: a handler builds the set each time it is asked.
     let batchableTypes: Set<String>
@@ -61,7 +65,7 @@ public final class Worker: Service {
     let relayId = "relay-\(UUID().uuidString.prefix(8))"
 
     public init(
-        configuration: Configuration, amqp: AMQPConfiguration, store: any MessageStore, handler: any MessageHandler,
+        configuration: Configuration, amqp: AMQPConfiguration, store: any DocumentStore, handler: any MessageHandler,
         events: EventFactory, logger: Logger
     ) {
         self.configuration = configuration

@@ -72,7 +72,7 @@ final class Pipeline {
         while !queue.isEmpty {
             let index = random.map { Int($0.next() % UInt64(queue.count)) } ?? 0
             let (event, route) = queue.remove(at: index)
-            let (handler, store): (any MessageHandler, any MessageStore) =
+            let (handler, store): (any MessageHandler, any DocumentStore) =
                 switch route {
                 case .provisioning: (provisioning, provisioningStore)
                 case .invoicing: (invoicing, invoicingStore)

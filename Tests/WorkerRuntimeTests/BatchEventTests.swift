@@ -80,7 +80,7 @@ struct BatchRatedHandler: MessageHandler {
 
 /// A rating store that passes every call to an SQLite store: a test's wrapper implements only
 /// the calls it steps in on.
-protocol ForwardingRatingStore: RatingStore {
+protocol ForwardingRatingStore: RatingStore, DocumentStore {
     var inner: SQLiteWorkerStore { get }
 }
 
@@ -104,6 +104,12 @@ extension ForwardingRatingStore {
     func close() async throws { try await inner.close() }
     func usageTotals(of keys: [UsageMonthKey]) async throws -> [UsageMonthKey: Rational] {
         try await inner.usageTotals(of: keys)
+    }
+    func documents(kind: String, keys: [String]) async throws -> [String: StoredDocument] {
+        try await inner.documents(kind: kind, keys: keys)
+    }
+    func documents(kind: String, keyPrefix: String, after: String?, limit: Int) async throws -> [StoredDocument] {
+        try await inner.documents(kind: kind, keyPrefix: keyPrefix, after: after, limit: limit)
     }
 }
 
