@@ -67,7 +67,16 @@ public final class PostgresWorkerStore: WorkerStore {
         let schema = self.schema
         try await running().withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger)
-            try await connection.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: "\"\(schema)\"")", logger: logger)
+            // A schema the operator made for the role (compose gives each role its own user,
+            // owning its schema) is not created again: CREATE SCHEMA IF NOT EXISTS asks for
+            // CREATE on the whole database even when the schema exists.
+            let existing = try await connection.query(
+                "SELECT 1 FROM pg_namespace WHERE nspname = \(schema)", logger: logger)
+            var exists = false
+            for try await _ in existing { exists = true }
+            if !exists {
+                try await connection.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: "\"\(schema)\"")", logger: logger)
+            }
             try await connection.query(
                 """
                 CREATE TABLE IF NOT EXISTS \(unescaped: self.table("schema_migrations"))
