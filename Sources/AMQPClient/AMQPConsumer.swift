@@ -32,14 +32,18 @@ public final class AMQPConsumer: Sendable {
 
     /// Consumes `queue`; an empty name consumes the first queue of `topology`, which the broker
     /// names when it too has an empty name (an exclusive queue: see ``AMQPTopology/Queue/exclusive``).
+    ///
+    /// `maximumHeldBytes` bounds the memory deliveries take, as the broker's prefetch (a count)
+    /// cannot: once the bodies delivered and not yet settled reach it, the consumer reads nothing
+    /// more from the broker until some are settled (it overshoots by at most one message).
     public init(
         configuration: AMQPConfiguration, queue: String, topology: AMQPTopology = .empty, prefetch: UInt16 = 100,
-        consumerTag: String = "covenant",
+        maximumHeldBytes: Int = .max, consumerTag: String = "covenant",
         onConnectionEvent: @escaping @Sendable (AMQPConnectionEvent) -> Void = { _ in }
     ) {
         driver = ConsumerDriver(
-            queue: queue, topology: topology, prefetch: prefetch, consumerTag: consumerTag, deliveries: batches,
-            onEvent: onConnectionEvent)
+            queue: queue, topology: topology, prefetch: prefetch, maximumHeldBytes: maximumHeldBytes,
+            consumerTag: consumerTag, deliveries: batches, onEvent: onConnectionEvent)
         loop = ConnectionLoop(configuration: configuration, driver: driver, name: "amqp-consumer-\(queue)")
         loop.start()
     }
@@ -109,14 +113,19 @@ final class ConsumerDriver: ConnectionDriver {
     /// The current connection's number, read per delivery: touched only on the loop thread.
     private nonisolated(unsafe) var loopEpoch = 0
     private nonisolated(unsafe) var loopCancelled = false
+    /// The body sizes of deliveries not settled yet, by tag, and their sum: loop thread only.
+    private nonisolated(unsafe) var held: [UInt64: Int] = [:]
+    private nonisolated(unsafe) var heldBytes = 0
+    private let maximumHeldBytes: Int
 
     init(
-        queue: String, topology: AMQPTopology, prefetch: UInt16, consumerTag: String,
+        queue: String, topology: AMQPTopology, prefetch: UInt16, maximumHeldBytes: Int = .max, consumerTag: String,
         deliveries: DeliveryBatches, onEvent: @escaping @Sendable (AMQPConnectionEvent) -> Void
     ) {
         self.queue = queue
         self.topology = topology
         self.prefetch = prefetch
+        self.maximumHeldBytes = max(1, maximumHeldBytes)
         self.consumerTag = consumerTag
         self.deliveries = deliveries
         self.onEvent = onEvent
@@ -129,6 +138,20 @@ final class ConsumerDriver: ConnectionDriver {
     func beginStopping() { state.withLock { $0.stopping = true } }
 
     var hasEnded: Bool { state.withLock { $0.ended } }
+
+    var isInputPaused: Bool { heldBytes >= maximumHeldBytes }
+
+    /// A delivery settled (or, `through`, every one up to its tag): its bytes are free.
+    private func release(_ tag: UInt64, through: Bool = false) {
+        if through {
+            for (held, bytes) in held where held <= tag {
+                heldBytes -= bytes
+                self.held[held] = nil
+            }
+        } else if let bytes = held.removeValue(forKey: tag) {
+            heldBytes -= bytes
+        }
+    }
 
     var hasPendingCommands: Bool {
         state.withLock { !$0.commands.isEmpty || ($0.stopping && !$0.cancelled) }
@@ -149,6 +172,9 @@ final class ConsumerDriver: ConnectionDriver {
         try connection.consume(queue: queue, consumerTag: consumerTag)
         loopEpoch = epoch
         loopCancelled = false
+        // The lost connection's deliveries can no longer be settled: none is held for it.
+        held.removeAll()
+        heldBytes = 0
         state.withLock { state in
             state.epoch = epoch
             state.settlement = AckCoalescer()
@@ -184,14 +210,18 @@ final class ConsumerDriver: ConnectionDriver {
             case .ack(let tag, true, _):
                 try connection.ack(tag, multiple: true)
                 state.withLock { $0.settlement.settleAll(upTo: tag) }
+                release(tag, through: true)
             case .ack(let tag, false, _):
                 acks.append(tag)
+                release(tag)
             case .nack(let tag, let requeue, _):
                 try connection.nack(tag, multiple: false, requeue: requeue)
                 settledOtherwise.append(tag)
+                release(tag)
             case .reject(let tag, let requeue, _):
                 try connection.reject(tag, requeue: requeue)
                 settledOtherwise.append(tag)
+                release(tag)
             }
         }
         if !acks.isEmpty || !settledOtherwise.isEmpty {
@@ -212,6 +242,8 @@ final class ConsumerDriver: ConnectionDriver {
             // After a cancel the broker may still deliver what was in flight: leave it unacked;
             // closing the channel returns it to the queue.
             guard !loopCancelled else { return }
+            held[tag] = message.body.count
+            heldBytes += message.body.count
             deliveries.append(
                 AMQPDelivery(
                     message: message, deliveryTag: tag, redelivered: redelivered, exchange: exchange,

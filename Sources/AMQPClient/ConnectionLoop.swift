@@ -20,6 +20,13 @@ protocol ConnectionDriver: AnyObject, Sendable {
     func loopEnded()
     /// Whether queued work waits for ``runCommands(on:)`` (checked before the loop sleeps).
     var hasPendingCommands: Bool { get }
+    /// Whether to read nothing more from the broker for now (a consumer holding all the bytes
+    /// it may): the broker's sending backs up in TCP, and the loop sends heartbeats alone.
+    var isInputPaused: Bool { get }
+}
+
+extension ConnectionDriver {
+    var isInputPaused: Bool { false }
 }
 
 /// The thread that owns one connection.
@@ -104,8 +111,15 @@ final class ConnectionLoop: Sendable {
                     connection = nil
                     break
                 }
+                if driver.isInputPaused {
+                    sleeping.store(true, ordering: .sequentiallyConsistent)
+                    if !driver.hasPendingCommands && !driver.isFinished { sleep(for: heartbeatWait) }
+                    sleeping.store(false, ordering: .sequentiallyConsistent)
+                    try open.sendHeartbeat()
+                    continue
+                }
                 var handled = 0
-                while handled < 512, let event = try open.nextEvent() {
+                while handled < 512, !driver.isInputPaused, let event = try open.nextEvent() {
                     try driver.handle(event, on: open)
                     handled += 1
                 }
@@ -126,15 +140,22 @@ final class ConnectionLoop: Sendable {
         driver.loopEnded()
     }
 
+    /// Half a heartbeat, at most a second: the longest the loop sleeps.
+    private var heartbeatWait: Duration {
+        let heartbeat = configuration.heartbeatSeconds
+        return .milliseconds(heartbeat > 0 ? min(heartbeat * 500, 1000) : 1000)
+    }
+
     /// Sleeps until the socket is readable, a caller wakes the loop, or half a heartbeat passes.
     private func waitForActivity(socket: Int32) {
         var descriptors = [
             pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
             pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0),
         ]
-        let heartbeat = configuration.heartbeatSeconds
-        let timeout = Int32(heartbeat > 0 ? min(heartbeat * 500, 1000) : 1000)
-        _ = poll(&descriptors, 2, timeout)
+        _ = poll(
+            &descriptors, 2,
+            Int32(
+                heartbeatWait.components.seconds * 1000 + heartbeatWait.components.attoseconds / 1_000_000_000_000_000))
         drainWakeups()
     }
 

@@ -359,6 +359,17 @@ final class RabbitConnection {
 
     var socketDescriptor: Int32 { amqp_get_sockfd(state) }
 
+    /// Keeps the connection alive while the loop reads nothing (rabbitmq-c beats only in waits).
+    func sendHeartbeat() throws(AMQPError) {
+        var frame = amqp_frame_t()
+        frame.frame_type = UInt8(AMQP_FRAME_HEARTBEAT)
+        frame.channel = 0
+        let status = amqp_send_frame(state, &frame)
+        guard status == AMQP_STATUS_OK.rawValue else {
+            throw AMQPError(.connectionClosed, "connection lost: \(Self.statusText(status))")
+        }
+    }
+
     /// Holds back partial TCP segments while `body` writes several messages, then sends what
     /// is left: messages leave in full segments rather than one segment each (rabbitmq-c sends
     /// every message's last frame on its own).

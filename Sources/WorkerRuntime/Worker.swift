@@ -18,6 +18,11 @@ public final class Worker: Service {
         public var queue: String
         public var topology: AMQPTopology
         public var prefetch: UInt16 = 500
+        /// The most bytes of message bodies taken from the broker and not yet settled: the
+        /// consumer reads no more until the worker settles some (a message may pass it by at
+        /// most its own size, which the broker's `max_message_size` bounds). Prefetch is a
+        /// count: 500 events of 16 MiB would be 8 GiB.
+        public var maximumHeldBytes = 64 << 20
         /// Most deliveries taken from the consumer at a time. Consecutive messages of the
         /// handler's batchable types among them are decided together and committed in one
         /// transaction; the rest one by one, in order.
@@ -111,7 +116,8 @@ public final class Worker: Service {
         let publisher = AMQPPublisher(configuration: amqp, topology: configuration.topology)
         let consumer = AMQPConsumer(
             configuration: amqp, queue: configuration.queue, topology: configuration.topology,
-            prefetch: configuration.prefetch, consumerTag: "\(configuration.queue)-\(relayId)",
+            prefetch: configuration.prefetch, maximumHeldBytes: configuration.maximumHeldBytes,
+            consumerTag: "\(configuration.queue)-\(relayId)",
             onConnectionEvent: { [weak self] event in self?.connectionEvent(event) })
         let relayStop = StopFlag()
         await withTaskGroup(of: Void.self) { group in
