@@ -244,10 +244,17 @@ final class PublisherDriver: ConnectionDriver {
     }
 
     func disconnected(_ error: AMQPError) {
-        // Whatever was sent and not confirmed goes out again, first, in its order.
-        state.withLock { state in
-            state.queued.prepend(state.unconfirmed.removeAll())
+        // Whatever was sent and not confirmed goes out again, first, in its order; unless the
+        // broker refused one of them (406: a body over its `max_message_size`), which it would
+        // refuse again and again: those fail, and the caller finds which one.
+        let refused = error.code == .channelClosed && error.replyCode == 406
+        let failed = state.withLock { state -> [Outgoing] in
+            let unconfirmed = state.unconfirmed.removeAll()
+            if refused { return unconfirmed }
+            state.queued.prepend(unconfirmed)
+            return []
         }
+        for outgoing in failed { outgoing.receipt.fail(error) }
         onEvent(.disconnected(error))
     }
 

@@ -29,21 +29,7 @@ extension Worker {
                     await outboxBell.wait(upTo: .seconds(1))
                     continue
                 }
-                let confirmations = try await publisher.publish(
-                    batch.map { record in
-                        OutgoingMessage(
-                            AMQPMessage(
-                                body: record.message.body, messageId: record.message.messageId,
-                                contentType: record.message.contentType, type: record.message.type,
-                                timestamp: UInt64(Date().timeIntervalSince1970),
-                                headers: record.message.headers.mapValues(AMQPFieldValue.string)),
-                            exchange: record.message.exchange, routingKey: record.message.routingKey)
-                    })
-                for (record, confirmation) in zip(batch, confirmations) where confirmation != .confirmed {
-                    logger.debug(
-                        "no queue is bound for \(record.message.routingKey)",
-                        metadata: ["message.id": "\(record.message.messageId)"])
-                }
+                try await publish(batch, publisher)
                 try await store.markSent(ids: batch.map(\.id))
                 attempt = 0
             } catch {
@@ -58,5 +44,89 @@ extension Worker {
                 try? await Task.sleep(for: backoff(attempt))
             }
         }
+    }
+
+    /// A batch published with confirms. A record the broker cannot take never holds up the
+    /// outbox behind it: one larger than `maximumMessageBytes` is not sent, and when the broker
+    /// refuses a message of a batch (406, as for one over its `max_message_size`), the batch is
+    /// sent again one by one to find it. Such a record is set aside (``setAside(_:reason:_:)``).
+    func publish(_ batch: [OutboxRecord], _ publisher: AMQPPublisher) async throws {
+        let (sendable, oversized) = batch.reduce(into: ([OutboxRecord](), [OutboxRecord]())) { split, record in
+            if record.message.body.count > configuration.maximumMessageBytes {
+                split.1.append(record)
+            } else {
+                split.0.append(record)
+            }
+        }
+        for record in oversized {
+            try await setAside(
+                record, reason: "larger than \(configuration.maximumMessageBytes) bytes, the most the broker takes",
+                publisher)
+        }
+        do {
+            logUnroutable(sendable, try await publisher.publish(sendable.map(Self.outgoing)))
+        } catch let error as AMQPError where error.refusesMessage && sendable.count > 1 {
+            for record in sendable {
+                do {
+                    logUnroutable([record], try await publisher.publish([Self.outgoing(record)]))
+                } catch let error as AMQPError where error.refusesMessage {
+                    try await setAside(record, reason: "refused by the broker: \(error)", publisher)
+                }
+            }
+        } catch let error as AMQPError where error.refusesMessage {
+            try await setAside(sendable[0], reason: "refused by the broker: \(error)", publisher)
+        }
+    }
+
+    private func logUnroutable(_ records: [OutboxRecord], _ confirmations: [PublishConfirmation]) {
+        for (record, confirmation) in zip(records, confirmations) where confirmation != .confirmed {
+            logger.debug(
+                "no queue is bound for \(record.message.routingKey)",
+                metadata: ["message.id": "\(record.message.messageId)"])
+        }
+    }
+
+    static func outgoing(_ record: OutboxRecord) -> OutgoingMessage {
+        OutgoingMessage(
+            AMQPMessage(
+                body: record.message.body, messageId: record.message.messageId,
+                contentType: record.message.contentType, type: record.message.type,
+                timestamp: UInt64(Date().timeIntervalSince1970),
+                headers: record.message.headers.mapValues(AMQPFieldValue.string)),
+            exchange: record.message.exchange, routingKey: record.message.routingKey)
+    }
+
+    /// A record the broker cannot take, replaced by a notice in the worker's dead-letter queue
+    /// (what it was, where it was going, how large, why: `covenant dead list`), an error logged
+    /// and `covenant_outbox_refused_total` counted. The relay then marks it sent with the rest.
+    func setAside(_ record: OutboxRecord, reason: String, _ publisher: AMQPPublisher) async throws {
+        metrics.outboxRefused.increment()
+        logger.error(
+            "outbox message set aside: \(reason)",
+            metadata: [
+                "message.id": "\(record.message.messageId)", "routing.key": "\(record.message.routingKey)",
+                "bytes": "\(record.message.body.count)",
+            ])
+        let notice: JSONValue = .object([
+            "message_id": .string(record.message.messageId), "type": .string(record.message.type ?? ""),
+            "exchange": .string(record.message.exchange), "routing_key": .string(record.message.routingKey),
+            "bytes": .number(String(record.message.body.count)),
+        ])
+        _ = try await publisher.publish(
+            AMQPMessage(
+                body: notice.serialized(), messageId: record.message.messageId, contentType: "application/json",
+                type: record.message.type, timestamp: UInt64(Date().timeIntervalSince1970),
+                headers: [
+                    "x-covenant-reason-code": .string("message_too_large"), "x-covenant-reason": .string(reason),
+                ]),
+            exchange: Topology.deadExchange, routingKey: configuration.queue)
+    }
+}
+
+extension AMQPError {
+    /// The broker refused a message itself (not the connection): 406 PRECONDITION_FAILED, as
+    /// for a body over its `max_message_size`, or a negative confirm.
+    var refusesMessage: Bool {
+        (code == .channelClosed && replyCode == 406) || code == .publishNacked
     }
 }

@@ -23,6 +23,9 @@ public final class Worker: Service {
         /// most its own size, which the broker's `max_message_size` bounds). Prefetch is a
         /// count: 500 events of 16 MiB would be 8 GiB.
         public var maximumHeldBytes = 64 << 20
+        /// The largest message the relay publishes: the broker's `max_message_size`
+        /// (compose/rabbitmq.conf and scripts/rabbitmq set RabbitMQ 4's default, 16 MiB).
+        public var maximumMessageBytes = 16 << 20
         /// Most deliveries taken from the consumer at a time. Consecutive messages of the
         /// handler's batchable types among them are decided together and committed in one
         /// transaction; the rest one by one, in order.

@@ -14,6 +14,8 @@ public struct WorkerMetrics: Sendable {
     let reconnects: Counter
     /// Messages set aside after repeated faults (``FaultPolicy``): an alert's series.
     let quarantined: Counter
+    /// Outbox messages the broker cannot take, set aside (`Worker+Relay`).
+    let outboxRefused: Counter
 
     public init(queue: String) {
         self.queue = queue
@@ -26,6 +28,7 @@ public struct WorkerMetrics: Sendable {
         outboxBacklog = Gauge(label: "covenant_outbox_backlog", dimensions: labels)
         reconnects = Counter(label: "covenant_broker_reconnects_total", dimensions: labels)
         quarantined = Counter(label: "covenant_messages_quarantined_total", dimensions: labels)
+        outboxRefused = Counter(label: "covenant_outbox_refused_total", dimensions: labels)
     }
 
     /// A rejection, by the spec's code.
