@@ -9,11 +9,14 @@ public enum Command: Sendable {
     case serviceCancel(ServiceCancel)
     case usageRecord(UsageRecord)
     case billingRun(BillingRunRequest)
+    /// `webhook.resend`: one more try of a webhook delivery notification gave up, by the
+    /// event's id (an operator's `covenant webhook resend`; a tenant may send it for its own).
+    case webhookResend(eventId: String)
 
     /// Every command type the interface defines (also their routing keys).
     public static let types = [
         "tenant.upsert", "plan.upsert", "service.provision", "service.change_plan", "service.cancel", "usage.record",
-        "billing.run",
+        "billing.run", "webhook.resend",
     ]
 
     /// The command an envelope carries: `unknown_type` for a type the interface does not
@@ -30,6 +33,7 @@ public enum Command: Sendable {
             case "service.cancel": return .success(.serviceCancel(try ServiceCancel(data)))
             case "usage.record": return .success(.usageRecord(try UsageRecord(data)))
             case "billing.run": return .success(.billingRun(BillingRunRequest(asOf: try data.date("as_of"))))
+            case "webhook.resend": return .success(.webhookResend(eventId: try data.string("event_id")))
             default: return .failure(Rejection(.unknownType, "unknown command type \(event.type)"))
             }
         } catch {

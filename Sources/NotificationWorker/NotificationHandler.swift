@@ -37,7 +37,7 @@ public struct NotificationHandler: MessageHandler {
     /// Notification reads the webhook address and secret from the tenant's own command (the
     /// secret is never published in an event), and applies them in provisioning's order
     /// (``settingsEvents``).
-    public static let commands = ["tenant.upsert"]
+    public static let commands = ["tenant.upsert", "webhook.resend"]
     /// Events that order a tenant's webhook settings: never delivered to a webhook.
     public static let settingsEvents = ["tenant.updated"]
     public static let subscribedEvents = [
@@ -48,6 +48,7 @@ public struct NotificationHandler: MessageHandler {
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
         if event.type == "tenant.upsert" { return try await configure(event) }
         if event.type == "tenant.updated" { return try await settle(event) }
+        if event.type == "webhook.resend" { return try await resend(event) }
         return try await deliver(event, to: try await webhook(event.tenantId))
     }
 
@@ -106,7 +107,13 @@ public struct NotificationHandler: MessageHandler {
         return results
     }
 
-    private func deliver(_ event: CloudEvent, to webhook: Webhook?) async throws -> HandlerOutcome {
+    /// One attempt; after a failure the delivery waits and is tried again, unless `lastAttempt`
+    /// or the attempts are spent: it is then given up, and kept for ``resend(_:)``.
+    func deliver(
+        _ event: CloudEvent, to webhook: Webhook?, lastAttempt: Bool = false
+    ) async throws
+        -> HandlerOutcome
+    {
         guard let webhook else { return .commit(UnitOfWork(messageId: nil)) }  // the tenant takes no webhooks
         let attempt = try await store.deliveries(eventId: event.id).count + 1
         let timestamp = Int64(now().timeIntervalSince1970)
@@ -136,11 +143,11 @@ public struct NotificationHandler: MessageHandler {
         outcome = outcome.adding(["reason": .string(response.reason)])
         if let code = response.statusCode { outcome = outcome.adding(["status": .number(String(code))]) }
         // An address refused, or a URL that cannot be called, fails at once: no retry mends it.
-        guard attempt < maximumAttempts, !response.isFinal else {
+        guard attempt < maximumAttempts, !response.isFinal, !lastAttempt else {
             return .commit(
                 UnitOfWork(
-                    messageId: nil, deliveries: [record], outbox: [notification("notification.failed", event, outcome)])
-            )
+                    messageId: nil, documents: [try await givenUp(event)], deliveries: [record],
+                    outbox: [notification("notification.failed", event, outcome)]))
         }
         _ = try await store.commit(UnitOfWork(messageId: nil, deliveries: [record]))
         return .retryLater("webhook attempt \(attempt) failed", after: Self.backoff(attempt: attempt))

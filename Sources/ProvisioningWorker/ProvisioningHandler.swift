@@ -61,7 +61,7 @@ public struct ProvisioningHandler: MessageHandler {
             case .serviceChangePlan(let change): return try await changePlan(change, event)
             case .serviceCancel(let cancel): return try await cancelService(cancel, event)
             case .billingRun(let run): return try await startRun(asOf: run.asOf, event)
-            case .usageRecord:
+            case .usageRecord, .webhookResend:
                 return .reject(Rejection(.unknownType, "provisioning does not handle \(event.type)"))
             }
         } catch let rejection as Rejection {

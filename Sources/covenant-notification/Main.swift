@@ -6,6 +6,7 @@ import WorkerRuntime
 ///
 /// `COVENANT_WEBHOOK_ALLOWED_HOSTS`: hosts the operator allows plain `http` and any address for
 /// (a local receiver in a demo); every other webhook is `https` to a public address.
+/// `COVENANT_WEBHOOK_ATTEMPTS`: tries before a delivery is given up (default 8, about 8.6 hours).
 @main
 struct NotificationMain {
     static func main() async throws {
@@ -13,6 +14,13 @@ struct NotificationMain {
             (try? ConfigurationFile.load(from: ProcessInfo.processInfo.environment))?
             .merged(with: ProcessInfo.processInfo.environment) ?? ProcessInfo.processInfo.environment
         let policy = WebhookAddressPolicy(environment: environment)
+        // COVENANT_WEBHOOK_ATTEMPTS: tries of a delivery before it is given up (1–8, default 8).
+        let attempts = environment["COVENANT_WEBHOOK_ATTEMPTS"].map { Int($0) ?? 0 } ?? 8
+        guard (1...8).contains(attempts) else {
+            FileHandle.standardError.write(
+                Data("covenant-notification: configuration: COVENANT_WEBHOOK_ATTEMPTS must be 1–8\n".utf8))
+            exit(78)  // EX_CONFIG
+        }
         let sealer: SecretSealer
         do {
             sealer = try SecretSealer.fromEnvironment(environment)
@@ -31,7 +39,8 @@ struct NotificationMain {
             retryDelaysMilliseconds: NotificationHandler.retryDelaysMilliseconds
         ) { store, events, _ in
             NotificationHandler(
-                store: store, events: events, sender: HTTPWebhookSender(policy: policy), sealer: sealer)
+                store: store, events: events, sender: HTTPWebhookSender(policy: policy), maximumAttempts: attempts,
+                sealer: sealer)
         }
     }
 }

@@ -12,26 +12,30 @@ struct WebhookSettingsTests {
     /// A handler over a store of its own, and a receiver that answers 200.
     struct Notification {
         let store: SQLiteWorkerStore
-        let sender = ScriptedSender(answers: [.status(200)])
+        let sender: ScriptedSender
         let handler: NotificationHandler
 
-        init() async throws {
+        init(sender: ScriptedSender = ScriptedSender(answers: [.status(200)]), attempts: Int = 8) async throws {
             store = try SQLiteWorkerStore(
                 directory: NSTemporaryDirectory() + "covenant-webhook-settings-\(UUID().uuidString)",
                 role: .notification)
             try await store.migrate()
+            self.sender = sender
             handler = NotificationHandler(
-                store: store, events: EventFactory(source: "covenant/notification"), sender: sender)
+                store: store, events: EventFactory(source: "covenant/notification"), sender: sender,
+                maximumAttempts: attempts)
         }
 
-        /// Handles and commits one message, as the worker would.
-        func take(_ message: CloudEvent) async throws {
+        /// Handles and commits one message, as the worker would; the types of the events it sent.
+        @discardableResult
+        func take(_ message: CloudEvent) async throws -> [String] {
             guard case .commit(var unit) = try await handler.handle(message) else {
                 Issue.record("\(message.type) \(message.id) not taken")
-                return
+                return []
             }
             unit.messageId = message.id
             _ = try await store.commit(unit)
+            return unit.outbox.map(\.routingKey)
         }
 
         /// Where an `invoice.ready` is posted now (nil: nowhere).
