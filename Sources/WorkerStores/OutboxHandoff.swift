@@ -30,6 +30,9 @@ final class OutboxHandoff: Sendable {
     let capacity: Int
     let byteCapacity: Int
     static let tableLookInterval = Duration.seconds(1)
+    /// The most bytes of bodies one claim from the table takes (and at least one row, however
+    /// large): with rows of up to 16 MiB, a claim of 500 could otherwise hold 8 GiB.
+    static let claimByteLimit = 32 << 20
 
     init(capacity: Int = 10_000, byteCapacity: Int = 64 << 20) {
         self.capacity = capacity

@@ -118,9 +118,12 @@ extension PostgresWorkerStore {
             UPDATE \(unescaped: table("outbox")) SET claimed_by = \(claimant),
                 claimed_until = now() + make_interval(secs => \(lease.inSeconds))
             WHERE id IN (
-                SELECT id FROM \(unescaped: table("outbox"))
-                WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
-                ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                SELECT id FROM (
+                    SELECT id, sum(bytes) OVER (ORDER BY id) - bytes AS before FROM (
+                        SELECT id, octet_length(body) AS bytes FROM \(unescaped: table("outbox"))
+                        WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+                        ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED) AS candidates) AS sized
+                WHERE before < \(OutboxHandoff.claimByteLimit))
             RETURNING id, exchange, routing_key, message_id, type, content_type, headers, body
             """, logger: logger)
         var records: [OutboxRecord] = []

@@ -148,12 +148,15 @@ extension SQLiteWorkerStore {
                     sql: """
                         UPDATE outbox SET claimed_by = ?, claimed_until = ?
                         WHERE id IN (
-                            SELECT id FROM outbox
-                            WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)
-                            ORDER BY id LIMIT ?)
+                            SELECT id FROM (
+                                SELECT id, sum(bytes) OVER (ORDER BY id) - bytes AS before FROM (
+                                    SELECT id, length(body) AS bytes FROM outbox
+                                    WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)
+                                    ORDER BY id LIMIT ?))
+                            WHERE before < ?)
                         RETURNING id, exchange, routing_key, message_id, type, content_type, headers, body
                         """,
-                    arguments: [claimant, until, now, limit]
+                    arguments: [claimant, until, now, limit, OutboxHandoff.claimByteLimit]
                 ).map(Self.outboxRecord)
                 return .commit
             }
