@@ -5,8 +5,10 @@ import Synchronization
 /// `publish` returns once the broker confirmed the message (or returned it as unroutable).
 /// Up to `confirmWindow` messages are in flight at once, pipelined. When the connection breaks,
 /// every message sent but not yet confirmed is sent again on the next connection, so a message
-/// whose `publish` returned is stored by the broker and one that was never confirmed is never
-/// given up (consumers deduplicate by message id).
+/// whose `publish` returned is stored by the broker and one that was never confirmed is given up
+/// only when the broker refused it: five negative confirms, or a 406 closing the channel (a body
+/// over its `max_message_size`), which fails what was unconfirmed (consumers deduplicate by
+/// message id what is sent twice).
 public final class AMQPPublisher: Sendable {
     private let loop: ConnectionLoop
     private let driver: PublisherDriver

@@ -81,6 +81,7 @@ final class ConnectionLoop: Sendable {
         var connection: RabbitConnection?
         var epoch = 0
         var delay = configuration.reconnectDelay.lowerBound
+        var pausedSince: ContinuousClock.Instant?
         while true {
             guard let open = connection else {
                 if driver.isFinished { break }
@@ -111,15 +112,23 @@ final class ConnectionLoop: Sendable {
                     connection = nil
                     break
                 }
-                if driver.isInputPaused {
+                // Holding back input, for at most `longestPause` at a time: the broker closes a
+                // connection whose writes stay blocked (its TCP send timeout), so past it one
+                // round of what waits is read, and the pause starts again.
+                let paused = driver.isInputPaused
+                if !paused { pausedSince = nil }
+                let since = pausedSince ?? .now
+                if paused, ContinuousClock.now - since < Self.longestPause {
+                    pausedSince = since
                     sleeping.store(true, ordering: .sequentiallyConsistent)
                     if !driver.hasPendingCommands && !driver.isFinished { sleep(for: heartbeatWait) }
                     sleeping.store(false, ordering: .sequentiallyConsistent)
                     try open.sendHeartbeat()
                     continue
                 }
+                if paused { pausedSince = .now }
                 var handled = 0
-                while handled < 512, !driver.isInputPaused, let event = try open.nextEvent() {
+                while handled < 512, paused || !driver.isInputPaused, let event = try open.nextEvent() {
                     try driver.handle(event, on: open)
                     handled += 1
                 }
@@ -139,6 +148,10 @@ final class ConnectionLoop: Sendable {
         }
         driver.loopEnded()
     }
+
+    /// The longest input is held back at once (RabbitMQ closes a connection whose writes are
+    /// blocked for its `send_timeout`, 30 s by default).
+    static let longestPause = Duration.seconds(10)
 
     /// Half a heartbeat, at most a second: the longest the loop sleeps.
     private var heartbeatWait: Duration {

@@ -61,7 +61,7 @@ public struct TenantUpsert: Sendable, Hashable {
     /// The secrets deliveries are signed with: one, or two during a rotation.
     public var webhookSecrets: [String] = []
 
-    /// `spec/amqp-api.md`: at least 24 characters.
+    /// `spec/amqp-api.md`: at least 24 characters; at most 512 bytes of UTF-8.
     public static let webhookSecretLength = 24...512
 
     init(_ data: Fields, tenantId: String) throws(Rejection) {
@@ -102,11 +102,16 @@ public struct TenantUpsert: Sendable, Hashable {
                     "data.notification needs webhook_secret, or webhook_secrets with one or two secrets (a rotation)")
             }
             // Guessing is what a short secret invites; a long one is only a cost to keep.
-            guard webhookSecrets.allSatisfy({ Self.webhookSecretLength.contains($0.count) }) else {
+            guard
+                webhookSecrets.allSatisfy({
+                    $0.count >= Self.webhookSecretLength.lowerBound
+                        && $0.utf8.count <= Self.webhookSecretLength.upperBound
+                })
+            else {
                 throw Rejection(
                     .invalidMessage,
-                    "data.notification: a webhook secret has \(Self.webhookSecretLength.lowerBound) to "
-                        + "\(Self.webhookSecretLength.upperBound) characters")
+                    "data.notification: a webhook secret has at least \(Self.webhookSecretLength.lowerBound) "
+                        + "characters and at most \(Self.webhookSecretLength.upperBound) bytes")
             }
         }
     }

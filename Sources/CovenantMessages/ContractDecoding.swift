@@ -132,7 +132,14 @@ enum PlanDecoding {
             }
         }
         var prices: [UsagePrice] = []
-        for item in try data.has("usage_prices") ? data.objects("usage_prices") : [] {
+        let items = try data.has("usage_prices") ? data.objects("usage_prices") : []
+        guard items.count <= InputLimits.usagePricesPerPlan else {
+            throw Rejection(
+                .invalidMessage,
+                "data.usage_prices: a plan has at most \(InputLimits.usagePricesPerPlan) usage prices, not \(items.count)"
+            )
+        }
+        for item in items {
             prices.append(try usagePrice(item))
         }
         return try Plan.validated(

@@ -110,7 +110,7 @@ public struct NotificationHandler: MessageHandler {
     /// One attempt; after a failure the delivery waits and is tried again, unless `lastAttempt`
     /// or the attempts are spent: it is then given up, and kept for ``resend(_:)``.
     func deliver(
-        _ event: CloudEvent, to webhook: Webhook?, lastAttempt: Bool = false
+        _ event: CloudEvent, to webhook: Webhook?, lastAttempt: Bool = false, causationId: String? = nil
     ) async throws
         -> HandlerOutcome
     {
@@ -137,7 +137,7 @@ public struct NotificationHandler: MessageHandler {
             return .commit(
                 UnitOfWork(
                     messageId: nil, deliveries: [record],
-                    outbox: [notification("notification.delivered", event, outcome)]))
+                    outbox: [notification("notification.delivered", event, outcome, causationId)]))
         }
         // A code, never an error's own text (it could name addresses inside the cluster).
         outcome = outcome.adding(["reason": .string(response.reason)])
@@ -147,7 +147,7 @@ public struct NotificationHandler: MessageHandler {
             return .commit(
                 UnitOfWork(
                     messageId: nil, documents: [try await givenUp(event)], deliveries: [record],
-                    outbox: [notification("notification.failed", event, outcome)]))
+                    outbox: [notification("notification.failed", event, outcome, causationId)]))
         }
         _ = try await store.commit(UnitOfWork(messageId: nil, deliveries: [record]))
         return .retryLater("webhook attempt \(attempt) failed", after: Self.backoff(attempt: attempt))
@@ -162,7 +162,14 @@ public struct NotificationHandler: MessageHandler {
         .milliseconds(retryDelaysMilliseconds[min(max(attempt, 1), retryDelaysMilliseconds.count) - 1])
     }
 
-    private func notification(_ type: String, _ event: CloudEvent, _ data: JSONValue) -> OutboxMessage {
-        events.event(type, tenantId: event.tenantId, causationId: event.id, data: data, time: Worker.now())
+    /// An outcome event, following from the delivered event, or from the command that asked
+    /// for the attempt (`webhook.resend`).
+    private func notification(
+        _ type: String, _ event: CloudEvent, _ data: JSONValue, _ causationId: String? = nil
+    )
+        -> OutboxMessage
+    {
+        events.event(
+            type, tenantId: event.tenantId, causationId: causationId ?? event.id, data: data, time: Worker.now())
     }
 }

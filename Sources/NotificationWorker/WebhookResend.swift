@@ -8,8 +8,9 @@ import WorkerStores
 ///
 /// Notification keeps each event it gave up on (a `failed_delivery` document, the event as it
 /// was posted), so the receiver gets the same `webhook-id` and body, signed afresh. A resend is
-/// one attempt, logged with the others: `notification.delivered`, or `notification.failed` with
-/// its reason; the operator may send it again.
+/// one attempt, logged with the others: `notification.delivered` (the event is then no longer
+/// kept), or `notification.failed` with its reason; the operator may send it again. Both follow
+/// from the `webhook.resend` (`causationid`), so its sender knows which attempt they report.
 extension NotificationHandler {
     static let failedKind = "failed_delivery"
 
@@ -40,6 +41,16 @@ extension NotificationHandler {
         guard let webhook = try await webhook(command.tenantId) else {
             return .reject(Rejection(.invalidMessage, "the tenant has no webhook to send event \(eventId) to"))
         }
-        return try await deliver(event, to: webhook, lastAttempt: true)
+        var outcome = try await deliver(event, to: webhook, lastAttempt: true, causationId: command.id)
+        // Delivered: the event is no longer kept (nor posted again by a later resend).
+        if case .commit(var unit) = outcome, unit.outbox.contains(where: { $0.routingKey == "notification.delivered" })
+        {
+            unit.documents.append(
+                DocumentWrite(
+                    kind: Self.failedKind, key: Self.failedKey(tenant: command.tenantId, eventId: eventId),
+                    json: .object(["delivered": .bool(true)]), expectedVersion: kept.version))
+            outcome = .commit(unit)
+        }
+        return outcome
     }
 }

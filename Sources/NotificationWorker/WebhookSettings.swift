@@ -67,8 +67,10 @@ extension NotificationHandler {
         let settings = settings ?? kept?.0["settings"]
         let revision = revision ?? kept?.0["revision"].flatMap(Self.revision)
         var record: JSONObject = [:]
-        if let settings { record["settings"] = settings }
         if let revision { record["revision"] = .number(String(revision)) }
+        // Once both halves are in, the change keeps its revision only: no sealed secret stays
+        // behind in it (a redelivered upsert brings its settings again, and changes nothing).
+        if let settings, revision == nil { record["settings"] = settings }
         var writes = [
             DocumentWrite(kind: Self.changeKind, key: key, json: .object(record), expectedVersion: kept?.1 ?? 0)
         ]

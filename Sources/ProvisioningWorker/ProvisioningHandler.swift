@@ -187,7 +187,34 @@ public struct ProvisioningHandler: MessageHandler {
             record.contracts = [contract]
             outbox.append(("contract.activated", contractActivated(contract)))
         }
-        return commit(record, version: 0, command, outbox)
+        let counted = try await counted(service: provision.serviceId, of: provision.customerId, command)
+        var outcome = commit(record, version: 0, command, outbox)
+        if case .commit(var unit) = outcome {
+            unit.documents.append(counted)
+            outcome = .commit(unit)
+        }
+        return outcome
+    }
+
+    /// One more service of the customer, at most `InputLimits.servicesPerCustomer` (counted as
+    /// they are provisioned, ended ones too: it bounds the lines of the customer's invoices).
+    func counted(
+        service serviceId: String, of customerId: String, _ command: CloudEvent
+    ) async throws
+        -> DocumentWrite
+    {
+        let key = Self.key(command.tenantId, customerId)
+        let stored = try await store.jsonDocument(kind: "customer_services", key: key)
+        let count = stored.flatMap { json, _ in if case .number(let n) = json["services"] { Int(n) } else { nil } } ?? 0
+        guard count < InputLimits.servicesPerCustomer else {
+            throw Rejection(
+                .invalidMessage,
+                "customer \(customerId) has \(count) services, the most a customer may have: \(serviceId) is not provisioned"
+            )
+        }
+        return DocumentWrite(
+            kind: "customer_services", key: key, json: .object(["services": .number(String(count + 1))]),
+            expectedVersion: stored?.1 ?? 0)
     }
 
     /// `contract.activated` with the whole contract, which invoicing and commitments keep.

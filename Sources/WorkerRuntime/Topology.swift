@@ -10,10 +10,13 @@ public enum Topology {
         .init(name: commandsExchange), .init(name: eventsExchange), .init(name: deadExchange),
     ]
 
-    /// Deliveries of one message after which a quorum queue dead-letters it, unsettled: the
-    /// broker's backstop behind the worker's own count (`Worker+Redeliveries`), for a message
+    /// Deliveries of one message after which a worker's quorum queue dead-letters it, unsettled:
+    /// the broker's backstop behind the worker's own count (`Worker+Redeliveries`), for a message
     /// that kills its worker before the worker can record a try. High, since every message a
-    /// dying worker had prefetched is counted too.
+    /// dying worker had prefetched is counted too. Set by a policy, not a queue argument, so that
+    /// it applies to queues declared before it and can change without declaring them again
+    /// (which a changed argument refuses): `covenant-delivery-limit`, in
+    /// compose/rabbitmq-definitions.json and scripts/rabbitmq.
     public static let deliveryLimit = 50
 
     /// A worker role's durable queue, bound to the commands and events it consumes, with its
@@ -30,7 +33,6 @@ public enum Topology {
             queues: [
                 .init(
                     name: name, kind: kind, bindings: bindings, deadLetterExchange: deadExchange,
-                    deliveryLimit: kind == .quorum ? deliveryLimit : nil,
                     retryDelaysMilliseconds: retryDelaysMilliseconds)
             ])
     }

@@ -10,7 +10,8 @@ import WorkerStores
 /// reaches ``FaultPolicy``: nothing is thrown, the worker is gone, and the broker gives the
 /// message to the next worker, which dies the same way. The broker marks such a delivery
 /// (`redelivered`, and quorum queues count `x-delivery-count`), but it marks every message the
-/// dead worker had prefetched alike, the innocent with the guilty. So a redelivered message is
+/// dead worker had prefetched alike, the innocent with the guilty (the broker's count is logged
+/// when a message is set aside). So a redelivered message is
 /// handled alone, and the worker records in its store that it began it before it does; a normal
 /// end clears the record. A message found begun `crashLimit` times without an end is set aside
 /// without another try: `command.rejected` `internal_error`, its dead-letter queue, and
@@ -19,9 +20,11 @@ import WorkerStores
 extension Worker {
     static let attemptKind = "delivery_attempt"
 
-    /// Whether the broker has delivered this message before without its being settled.
+    /// Whether the broker has delivered this message before without its being settled: its
+    /// own `redelivered` flag, which no publisher can set (`x-delivery-count` is a header, and a
+    /// publisher could send every message with one, to make each cost a try recorded alone).
     static func isRedelivery(_ delivery: AMQPDelivery) -> Bool {
-        delivery.redelivered || delivery.deliveryCount > 0
+        delivery.redelivered
     }
 
     /// A redelivered message handled alone, its try recorded first.
@@ -44,7 +47,9 @@ extension Worker {
                 metrics.quarantined.increment()
                 logger.error(
                     "set aside: begun \(begun) times without an end; internal_error",
-                    metadata: metadata(delivery, event).merging(["attempts": "\(begun)"]) { $1 })
+                    metadata: metadata(delivery, event).merging([
+                        "attempts": "\(begun)", "delivery.count": "\(delivery.deliveryCount)",
+                    ]) { $1 })
                 await reject(
                     delivery, consumer, commandId: event.id, commandType: event.type, tenantId: event.tenantId,
                     rejection: Rejection(

@@ -124,9 +124,11 @@ extension Worker {
 }
 
 extension AMQPError {
-    /// The broker refused a message itself (not the connection): 406 PRECONDITION_FAILED, as
-    /// for a body over its `max_message_size`, or a negative confirm.
+    /// The broker refused a message itself: 406 PRECONDITION_FAILED closing the channel, as for
+    /// a body over its `max_message_size`. A negative confirm is not that: the broker could not
+    /// store the message now (a queue full under `reject-publish`, say), and the relay tries the
+    /// batch again later, as for any fault, rather than give the message up.
     var refusesMessage: Bool {
-        (code == .channelClosed && replyCode == 406) || code == .publishNacked
+        code == .channelClosed && replyCode == 406
     }
 }

@@ -30,8 +30,9 @@ final class OutboxHandoff: Sendable {
     let capacity: Int
     let byteCapacity: Int
     static let tableLookInterval = Duration.seconds(1)
-    /// The most bytes of bodies one claim from the table takes (and at least one row, however
-    /// large): with rows of up to 16 MiB, a claim of 500 could otherwise hold 8 GiB.
+    /// The most bytes of bodies one claim takes from the hand-off, and one from the table (each
+    /// at least one row, however large): with rows of up to 16 MiB, a claim of 500 could
+    /// otherwise hold 8 GiB. A relay's batch holds at most twice this and two rows.
     static let claimByteLimit = 32 << 20
 
     init(capacity: Int = 10_000, byteCapacity: Int = 64 << 20) {
@@ -97,7 +98,13 @@ final class OutboxHandoff: Sendable {
         let now = ContinuousClock.now
         let (handed, lookInTable) = state.withLock { state -> ([OutboxRecord], Bool) in
             guard state.claimant == claimant else { return ([], true) }
-            let end = min(state.head + limit, state.handed.count)
+            // At most `limit` records and `claimByteLimit` bytes of bodies (and at least one).
+            var end = state.head
+            var bytes = 0
+            while end < min(state.head + limit, state.handed.count), end == state.head || bytes < Self.claimByteLimit {
+                bytes += state.handed[end].record.message.body.count
+                end += 1
+            }
             // Given-up records are skipped wherever they are (transactions hand over in the
             // order they commit, not the order they began).
             let taken = state.handed[state.head..<end].filter { $0.givenUpAt > now }.map(\.record)

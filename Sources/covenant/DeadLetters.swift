@@ -91,11 +91,19 @@ struct Dead: AsyncParsableCommand {
             for letter in letters {
                 var message = letter.message
                 let headers = message.headers
-                for key in headers.keys where key.hasPrefix("x-covenant-") || key == "x-death" {
+                for key in headers.keys
+                where key.hasPrefix("x-covenant-") || key == "x-death" || key == "x-delivery-count" {
                     message.headers[key] = nil
                 }
-                let exchange = headers["x-covenant-original-exchange"]?.stringValue ?? Topology.commandsExchange
-                let routingKey = headers["x-covenant-original-routing-key"]?.stringValue ?? letter.routingKey
+                // A worker's dead letter says where the message was first published; one the broker
+                // dead-lettered itself (past the queue's delivery limit) says it in `x-death`.
+                let death = letter.deaths.first  // the latest death comes first
+                let exchange =
+                    headers["x-covenant-original-exchange"]?.stringValue ?? death?["exchange"]?.stringValue
+                    ?? Topology.commandsExchange
+                let routingKey =
+                    headers["x-covenant-original-routing-key"]?.stringValue
+                    ?? death?["routing-keys"]?.arrayValue?.first?.stringValue ?? letter.routingKey
                 let replay = message
                 let confirmation = try await deadline.run("replaying \(replay.messageId ?? "a dead letter")") {
                     try await publisher.publish(replay, exchange: exchange, routingKey: routingKey)

@@ -48,7 +48,9 @@ struct WebhookCommand: AsyncParsableCommand {
                     if event.type == "command.rejected", event.data["command_id"] == .string(command.id) {
                         return (false, EventText.render(event))
                     }
-                    if event.type != "command.rejected", event.data["event_id"] == .string(eventId) {
+                    // The outcome of this attempt, not of another (a retry still due, or a resend
+                    // someone else sent): it follows from this command.
+                    if event.type != "command.rejected", event.causationId == command.id {
                         return (event.type == "notification.delivered", EventText.render(event))
                     }
                 }

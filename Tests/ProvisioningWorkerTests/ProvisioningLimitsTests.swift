@@ -60,4 +60,35 @@ struct ProvisioningLimitsTests {
             try await provisioning.code("service.cancel", #"{"service_id":"vm-1","effective_date":"2030-01-15"}"#)
                 == nil)
     }
+
+    @Test("A customer has at most 100 services and a plan at most 100 usage prices: they bound an invoice's lines")
+    func invoiceLines() async throws {
+        let provisioning = try await Provisioning(now: "2025-03-10T12:00:00Z")
+        _ = try await provisioning.send("tenant.upsert", Provisioning.tenant)
+        _ = try await provisioning.send("plan.upsert", Provisioning.plan)
+        func provision(_ service: String, customer: String = "cust-1") async throws -> RejectionCode? {
+            try await provisioning.code(
+                "service.provision",
+                Self.payg.replacingOccurrences(of: "START", with: "2025-03-01").replacingOccurrences(
+                    of: "sim-1", with: service
+                ).replacingOccurrences(of: "cust-1", with: customer))
+        }
+        for index in 1...InputLimits.servicesPerCustomer {
+            #expect(try await provision("sim-\(index)") == nil)
+        }
+        #expect(try await provision("sim-101") == .invalidMessage)
+        #expect(try await provision("sim-101", customer: "cust-2") == nil)
+        let service = try await provisioning.store.document(kind: "service", key: "acme/sim-101")
+        #expect(service.flatMap { JSONValue.parse($0.body)?["customer_id"] } == .string("cust-2"))
+
+        func plan(prices: Int) -> String {
+            let items = (0..<prices).map { #"{"metric":"m\#($0)","model":"per_unit","unit_price":"0.01"}"# }
+            return
+                #"{"plan_id":"many","name":"Many","currency":"INR","monthly_fee":"0","service_type":"sim","usage_prices":[\#(items.joined(separator: ","))]}"#
+        }
+        #expect(try await provisioning.code("plan.upsert", plan(prices: InputLimits.usagePricesPerPlan)) == nil)
+        #expect(
+            try await provisioning.code("plan.upsert", plan(prices: InputLimits.usagePricesPerPlan + 1))
+                == .invalidMessage)
+    }
 }

@@ -35,6 +35,19 @@ struct OutboxHandoffTests {
         #expect(handoff.claimForCommit(now: 0) == nil)
     }
 
+    @Test("A claim takes handed rows up to the claim's byte bound, at least one, the rest at the next claim")
+    func claimByteBound() async throws {
+        let handoff = OutboxHandoff(capacity: 100, byteCapacity: 1 << 30)
+        handoff.handOff(to: "relay-a", lease: .seconds(60))
+        let twenty = 20 << 20
+        handoff.committed(
+            [record(1, bytes: twenty), record(2, bytes: twenty), record(3, bytes: twenty), record(4, bytes: 1)],
+            claimedAt: .now, lease: .seconds(60))
+        // 20 MiB, then 40 MiB reached: past 32 MiB, the third waits.
+        #expect(try await handoff.claim(limit: 10, claimant: "relay-a") { _ in [] }.map(\.id) == [1, 2])
+        #expect(try await handoff.claim(limit: 10, claimant: "relay-a") { _ in [] }.map(\.id) == [3, 4])
+    }
+
     @Test("At most the row bound waits, whatever the bytes")
     func rowBound() {
         let handoff = OutboxHandoff(capacity: 3, byteCapacity: 1 << 20)

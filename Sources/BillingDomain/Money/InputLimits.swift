@@ -21,6 +21,13 @@ public enum InputLimits {
     public static let rampSteps = 60
     /// Tiers of one usage price or one penalty.
     public static let tiers = 100
+    /// Usage prices (metrics) of one plan.
+    public static let usagePricesPerPlan = 100
+    /// Services provisioned for one customer, ended ones included (a service's last invoice
+    /// bills it after it ends). With the caps above they bound the lines of one invoice: per
+    /// service a recurring line, a usage line per metric and a line per commitment, about 15,000
+    /// lines at most, some 5 MB of `invoice.ready` (the broker takes 16 MiB).
+    public static let servicesPerCustomer = 100
 
     public struct Bound: Sendable, Hashable {
         public let maximum: Int128
