@@ -162,6 +162,15 @@ enum PlanDecoding {
             throw Rejection(
                 .invalidMessage, "\(item.path).model must be per_unit, graduated, volume or package, not \(other)")
         }
+        // Usage is summed; a plan asking for another aggregation would be billed wrong without a
+        // word, so it is refused until that aggregation is built.
+        if let aggregation = try item.optionalString("aggregation"), aggregation != "sum" {
+            throw Rejection(
+                .invalidMessage, "\(item.path).aggregation \(aggregation) is not supported yet: usage is summed")
+        }
+        if item.has("unique_key") {
+            throw Rejection(.invalidMessage, "\(item.path).unique_key is not supported yet: usage is summed")
+        }
         return try UsagePrice.validated(metric: metric, model: model).get()
     }
 
