@@ -32,6 +32,15 @@ extension Worker {
             guard event.id == messageId else {
                 return .failure(Rejection(.invalidMessage, "message_id \(messageId) is not the event's id \(event.id)"))
             }
+            // A `tenant.upsert` routing key carrying an `invoice.ready` had reached notification,
+            // which posted the forged invoice to the tenant's webhook, signed.
+            let routingKey = Self.origin(of: delivery).routingKey
+            guard !configuration.typeMustMatchRoutingKey || event.type == routingKey else {
+                return .failure(
+                    Rejection(
+                        .invalidMessage,
+                        "type \(event.type) came with routing key \(routingKey): a message's type is its routing key"))
+            }
             return .success(event)
         }
     }

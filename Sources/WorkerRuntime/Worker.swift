@@ -41,6 +41,11 @@ public final class Worker: Service {
         /// died or was killed meanwhile) before it is set aside as `internal_error`
         /// (`Worker+Redeliveries`).
         public var crashLimit = 3
+        /// A message's type must be the routing key it was published with, so that a command's
+        /// routing key (the binding that brought it to this queue) cannot carry an event's type,
+        /// or another command's. Off only for tests whose queues bind routing keys of their own
+        /// to keep apart from each other.
+        public var typeMustMatchRoutingKey = true
         /// Relay: rows per claim and how long a claim lasts.
         public var relayBatch = 500
         public var relayLease: Duration = .seconds(30)

@@ -208,7 +208,7 @@ extension WorkerRuntimeTests {
         _ = try await publisher.publish(
             sent.map { OutgoingMessage($0, exchange: Topology.commandsExchange, routingKey: routingKey) })
         let worker = Worker(
-            configuration: .init(queue: queue, topology: topology), amqp: configuration, store: store,
+            configuration: Self.settings(queue, topology), amqp: configuration, store: store,
             handler: handler, events: events, logger: Logger(label: "test-batch-worker"))
         let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [], logger: Logger(label: "test-group"))
         let running = Task { try await group.run() }
@@ -332,7 +332,7 @@ extension WorkerRuntimeTests {
                         body: last.encoded(), messageId: last.id, contentType: CloudEvent.contentType,
                         type: last.type)
                 ]).map { OutgoingMessage($0, exchange: Topology.commandsExchange, routingKey: routingKey) })
-        var workerConfiguration = Worker.Configuration(queue: queue, topology: topology)
+        var workerConfiguration = Self.settings(queue, topology)
         workerConfiguration.batchSize = 3
         let worker = Worker(
             configuration: workerConfiguration, amqp: configuration, store: store, handler: handler,
@@ -379,7 +379,7 @@ extension WorkerRuntimeTests {
                     usage("\(tenant)-u-\($0)", tenant: tenant, service: "sim-0", quantity: "1"),
                     exchange: Topology.commandsExchange, routingKey: routingKey)
             })
-        var workerConfiguration = Worker.Configuration(queue: queue, topology: topology)
+        var workerConfiguration = Self.settings(queue, topology)
         workerConfiguration.batchSize = 3
         let worker = Worker(
             configuration: workerConfiguration, amqp: configuration, store: store,
@@ -462,7 +462,7 @@ extension WorkerRuntimeTests {
                     exchange: Topology.eventsExchange, routingKey: routingKey)
             })
         let handler = RecordCountingHandler()
-        var workerConfiguration = Worker.Configuration(queue: queue, topology: topology)
+        var workerConfiguration = Self.settings(queue, topology)
         workerConfiguration.batchSize = 250
         let worker = Worker(
             configuration: workerConfiguration, amqp: configuration,

@@ -52,7 +52,7 @@ extension WorkerRuntimeTests {
             directory: NSTemporaryDirectory() + "covenant-worker-\(UUID().uuidString)", role: .rating)
         let events = EventFactory(source: "covenant/test-poison")
         let handler = PoisonedHandler(inner: UsageTotalsHandler(events: events))
-        var settings = Worker.Configuration(queue: queue, topology: topology)
+        var settings = Self.settings(queue, topology)
         settings.faultLimit = 3
         let worker = Worker(
             configuration: settings, amqp: configuration, store: store, handler: handler, events: events,

@@ -44,7 +44,7 @@ extension WorkerRuntimeTests {
         }
         // The integrator's queue is bound before the worker publishes.
         try await Task.sleep(for: .milliseconds(500))
-        var settings = Worker.Configuration(queue: queue, topology: topology)
+        var settings = Self.settings(queue, topology)
         settings.maximumMessageBytes = 20 << 20
         let worker = Worker(
             configuration: settings, amqp: configuration, store: store,

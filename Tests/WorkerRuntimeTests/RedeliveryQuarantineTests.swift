@@ -69,7 +69,7 @@ extension WorkerRuntimeTests {
         let crashLimit = 3
         var survivor: (group: ServiceGroup, running: Task<Void, any Error>)?
         for life in 1...(crashLimit + 2) {
-            var settings = Worker.Configuration(queue: queue, topology: topology)
+            var settings = Self.settings(queue, topology)
             settings.crashLimit = crashLimit
             let worker = Worker(
                 configuration: settings, amqp: configuration, store: store, handler: handler, events: events,

@@ -66,6 +66,14 @@ struct WorkerRuntimeTests {
         return try AMQPConfiguration(url: url, connectionName: "worker-runtime-test", heartbeatSeconds: 5)
     }
 
+    /// A worker's configuration for a queue of `isolated`: its routing key keeps the test apart,
+    /// and is not the message type a worker otherwise requires it to be.
+    static func settings(_ queue: String, _ topology: AMQPTopology) -> Worker.Configuration {
+        var settings = Worker.Configuration(queue: queue, topology: topology)
+        settings.typeMustMatchRoutingKey = false
+        return settings
+    }
+
     /// A tenant, a worker queue and a routing key of this test's own: its worker sees no other
     /// suite's messages, and they none of its.
     static func isolated(_ name: String) -> (tenant: String, queue: String, routingKey: String) {
@@ -106,7 +114,7 @@ struct WorkerRuntimeTests {
         let store = try SQLiteWorkerStore(directory: directory, role: .rating)
         let late = LateTenants()
         let worker = Worker(
-            configuration: .init(queue: queue, topology: topology), amqp: configuration, store: store,
+            configuration: Self.settings(queue, topology), amqp: configuration, store: store,
             handler: UsageTotalsHandler(events: EventFactory(source: "covenant/test-rating"), late: late),
             events: EventFactory(source: "covenant/test-rating"), logger: Logger(label: "test-worker"))
         let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [], logger: Logger(label: "test-group"))
@@ -265,7 +273,7 @@ extension WorkerRuntimeTests {
         try await store.migrate()
         let events = EventFactory(source: "covenant/test-rating")
         let worker = Worker(
-            configuration: .init(queue: queue, topology: topology), amqp: configuration, store: store,
+            configuration: Self.settings(queue, topology), amqp: configuration, store: store,
             handler: UsageTotalsHandler(events: events), events: events, logger: Logger(label: "test-worker"))
         let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [], logger: Logger(label: "test-group"))
         let running = Task { try await group.run() }

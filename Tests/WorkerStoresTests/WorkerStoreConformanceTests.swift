@@ -571,12 +571,12 @@ struct WorkerStoreConformanceTests {
         #expect(try await store.claimOutbox(limit: 10, claimant: "relay-a", lease: .seconds(60)).isEmpty)
 
         // A relay that stalls: past half the lease its handed rows are given up, and after the
-        // lease any relay claims them from the table, once. (A lease of 400 ms had run out
-        // before the next claim once, with the whole suite loading both cores.)
-        store.handOffOutbox(to: "relay-a", lease: .seconds(2))
+        // lease any relay claims them from the table, once. (Leases of 400 ms, then of 2 s, had
+        // run out before the next claim, with the suite and a fault test loading both cores.)
+        store.handOffOutbox(to: "relay-a", lease: .seconds(5))
         _ = try await store.commit(UnitOfWork(messageId: "late", outbox: [message("e-late")]))
         #expect(try await other.claimOutbox(limit: 10, claimant: "relay-b", lease: .seconds(60)).isEmpty)
-        try await Task.sleep(for: .milliseconds(3000))
+        try await Task.sleep(for: .milliseconds(6000))
         let taken = try await other.claimOutbox(limit: 10, claimant: "relay-b", lease: .seconds(60))
         #expect(taken.map(\.message.messageId) == ["e-late"])
         #expect(try await store.claimOutbox(limit: 10, claimant: "relay-a", lease: .seconds(60)).isEmpty)

@@ -1,0 +1,65 @@
+import AMQPClient
+import CovenantMessages
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+import WorkerRuntime
+import WorkerStores
+
+extension WorkerRuntimeTests {
+    @Test(
+        "A message whose type is not its routing key is invalid_message and reaches no handler; its own type goes through"
+    )
+    func forgedType() async throws {
+        let configuration = try amqp()
+        let (tenant, queue, routingKey) = Self.isolated("test-forged")
+        let topology = Topology.workerQueue(queue, commands: [routingKey])
+        let store = try SQLiteWorkerStore(
+            directory: NSTemporaryDirectory() + "covenant-worker-\(UUID().uuidString)", role: .rating)
+        let events = EventFactory(source: "covenant/test-forged")
+        // The check on, as in every worker process: this queue's routing key is the type it takes.
+        let worker = Worker(
+            configuration: Worker.Configuration(queue: queue, topology: topology), amqp: configuration,
+            store: store, handler: UsageTotalsHandler(events: events), events: events,
+            logger: Logger(label: "test-forged"))
+        let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [], logger: Logger(label: "test-group"))
+        let running = Task { try await group.run() }
+        let integrator = integrator(configuration, of: ["command.rejected"])
+        let codes = Mutex<[String: String]>([:])
+        let collecting = Task {
+            for await delivery in integrator.deliveries {
+                integrator.acknowledge(delivery)
+                guard let event = CloudEvent.decode(delivery.message.body).success, event.tenantId == tenant,
+                    case .string(let id) = event.data["command_id"], case .string(let code) = event.data["code"]
+                else { continue }
+                codes.withLock { $0[id] = code }
+            }
+        }
+        func message(_ id: String, type: String) -> OutgoingMessage {
+            let event = CloudEvent(
+                id: id, source: "tests", type: type, time: "2025-01-15T09:30:00Z", tenantId: tenant,
+                data: .object(["invoice_id": .string("INV-forged"), "total": .string("1.00")]))
+            return OutgoingMessage(
+                AMQPMessage(body: event.encoded(), messageId: id, contentType: CloudEvent.contentType, type: type),
+                exchange: Topology.commandsExchange, routingKey: routingKey)
+        }
+        let publisher = AMQPPublisher(configuration: configuration, topology: topology)
+        // An event's type on a command's routing key; and the routing key's own type, which the
+        // handler (a rater) then refuses as a type it does not take: it got that far.
+        _ = try await publisher.publish([
+            message("\(tenant)-forged", type: "invoice.ready"), message("\(tenant)-own", type: routingKey),
+        ])
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline, codes.withLock({ $0.count }) < 2 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(codes.withLock { $0 } == ["\(tenant)-forged": "invalid_message", "\(tenant)-own": "unknown_type"])
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await integrator.stop()
+        collecting.cancel()
+        await publisher.close()
+    }
+}
