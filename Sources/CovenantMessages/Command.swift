@@ -61,7 +61,7 @@ public struct TenantUpsert: Sendable, Hashable {
     /// The secrets deliveries are signed with: one, or two during a rotation.
     public var webhookSecrets: [String] = []
 
-    /// `spec/amqp-api.md`: at least 24 characters; at most 512 bytes of UTF-8.
+    /// docs/api/webhooks.md: at least 24 characters; at most 512 bytes of UTF-8.
     public static let webhookSecretLength = 24...512
 
     init(_ data: Fields, tenantId: String) throws(Rejection) {

@@ -1,6 +1,6 @@
 public import AMQPClient
 
-/// The exchanges and queues of `spec/amqp-api.md`.
+/// The exchanges and queues of the interface (docs/api/amqp.md).
 public enum Topology {
     public static let commandsExchange = "covenant.commands"
     public static let eventsExchange = "covenant.events"

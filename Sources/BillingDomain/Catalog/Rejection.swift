@@ -15,7 +15,7 @@ public struct Rejection: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(code.rawValue): \(message)" }
 }
 
-/// The rejection codes of `spec/amqp-api.md`.
+/// The rejection codes of the interface (docs/api/amqp.md).
 public enum RejectionCode: String, Sendable, Hashable, CaseIterable {
     case invalidMessage = "invalid_message"
     case unknownType = "unknown_type"
