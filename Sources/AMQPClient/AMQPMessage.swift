@@ -44,6 +44,16 @@ public struct AMQPDelivery: Sendable {
         message.headers["x-delivery-count"]?.intValue ?? 0
     }
 
+    /// The same delivery, acknowledged the same way, with other headers (what a consumer
+    /// vouches for of those a publisher set).
+    public func replacingHeaders(_ headers: AMQPTable) -> AMQPDelivery {
+        var message = message
+        message.headers = headers
+        return AMQPDelivery(
+            message: message, deliveryTag: deliveryTag, redelivered: redelivered, exchange: exchange,
+            routingKey: routingKey, connectionEpoch: connectionEpoch)
+    }
+
     /// The `x-death` history of a dead-lettered message: one table per queue and reason.
     public var deaths: [AMQPTable] {
         message.headers["x-death"]?.arrayValue?.compactMap(\.tableValue) ?? []

@@ -47,7 +47,7 @@ extension Worker {
         var run: [Accepted] = []
         var items = 0
         var handedOn = 0
-        for delivery in deliveries {
+        for delivery in deliveries.map(Self.withoutForeignHeaders) {
             let redelivery = Self.isRedelivery(delivery)
             if redelivery { metrics.redelivered.increment() }
             let decoded = readEnvelope(delivery)

@@ -82,6 +82,18 @@ extension Worker {
             .retryQueueName(atLeast: milliseconds)
     }
 
+    /// The delivery without Covenant's own headers (`x-covenant-*`) unless it came through the
+    /// default exchange, the way Covenant's retry copies come back. They decide how a message is
+    /// treated (where it was first published, so its size limit and the type it may carry; its
+    /// waits; its faults), and a publisher to a named exchange could set them at will: a command
+    /// saying it came from `covenant.events` had been taken up to 16 MiB. (Publishing straight to
+    /// a queue through the default exchange is for the broker's permissions to refuse: #33.)
+    static func withoutForeignHeaders(_ delivery: AMQPDelivery) -> AMQPDelivery {
+        guard !delivery.exchange.isEmpty, delivery.message.headers.keys.contains(where: { $0.hasPrefix("x-covenant-") })
+        else { return delivery }
+        return delivery.replacingHeaders(delivery.message.headers.filter { !$0.key.hasPrefix("x-covenant-") })
+    }
+
     /// Where a delivery was first published: a copy back from the retry queue says so in its
     /// headers.
     static func origin(of delivery: AMQPDelivery) -> (exchange: String, routingKey: String) {

@@ -62,4 +62,55 @@ extension WorkerRuntimeTests {
         collecting.cancel()
         await publisher.close()
     }
+
+    @Test(
+        "Covenant's own headers from a publisher change nothing: a command saying it came from the events exchange is still held to 1 MiB"
+    )
+    func forgedHeaders() async throws {
+        let configuration = try amqp()
+        let (tenant, queue, routingKey) = Self.isolated("test-headers")
+        let topology = Topology.workerQueue(queue, commands: [routingKey])
+        let store = try SQLiteWorkerStore(
+            directory: NSTemporaryDirectory() + "covenant-worker-\(UUID().uuidString)", role: .rating)
+        let events = EventFactory(source: "covenant/test-headers")
+        let worker = Worker(
+            configuration: Self.settings(queue, topology), amqp: configuration, store: store,
+            handler: UsageTotalsHandler(events: events), events: events, logger: Logger(label: "test-headers"))
+        let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [], logger: Logger(label: "test-group"))
+        let running = Task { try await group.run() }
+        let integrator = integrator(configuration, of: ["command.rejected"])
+        let codes = Mutex<[String: String]>([:])
+        let collecting = Task {
+            for await delivery in integrator.deliveries {
+                integrator.acknowledge(delivery)
+                // A body too large to read names no tenant: the rejection goes by its id.
+                guard let event = CloudEvent.decode(delivery.message.body).success,
+                    case .string(let id) = event.data["command_id"], id.hasPrefix(tenant),
+                    case .string(let message) = event.data["message"]
+                else { continue }
+                codes.withLock { $0[id] = message }
+            }
+        }
+        // 1.5 MiB of usage: over a command's 1 MiB, under an event's 16 MiB.
+        var large = usage("\(tenant)-large", tenant: tenant, service: "sim-1", quantity: "1")
+        large.body += [UInt8](repeating: 0x20, count: 3 << 19)
+        large.headers = [
+            "x-covenant-original-exchange": .string(Topology.eventsExchange),
+            "x-covenant-original-routing-key": .string(routingKey), "x-covenant-retries": .string("99"),
+        ]
+        let publisher = AMQPPublisher(configuration: configuration, topology: topology)
+        _ = try await publisher.publish([
+            OutgoingMessage(large, exchange: Topology.commandsExchange, routingKey: routingKey)
+        ])
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline, codes.withLock({ $0.isEmpty }) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(codes.withLock { $0["\(tenant)-large"] }?.contains("larger than 1 MiB") == true)
+        await group.triggerGracefulShutdown()
+        try await running.value
+        await integrator.stop()
+        collecting.cancel()
+        await publisher.close()
+    }
 }
