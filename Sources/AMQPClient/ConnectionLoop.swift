@@ -161,22 +161,16 @@ final class ConnectionLoop: Sendable {
 
     /// Sleeps until the socket is readable, a caller wakes the loop, or half a heartbeat passes.
     private func waitForActivity(socket: Int32) {
-        var descriptors = [
-            pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0),
-        ]
-        _ = poll(
-            &descriptors, 2,
-            Int32(
-                heartbeatWait.components.seconds * 1000 + heartbeatWait.components.attoseconds / 1_000_000_000_000_000))
-        drainWakeups()
+        sleep(for: heartbeatWait, orUntilReadable: socket)
     }
 
-    /// Sleeps for a back-off delay, or until a caller wakes the loop (to stop, say).
-    private func sleep(for delay: Duration) {
-        var descriptor = pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0)
+    /// Sleeps for `delay` (a back-off, a pause), or until a caller wakes the loop (to stop, say)
+    /// or, when given, the socket is readable.
+    private func sleep(for delay: Duration, orUntilReadable socket: Int32? = nil) {
+        var descriptors = [pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0)]
+        if let socket { descriptors.append(pollfd(fd: socket, events: Int16(POLLIN), revents: 0)) }
         let milliseconds = delay.components.seconds * 1000 + delay.components.attoseconds / 1_000_000_000_000_000
-        _ = poll(&descriptor, 1, Int32(milliseconds))
+        _ = poll(&descriptors, nfds_t(descriptors.count), Int32(milliseconds))
         drainWakeups()
     }
 

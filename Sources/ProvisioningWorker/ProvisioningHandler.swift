@@ -101,17 +101,18 @@ public struct ProvisioningHandler: MessageHandler {
 
     /// Commits a service's new record with the events it publishes. Each event carries the
     /// record's new `revision` (its document version): consumers apply a service's events in
-    /// revision order, whatever order they arrive in.
+    /// revision order, whatever order they arrive in. `also`: other documents the command writes.
     func commit(
-        _ record: ServiceRecord, version: Int64, _ command: CloudEvent, _ events: [(type: String, data: JSONValue)]
+        _ record: ServiceRecord, version: Int64, _ command: CloudEvent, _ events: [(type: String, data: JSONValue)],
+        also documents: [DocumentWrite] = []
     ) -> HandlerOutcome {
         let outbox = events.enumerated().map { index, item in
             event(item.type, command, Self.revised(item.data, record, revision: version + 1), index)
         }
         return .commit(
             UnitOfWork(
-                messageId: command.id, documents: [write(record, tenantId: command.tenantId, version: version)],
-                outbox: outbox))
+                messageId: command.id,
+                documents: [write(record, tenantId: command.tenantId, version: version)] + documents, outbox: outbox))
     }
 
     static func revised(_ data: JSONValue, _ record: ServiceRecord, revision: Int64) -> JSONValue {
@@ -188,12 +189,7 @@ public struct ProvisioningHandler: MessageHandler {
             outbox.append(("contract.activated", contractActivated(contract)))
         }
         let counted = try await counted(service: provision.serviceId, of: provision.customerId, command)
-        var outcome = commit(record, version: 0, command, outbox)
-        if case .commit(var unit) = outcome {
-            unit.documents.append(counted)
-            outcome = .commit(unit)
-        }
-        return outcome
+        return commit(record, version: 0, command, outbox, also: [counted])
     }
 
     /// One more service of the customer, at most `InputLimits.servicesPerCustomer` (counted as

@@ -60,6 +60,19 @@ extension Worker {
                 .retryDelaysMilliseconds ?? [])
     }
 
+    /// Sets a message aside for an operator: `command.rejected` `internal_error`, its dead-letter
+    /// queue, `covenant_messages_quarantined_total` (an alert's series) and an error logged.
+    func quarantine(
+        _ delivery: AMQPDelivery, _ event: CloudEvent, _ consumer: AMQPConsumer, log: String,
+        metadata: Logger.Metadata, reason: String, details: [String: String]
+    ) async {
+        metrics.quarantined.increment()
+        logger.error("\(log)", metadata: metadata)
+        await reject(
+            delivery, consumer, commandId: event.id, commandType: event.type, tenantId: event.tenantId,
+            rejection: Rejection(.internalError, reason, details: details))
+    }
+
     /// Sets a faulting message aside, or parks it to wait, when the store can record that; true
     /// when the delivery is settled, false when the caller retries it in place.
     func setAside(
@@ -73,16 +86,12 @@ extension Worker {
         case .retryInPlace:
             return false
         case .setAside(let faults):
-            metrics.quarantined.increment()
-            logger.error(
-                "set aside after \(faults) faults: internal_error",
-                metadata: metadata.merging(["error": "\(cause)", "faults": "\(faults)"]) { $1 })
             // The reason names no stored value: the error's own text stays in the log.
-            await reject(
-                delivery, consumer, commandId: event.id, commandType: event.type, tenantId: event.tenantId,
-                rejection: Rejection(
-                    .internalError, "the message failed \(faults) times while the worker's store answered",
-                    details: ["faults": String(faults)]))
+            await quarantine(
+                delivery, event, consumer, log: "set aside after \(faults) faults: internal_error",
+                metadata: metadata.merging(["error": "\(cause)", "faults": "\(faults)"]) { $1 },
+                reason: "the message failed \(faults) times while the worker's store answered",
+                details: ["faults": String(faults)])
             return true
         case .wait(let milliseconds, let faults):
             guard

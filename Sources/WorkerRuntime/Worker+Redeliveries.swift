@@ -44,17 +44,13 @@ extension Worker {
             let kept = try await store.document(kind: Self.attemptKind, key: key)
             begun = kept.flatMap { Self.attempts(in: $0.body) } ?? 0
             if begun >= configuration.crashLimit {
-                metrics.quarantined.increment()
-                logger.error(
-                    "set aside: begun \(begun) times without an end; internal_error",
+                await quarantine(
+                    delivery, event, consumer, log: "set aside: begun \(begun) times without an end; internal_error",
                     metadata: metadata(delivery, event).merging([
                         "attempts": "\(begun)", "delivery.count": "\(delivery.deliveryCount)",
-                    ]) { $1 })
-                await reject(
-                    delivery, consumer, commandId: event.id, commandType: event.type, tenantId: event.tenantId,
-                    rejection: Rejection(
-                        .internalError, "the message was begun \(begun) times and its worker stopped each time",
-                        details: ["attempts": String(begun)]))
+                    ]) { $1 },
+                    reason: "the message was begun \(begun) times and its worker stopped each time",
+                    details: ["attempts": String(begun)])
                 return
             }
             begun += 1

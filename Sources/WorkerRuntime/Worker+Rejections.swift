@@ -22,9 +22,8 @@ extension Worker {
         }
         // Commands come from upstream: 1 MiB is plenty. Events come from Covenant's workers, and
         // `billing.run.completed` names every invoice of a run: 100,000 customers make 3.4 MB.
-        let limit =
-            Self.origin(of: delivery).exchange == Topology.eventsExchange
-            ? Self.maximumEventBytes : Self.maximumCommandBytes
+        let origin = Self.origin(of: delivery)
+        let limit = origin.exchange == Topology.eventsExchange ? Self.maximumEventBytes : Self.maximumCommandBytes
         guard delivery.message.body.count <= limit else {
             return .failure(Rejection(.invalidMessage, "the body is larger than \(limit >> 20) MiB"))
         }
@@ -34,12 +33,12 @@ extension Worker {
             }
             // A `tenant.upsert` routing key carrying an `invoice.ready` had reached notification,
             // which posted the forged invoice to the tenant's webhook, signed.
-            let routingKey = Self.origin(of: delivery).routingKey
-            guard !configuration.typeMustMatchRoutingKey || event.type == routingKey else {
+            guard !configuration.typeMustMatchRoutingKey || event.type == origin.routingKey else {
                 return .failure(
                     Rejection(
                         .invalidMessage,
-                        "type \(event.type) came with routing key \(routingKey): a message's type is its routing key"))
+                        "type \(event.type) came with routing key \(origin.routingKey): a message's type is its routing key"
+                    ))
             }
             return .success(event)
         }
