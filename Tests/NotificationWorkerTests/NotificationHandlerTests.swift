@@ -74,16 +74,10 @@ struct NotificationHandlerTests {
         _ handler: NotificationHandler, url: String, id: String, revision: Int = 1, tenant: String = "acme",
         secrets: String = #""webhook_secret":"s3cret-0123456789abcdefghij""#
     ) async throws {
-        let upsert = CloudEvent(
-            id: id, source: "tests", type: "tenant.upsert", time: "2025-01-01T00:00:00Z", tenantId: tenant,
-            data: JSONValue.parse(
-                Array(
-                    #"{"name":"Acme","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true,"notification":{"webhook_url":"\#(url)",\#(secrets)}}"#
-                        .utf8))!)
-        let updated = CloudEvent(
-            id: "\(id)-updated", source: "covenant/provisioning", type: "tenant.updated", time: "2025-01-01T00:00:00Z",
-            tenantId: tenant, causationId: id, data: .object(["revision": .number(String(revision))]))
-        for message in [upsert, updated] {
+        for message in [
+            WebhookSettingsTests.upsert(id, url: url, tenant: tenant, secrets: secrets),
+            WebhookSettingsTests.updated(id, revision: revision, tenant: tenant),
+        ] {
             guard case .commit(var unit) = try await handler.handle(message) else {
                 Issue.record("\(message.type) not taken")
                 return

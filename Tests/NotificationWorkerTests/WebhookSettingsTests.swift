@@ -50,13 +50,14 @@ struct WebhookSettingsTests {
         }
     }
 
-    /// `tenant.upsert` `id`, with a webhook at `url` or none.
-    static func upsert(_ id: String, url: String?) -> CloudEvent {
-        let notification =
-            url.map { #","notification":{"webhook_url":"\#($0)","webhook_secret":"s3cret-0123456789abcdefghij"}"# }
-            ?? ""
+    /// `tenant.upsert` `id`, with a webhook at `url` signed with `secrets`, or none.
+    static func upsert(
+        _ id: String, url: String?, tenant: String = "acme",
+        secrets: String = #""webhook_secret":"s3cret-0123456789abcdefghij""#
+    ) -> CloudEvent {
+        let notification = url.map { #","notification":{"webhook_url":"\#($0)",\#(secrets)}"# } ?? ""
         return CloudEvent(
-            id: id, source: "tests", type: "tenant.upsert", time: "2025-01-01T00:00:00Z", tenantId: "acme",
+            id: id, source: "tests", type: "tenant.upsert", time: "2025-01-01T00:00:00Z", tenantId: tenant,
             data: JSONValue.parse(
                 Array(
                     #"{"name":"Acme","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true\#(notification)}"#
@@ -64,10 +65,10 @@ struct WebhookSettingsTests {
     }
 
     /// Provisioning's `tenant.updated` for upsert `id`, at `revision`.
-    static func updated(_ id: String, revision: Int) -> CloudEvent {
+    static func updated(_ id: String, revision: Int, tenant: String = "acme") -> CloudEvent {
         CloudEvent(
             id: "\(id)-updated", source: "covenant/provisioning", type: "tenant.updated",
-            time: "2025-01-01T00:00:00Z", tenantId: "acme", causationId: id,
+            time: "2025-01-01T00:00:00Z", tenantId: tenant, causationId: id,
             data: .object(["name": .string("Acme"), "revision": .number(String(revision))]))
     }
 

@@ -99,17 +99,12 @@ extension WorkerRuntimeTests {
         #expect(try await store.usageTotal(tenantId: tenant, serviceId: "sim-1", metric: "gb", month: month) == .zero)
 
         // It sits in the dead-letter queue with its reason and the faults it met.
-        let dead = AMQPConsumer(configuration: configuration, queue: "\(queue).dead", topology: topology)
-        for await letter in dead.deliveries {
-            dead.acknowledge(letter)
-            #expect(letter.message.messageId == "\(tenant)-poison")
-            #expect(letter.message.headers["x-covenant-reason-code"]?.stringValue == "internal_error")
-            #expect(letter.message.headers[FaultPolicy.faultsHeader]?.stringValue == "2")
-            break
-        }
+        let letter = try #require(await deadLetters(configuration, of: queue, topology, count: 1).first)
+        #expect(letter.message.messageId == "\(tenant)-poison")
+        #expect(letter.message.headers["x-covenant-reason-code"]?.stringValue == "internal_error")
+        #expect(letter.message.headers[FaultPolicy.faultsHeader]?.stringValue == "2")
         await group.triggerGracefulShutdown()
         try await running.value
-        await dead.stop()
         await integrator.stop()
         collecting.cancel()
         await publisher.close()

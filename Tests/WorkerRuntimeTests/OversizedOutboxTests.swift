@@ -60,18 +60,14 @@ extension WorkerRuntimeTests {
         #expect(arrived.withLock { $0 } == ["\(queue)-small"])
         #expect(try await store.outboxBacklog() == 0)
         var notices: [String: String] = [:]
-        let dead = AMQPConsumer(configuration: configuration, queue: "\(queue).dead", topology: topology)
-        for await letter in dead.deliveries {
-            dead.acknowledge(letter)
+        for letter in await deadLetters(configuration, of: queue, topology, count: 2) {
             #expect(letter.message.headers["x-covenant-reason-code"]?.stringValue == "message_too_large")
             let bytes = JSONValue.parse(letter.message.body)?["bytes"]
             notices[letter.message.messageId ?? ""] = bytes.flatMap { if case .number(let n) = $0 { n } else { nil } }
-            if notices.count == 2 { break }
         }
         #expect(notices == ["\(queue)-refused": String(17 << 20), "\(queue)-too-large": String(21 << 20)])
         await group.triggerGracefulShutdown()
         try await running.value
-        await dead.stop()
         await integrator.stop()
         collecting.cancel()
     }

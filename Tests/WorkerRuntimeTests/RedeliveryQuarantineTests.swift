@@ -113,14 +113,9 @@ extension WorkerRuntimeTests {
         #expect(try await store.usageTotal(tenantId: tenant, serviceId: "sim-1", metric: "gb", month: month) == .zero)
 
         // It sits in the dead-letter queue with its reason.
-        let dead = AMQPConsumer(configuration: configuration, queue: "\(queue).dead", topology: topology)
-        for await letter in dead.deliveries {
-            dead.acknowledge(letter)
-            #expect(letter.message.messageId == "\(tenant)-killer")
-            #expect(letter.message.headers["x-covenant-reason-code"]?.stringValue == "internal_error")
-            break
-        }
-        await dead.stop()
+        let letter = try #require(await deadLetters(configuration, of: queue, topology, count: 1).first)
+        #expect(letter.message.messageId == "\(tenant)-killer")
+        #expect(letter.message.headers["x-covenant-reason-code"]?.stringValue == "internal_error")
         await integrator.stop()
         collecting.cancel()
         await publisher.close()

@@ -81,6 +81,21 @@ struct WorkerRuntimeTests {
         return ("t-\(id)", "covenant.\(name).\(id)", "\(name).\(id)")
     }
 
+    /// The first `count` dead letters of `queue`, each acknowledged, as they come.
+    func deadLetters(
+        _ configuration: AMQPConfiguration, of queue: String, _ topology: AMQPTopology, count: Int
+    ) async -> [AMQPDelivery] {
+        let dead = AMQPConsumer(configuration: configuration, queue: "\(queue).dead", topology: topology)
+        var letters: [AMQPDelivery] = []
+        for await letter in dead.deliveries {
+            dead.acknowledge(letter)
+            letters.append(letter)
+            if letters.count == count { break }
+        }
+        await dead.stop()
+        return letters
+    }
+
     /// What an integrator sees: its own queue on the events exchange, bound to `types`.
     func integrator(_ configuration: AMQPConfiguration, of types: [String]) -> AMQPConsumer {
         let queue = "integrator.\(UUID().uuidString.prefix(8))"
