@@ -201,6 +201,7 @@ let package = Package(
                 "WorkerRuntime", "AMQPClient", "WorkerStores", "CovenantMessages", "BillingDomain",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
         ),

@@ -33,89 +33,65 @@ extension Worker {
         duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 
-    /// Deliveries in order: runs of consecutive batchable messages together, the rest one by one.
-    /// A run holds at most `batchSize` items: messages, or the records of an event that
-    /// carries many (`usage.rated`), so that a batch of such events reads and writes no more
-    /// customers' documents than a batch of single messages. For a handler that
-    /// ``MessageHandler/decidesAheadOfCommit``, a run is decided while the run before it
-    /// commits; anything else waits for that commit first.
-    /// Returns how many of the deliveries went on to commit in the background.
+    /// Deliveries in order, as ``DeliveryPlan/steps(_:batchSize:)`` plans them. For a handler
+    /// that ``MessageHandler/decidesAheadOfCommit``, a run is decided while the run before it
+    /// commits in `committing` (a child task, at most one at a time); anything else waits for
+    /// that commit first. Returns how many of the deliveries went on to commit in the background.
     func process(
-        _ deliveries: [AMQPDelivery], _ consumer: AMQPConsumer, _ committing: inout Committing,
+        _ deliveries: [AMQPDelivery], _ consumer: AMQPConsumer, _ committing: inout TaskGroup<Void>,
         taken: ContinuousClock.Instant
     ) async -> Int {
-        var run: [Accepted] = []
-        var items = 0
+        let deliveries = deliveries.map(Self.withoutForeignHeaders)
+        let decoded = deliveries.map(readEnvelope)
+        let intakes = zip(deliveries, decoded).map { delivery, decoded in
+            let event = try? decoded.get()
+            return DeliveryPlan.Intake(
+                redelivered: Self.isRedelivery(delivery),
+                batchable: event.map { batchableTypes.contains($0.type) } ?? false, weight: event?.recordCount ?? 1)
+        }
+        metrics.redelivered.increment(by: intakes.count(where: \.redelivered))
         var handedOn = 0
-        for delivery in deliveries.map(Self.withoutForeignHeaders) {
-            let redelivery = Self.isRedelivery(delivery)
-            if redelivery { metrics.redelivered.increment() }
-            let decoded = readEnvelope(delivery)
-            if !redelivery, case .success(let event) = decoded, batchableTypes.contains(event.type) {
-                let size = max(1, event.recordCount)
-                if items + size > configuration.batchSize {
-                    handedOn += await process(run, consumer, &committing, taken: taken)
-                    run = []
-                    items = 0
+        for step in DeliveryPlan.steps(intakes, batchSize: configuration.batchSize) {
+            switch step {
+            case .run(let indexes):
+                let run = indexes.compactMap { index in
+                    (try? decoded[index].get()).map { Accepted(delivery: deliveries[index], event: $0) }
                 }
-                run.append(Accepted(delivery: delivery, event: event))
-                items += size
-                continue
-            }
-            handedOn += await process(run, consumer, &committing, taken: taken)
-            run = []
-            items = 0
-            await committing.finish()
-            if redelivery {
-                await processRedelivery(delivery, decoded, consumer)
-            } else {
-                await process(delivery, decoded, consumer)
+                handedOn += await process(run, consumer, &committing, taken: taken)
+            case .alone(let index):
+                await committing.waitForAll()
+                await process(deliveries[index], decoded[index], consumer)
+            case .redelivery(let index):
+                await committing.waitForAll()
+                await processRedelivery(deliveries[index], decoded[index], consumer)
             }
         }
-        return handedOn + (await process(run, consumer, &committing, taken: taken))
+        return handedOn
     }
 
     /// A run decided, then settled: committed and acknowledged in the background when the
     /// handler decides ahead of commits (after the run before it has settled), else here.
-    /// Returns the number of messages left committing in the background.
+    /// Returns the number of messages left committing in the background. The background commit
+    /// is a child of `committing`: cancelled with the worker's task, as its work would have been
+    /// were it done in line (a message whose retry of a fault is cut short stays unacknowledged
+    /// and returns to the queue).
     func process(
-        _ run: [Accepted], _ consumer: AMQPConsumer, _ committing: inout Committing, taken: ContinuousClock.Instant
+        _ run: [Accepted], _ consumer: AMQPConsumer, _ committing: inout TaskGroup<Void>,
+        taken: ContinuousClock.Instant
     ) async -> Int {
         guard !run.isEmpty else { return 0 }
-        if !decidesAheadOfCommit { await committing.finish() }
+        if !decidesAheadOfCommit { await committing.waitForAll() }
         let decision = await decide(run)
+        await committing.waitForAll()
         guard decidesAheadOfCommit, case .decided = decision else {
-            await committing.finish()
             await settle(decision, consumer)
             return 0
         }
-        await committing.finish()
-        committing.task = Task {
+        committing.addTask {
             await self.settle(decision, consumer)
             self.recordLatency(of: run.count, since: taken)
         }
-        // Stopping already: the run still commits, but its retries of faults give up at once.
-        if Task.isCancelled { committing.task?.cancel() }
         return run.count
-    }
-
-    /// The run settling in the background, if any: at most one, so commits and their
-    /// acknowledgements keep the order of the deliveries.
-    struct Committing {
-        var task: Task<Void, Never>?
-
-        /// Waits for the run to settle. Cancelled (the worker's task is), it cancels the run's
-        /// task too, as its work would have been were it done in line: a message whose retry
-        /// of a fault is cut short stays unacknowledged and returns to the queue.
-        mutating func finish() async {
-            guard let task else { return }
-            await withTaskCancellationHandler {
-                await task.value
-            } onCancel: {
-                task.cancel()
-            }
-            self.task = nil
-        }
     }
 
     /// The handling time of messages taken from the consumer at `since`, each.
@@ -164,20 +140,18 @@ extension Worker {
         let handled: Set<String>
         let pending: [Accepted]
         let outcomes: [HandlerOutcome]
-        /// One per outcome but those in `requeue` (to wait with no retry queue to wait in).
+        let decided: [DeliveryPlan.Decided]
+        /// One per outcome that ``DeliveryPlan/Decided/commits``.
         let units: [UnitOfWork]
-        let requeue: Set<String>
     }
 
     func decide(_ run: [Accepted]) async -> RunDecision {
         // One message alone goes one by one, unless it carries many records: this path reads
         // their customers' documents at once.
         guard run.count > 1 || run.contains(where: { $0.event.recordCount > 1 }) else { return .oneByOne(run) }
-        // The same message twice in one batch (a redelivery): the second waits for the first.
-        var seen = Set<String>()
-        let (fresh, repeated) = run.reduce(into: ([Accepted](), [Accepted]())) { split, item in
-            if seen.insert(item.event.id).inserted { split.0.append(item) } else { split.1.append(item) }
-        }
+        let (first, repeats) = DeliveryPlan.firstSeen(run.map(\.event.id))
+        let fresh = first.map { run[$0] }
+        let repeated = repeats.map { run[$0] }
         do {
             let handled = try await store.handledMessages(among: fresh.map(\.event.id))
             let pending = fresh.filter { !handled.contains($0.event.id) }
@@ -187,31 +161,30 @@ extension Worker {
             }
             let outcomes = zip(decided, pending).map { settled($0, $1.delivery) }
             var units: [UnitOfWork] = []
-            var requeue: Set<String> = []
+            var kinds: [DeliveryPlan.Decided] = []
             for (item, outcome) in zip(pending, outcomes) {
                 switch outcome {
                 case .commit(var unit):
                     unit.messageId = item.event.id
                     units.append(unit)
+                    kinds.append(.commit)
                 case .reject(let rejection), .rejectUnlessItArrives(let rejection, _, _):
                     units.append(
                         rejectionUnit(
                             item.delivery, commandId: item.event.id, commandType: item.event.type,
                             tenantId: item.event.tenantId, rejection: rejection))
+                    kinds.append(.reject)
                 case .retryLater(let reason, let delay):
-                    if let unit = parkingUnit(
+                    let unit = parkingUnit(
                         item.delivery, reason: reason, after: delay, metadata: metadata(item.delivery, item.event))
-                    {
-                        units.append(unit)
-                    } else {
-                        requeue.insert(item.event.id)
-                    }
+                    if let unit { units.append(unit) }
+                    kinds.append(unit == nil ? .requeue : .wait)
                 }
             }
             return .decided(
                 DecidedRun(
                     fresh: fresh, repeated: repeated, handled: handled, pending: pending, outcomes: outcomes,
-                    units: units, requeue: requeue))
+                    decided: kinds, units: units))
         } catch {
             metrics.faults.increment()
             logger.warning(
@@ -233,48 +206,54 @@ extension Worker {
         }
     }
 
-    /// Commits a decided run, acknowledges what landed, and handles the rest one by one.
+    /// Commits a decided run, settles each message as ``DeliveryPlan/settlements(_:results:)``
+    /// says, and handles the rest one by one.
     func settle(_ run: DecidedRun, _ consumer: AMQPConsumer) async {
-        var retry: [Accepted] = []
+        // A batch that did not land all together goes one by one (and each message sees the
+        // repeat, or what another replica wrote).
+        var results: [CommitOutcome]?
         do {
-            // A batch that did not land all together goes one by one (and each message sees the
-            // repeat, or what another replica wrote).
-            let committed = try await store.commit(decided: run.units)
+            results = try await store.commit(decided: run.units)
             outboxBell.ring()
-            var unitIndex = 0
-            for (item, outcome) in zip(run.pending, run.outcomes) {
-                if run.requeue.contains(item.event.id) {
-                    consumer.requeue(item.delivery)
-                    continue
-                }
-                let result = committed[unitIndex]
-                unitIndex += 1
-                switch (outcome, result) {
-                case (_, .versionConflict):
-                    retry.append(item)
-                case (.commit(let unit), _):
-                    consumer.acknowledge(item.delivery)
-                    metrics.handled.increment()
-                    logIssued(unit, metadata(item.delivery, item.event))
-                case (.reject(let rejection), _), (.rejectUnlessItArrives(let rejection, _, _), _):
-                    logRejection(item.event.id, rejection)
-                    consumer.acknowledge(item.delivery)
-                case (.retryLater, _):
-                    metrics.deferred.increment()
-                    consumer.acknowledge(item.delivery)
-                }
-            }
-            for item in run.fresh where run.handled.contains(item.event.id) {
-                consumer.acknowledge(item.delivery)
-                metrics.handled.increment()
-            }
         } catch {
             metrics.faults.increment()
             logger.warning(
                 "committing a batch failed; handling its messages one by one",
                 metadata: ["error": "\(loggableDescription(of: error))", "messages": "\(run.fresh.count)"])
-            retry = run.fresh
         }
-        for item in retry + run.repeated { await process(item.delivery, .success(item.event), consumer) }
+        var alone: [Accepted] = []
+        for settlement in DeliveryPlan.settlements(run.decided, results: results) {
+            switch settlement {
+            case .handled(let index):
+                let item = run.pending[index]
+                consumer.acknowledge(item.delivery)
+                metrics.handled.increment()
+                if case .commit(let unit) = run.outcomes[index] { logIssued(unit, metadata(item.delivery, item.event)) }
+            case .rejected(let index):
+                let item = run.pending[index]
+                switch run.outcomes[index] {
+                case .reject(let rejection), .rejectUnlessItArrives(let rejection, _, _):
+                    logRejection(item.event.id, rejection)
+                case .commit, .retryLater: break
+                }
+                consumer.acknowledge(item.delivery)
+            case .deferred(let index):
+                metrics.deferred.increment()
+                consumer.acknowledge(run.pending[index].delivery)
+            case .requeue(let index):
+                consumer.requeue(run.pending[index].delivery)
+            case .alone(let index):
+                alone.append(run.pending[index])
+            }
+        }
+        if results == nil {
+            alone = run.fresh
+        } else {
+            for item in run.fresh where run.handled.contains(item.event.id) {
+                consumer.acknowledge(item.delivery)
+                metrics.handled.increment()
+            }
+        }
+        for item in alone + run.repeated { await process(item.delivery, .success(item.event), consumer) }
     }
 }

@@ -46,21 +46,23 @@ extension Worker {
                     return
                 case .commit(var unit):
                     unit.messageId = event.id
-                    switch try await store.commit(unit) {
-                    case .committed, .alreadyHandled:
+                    let result = try await store.commit(unit)
+                    switch DeliveryPlan.afterCommit(
+                        result, attempt: attempt, conflictRetries: configuration.conflictRetries)
+                    {
+                    case .acknowledge:
                         consumer.acknowledge(delivery)
                         outboxBell.ring()
                         metrics.handled.increment()
                         logIssued(unit, metadata)
                         return
-                    case .versionConflict(let kind, let key):
+                    case .decideAgain:
                         // Another replica changed the entity first: decide again on fresh state.
-                        guard attempt < configuration.conflictRetries else {
-                            logger.warning("version conflicts persist; requeueing", metadata: metadata)
-                            consumer.requeue(delivery)
-                            return
-                        }
-                        logger.debug("version conflict on \(kind) \(key); retrying", metadata: metadata)
+                        logger.debug("version conflict (\(result)); retrying", metadata: metadata)
+                    case .requeue:
+                        logger.warning("version conflicts persist; requeueing", metadata: metadata)
+                        consumer.requeue(delivery)
+                        return
                     }
                 }
             } catch {

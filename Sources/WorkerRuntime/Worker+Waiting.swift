@@ -12,9 +12,9 @@ extension Worker {
     /// A bounded wait counted against the delivery's waits so far: one more wait while it has
     /// some left (and the role has a retry queue to wait in), else its rejection.
     func settled(_ outcome: HandlerOutcome, _ delivery: AMQPDelivery) -> HandlerOutcome {
-        guard case .rejectUnlessItArrives(let rejection, let attempts, let delay) = outcome else { return outcome }
-        guard Self.retries(of: delivery) < attempts, retryQueue(for: delay) != nil else { return .reject(rejection) }
-        return .retryLater("\(rejection.message) (yet)", after: delay)
+        guard case .rejectUnlessItArrives(_, _, let delay) = outcome else { return outcome }
+        return DeliveryPlan.bounded(
+            outcome, waitsSoFar: Self.retries(of: delivery), canWait: retryQueue(for: delay) != nil)
     }
 
     /// Sends a copy of the delivery to the role's retry queue (through the outbox, so it cannot
@@ -104,6 +104,6 @@ extension Worker {
     }
 
     func backoff(_ attempt: Int) -> Duration {
-        min(.milliseconds(50) * (1 << min(attempt, 16)), configuration.maximumBackoff)
+        DeliveryPlan.backoff(attempt: attempt, maximum: configuration.maximumBackoff)
     }
 }

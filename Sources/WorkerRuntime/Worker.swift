@@ -134,14 +134,15 @@ public final class Worker: Service {
             // then stop (what arrived and was not begun goes back to the queue unacknowledged).
             status.withLock { $0.consuming = true }
             await withTaskCancellationOrGracefulShutdownHandler {
-                var committing = Committing()
-                while let deliveries = await consumer.next(upTo: configuration.batchSize) {
-                    let started = ContinuousClock.now
-                    // A run committing in the background records its own time when it is done.
-                    let handedOn = await process(deliveries, consumer, &committing, taken: started)
-                    recordLatency(of: deliveries.count - handedOn, since: started)
+                await withTaskGroup(of: Void.self) { committing in
+                    while let deliveries = await consumer.next(upTo: configuration.batchSize) {
+                        let started = ContinuousClock.now
+                        // A run committing in the background records its own time when it is done.
+                        let handedOn = await process(deliveries, consumer, &committing, taken: started)
+                        recordLatency(of: deliveries.count - handedOn, since: started)
+                    }
+                    await committing.waitForAll()
                 }
-                await committing.finish()
             } onCancelOrGracefulShutdown: {
                 consumer.finishDeliveries()
             }
