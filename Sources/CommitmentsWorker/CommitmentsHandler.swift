@@ -19,13 +19,13 @@ public struct CommitmentsHandler: MessageHandler {
     }
 
     public static let commands: [String] = []
-    public static let subscribedEvents = ["usage.rated", "invoice.drafted"]
+    public static let subscribedEvents = [UsageRated.type, InvoiceDrafted.type]
 
     /// Rated usage and drafts are taken in batches: the batch's ledgers are read at once, and
     /// each message works on the ledger as the messages before it left it. (A billing run's
     /// drafts, one transaction each, had made commitments commit once per customer with a
     /// commitment.)
-    public var batchableTypes: Set<String> { ["usage.rated", "invoice.drafted"] }
+    public var batchableTypes: Set<String> { [UsageRated.type, InvoiceDrafted.type] }
 
     public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
         let ledgers = ledgers()
@@ -43,10 +43,9 @@ public struct CommitmentsHandler: MessageHandler {
         -> HandlerOutcome
     {
         do {
-            let data = try Fields(event.data, path: "data")
             switch event.type {
-            case "usage.rated": return try await recordUsage(data, event.tenantId, ledgers)
-            case "invoice.drafted": return try await evaluate(data, event, ledgers)
+            case UsageRated.type: return try await recordUsage(UsageRated(decoding: event), event.tenantId, ledgers)
+            case InvoiceDrafted.type: return try await evaluate(InvoiceDrafted(decoding: event), event, ledgers)
             default: return .reject(Rejection(.unknownType, "commitments does not handle \(event.type)"))
             }
         } catch let rejection as Rejection {
@@ -68,16 +67,15 @@ public struct CommitmentsHandler: MessageHandler {
 
     /// Usage of every service, by day: what usage commitments measure.
     private func recordUsage(
-        _ data: Fields, _ tenant: String, _ ledgers: BatchDocuments<CommitmentLedger>
+        _ rated: UsageRated, _ tenant: String, _ ledgers: BatchDocuments<CommitmentLedger>
     ) async throws -> HandlerOutcome {
         var changed: [String: CommitmentLedger] = [:]
-        for record in try data.objects("records") {
-            let customer = try record.string("customer_id")
+        for record in rated.records {
+            let customer = record.customerId
             let key = "\(tenant)/\(customer)"
             var ledger = try await changed[key].asyncOr { try await currentLedger(tenant, customer, ledgers) }
             if let rejection = ledger.recordUsage(
-                serviceId: try record.string("service_id"), metric: try record.string("metric"),
-                quantity: try record.decimal("quantity"), on: try record.date("date"))
+                serviceId: record.serviceId, metric: record.metric, quantity: record.quantity, on: record.date)
             {
                 throw rejection
             }
@@ -88,28 +86,23 @@ public struct CommitmentsHandler: MessageHandler {
 
     /// A run's draft: take its state and lines, evaluate every window the run closes, once.
     private func evaluate(
-        _ data: Fields, _ event: CloudEvent, _ ledgers: BatchDocuments<CommitmentLedger>
+        _ draft: InvoiceDrafted, _ event: CloudEvent, _ ledgers: BatchDocuments<CommitmentLedger>
     ) async throws -> HandlerOutcome {
         let tenant = event.tenantId
-        let runId = try data.string("run_id")
-        let customer = try data.string("customer_id")
+        let customer = draft.customerId
         var ledger = try await currentLedger(tenant, customer, ledgers)
-        var contracts: [Contract] = []
-        for item in try data.array("contracts") { contracts.append(try ContractEncoding.decodeContract(item)) }
-        ledger.update(contracts: contracts, services: try CommitmentCoding.decodeSpans(try data.object("services")))
-        ledger.record(
-            try data.objects("lines").map { item throws(Rejection) in try CommitmentCoding.decodeCounted(item) })
-        let outcomes = ledger.evaluateWindows(closingBy: try data.date("cutoff"))
+        ledger.update(contracts: draft.contracts, services: draft.services)
+        ledger.record(draft.lines)
+        let evaluated = CommitmentsEvaluated(
+            runId: draft.runId, customerId: ledger.customerId,
+            windows: ledger.evaluateWindows(closingBy: draft.cutoff).map(CommitmentsEvaluated.Window.init))
         return .commit(
             UnitOfWork(
                 messageId: nil, documents: ledgers.writes(["\(tenant)/\(customer)": ledger]),
                 outbox: [
                     events.event(
-                        "commitments.evaluated", tenantId: tenant, causationId: runId,
-                        data: .object([
-                            "run_id": .string(runId), "customer_id": .string(ledger.customerId),
-                            "windows": .array(outcomes.map(CommitmentCoding.outcome)),
-                        ]), time: now(), key: ledger.customerId)
+                        CommitmentsEvaluated.type, tenantId: tenant, causationId: draft.runId, data: evaluated.data,
+                        time: now(), key: ledger.customerId)
                 ]))
     }
 }

@@ -83,9 +83,9 @@ public enum EventPayloads {
     }
 
     /// `contract.renewed`.
-    public static func contractRenewed(old: Contract, new: Contract) -> JSONValue {
+    public static func contractRenewed(oldContractId: String, new: Contract) -> JSONValue {
         .object([
-            "old_contract_id": .string(old.id), "new_contract_id": .string(new.id),
+            "old_contract_id": .string(oldContractId), "new_contract_id": .string(new.id),
             "start_date": .string(new.start.description), "end_date": .string(new.termEnd.description),
         ])
     }
@@ -99,8 +99,8 @@ public enum EventPayloads {
     }
 
     /// `contract.expired`.
-    public static func contractExpired(_ contract: Contract) -> JSONValue {
-        .object(["contract_id": .string(contract.id), "end_date": .string(contract.termEnd.description)])
+    public static func contractExpired(contractId: String, endDate: CalendarDate) -> JSONValue {
+        .object(["contract_id": .string(contractId), "end_date": .string(endDate.description)])
     }
 
     /// `command.rejected`; for a body that could not be read, `commandId` is the AMQP message id.

@@ -11,29 +11,24 @@ extension InvoicingHandler {
     /// Provisioning closed the customer's period: apply the services' state it carries (once
     /// every earlier change of them is applied), draft the run, and either issue it or send it
     /// to commitment evaluation.
-    func closePeriod(_ data: Fields, _ event: CloudEvent, _ documents: Documents) async throws -> HandlerOutcome {
+    func closePeriod(
+        _ closed: BillingPeriodClosed, _ event: CloudEvent, _ documents: Documents
+    ) async throws -> HandlerOutcome {
         let tenant = event.tenantId
-        let runId = try data.string("run_id")
-        let customers = try data.int("customers", in: 1...Int(Int32.max))
-        let asOf = try data.date("as_of")
-        var account = try await documents.account(tenant, try data.string("customer_id"))
+        let (runId, customers, asOf) = (closed.runId, closed.customers, closed.asOf)
+        var account = try await documents.account(tenant, closed.customerId)
         if let pending = account.pending {
             if pending.runId == runId { return .commit(UnitOfWork(messageId: nil)) }
             return .retryLater("the customer's run \(pending.runId) waits for commitment evaluation")
         }
-        for service in try data.objects("services") {
-            let serviceId = try service.string("service_id")
-            let revision = Int64(try service.int("revision", in: 0...Int(Int32.max)))
-            let previous = Int64(try service.int("previous_revision", in: 0...Int(Int32.max)))
-            let applied = account.revisions[serviceId] ?? 0
-            guard applied >= previous else {
-                return .retryLater("service \(serviceId) revision \(previous) not applied yet")
+        for service in closed.services {
+            let applied = account.revisions[service.serviceId] ?? 0
+            guard applied >= service.previousRevision else {
+                return .retryLater("service \(service.serviceId) revision \(service.previousRevision) not applied yet")
             }
-            guard applied < revision else { continue }
-            for contract in try service.array("contracts") {
-                account.ledger.record(try ContractEncoding.decodeContract(contract))
-            }
-            account.revisions[serviceId] = revision
+            guard applied < service.revision else { continue }
+            for contract in try service.contracts() { account.ledger.record(contract) }
+            account.revisions[service.serviceId] = service.revision
         }
         let draft = account.ledger.draftRun(asOf: asOf)
         let contracts = account.ledger.contracts.values.map(\.contract).sorted { $0.id < $1.id }
@@ -61,39 +56,37 @@ extension InvoicingHandler {
         account.composed = []
         account.pending = .init(runId: runId, customers: customers, draft: draft)
         var unit = UnitOfWork(messageId: nil, documents: documents.write([account], tenant))
+        let drafted = InvoiceDrafted(
+            runId: runId, asOf: asOf, customerId: account.ledger.customerId, cutoff: draft.cutoff,
+            contracts: contracts, services: spans, lines: counted)
         unit.outbox.append(
             events.event(
-                "invoice.drafted", tenantId: tenant, causationId: runId,
-                data: .object([
-                    "run_id": .string(runId), "as_of": .string(asOf.description),
-                    "customer_id": .string(account.ledger.customerId), "cutoff": .string(draft.cutoff.description),
-                    "contracts": .array(contracts.map(ContractEncoding.contract)),
-                    "services": CommitmentCoding.spans(spans),
-                    "lines": .array(counted.map(CommitmentCoding.counted)),
-                ]), time: now(), key: account.ledger.customerId))
+                InvoiceDrafted.type, tenantId: tenant, causationId: runId, data: drafted.data, time: now(),
+                key: account.ledger.customerId))
         return .commit(unit)
     }
 
     /// The commitments worker evaluated the draft: issue it with the shortfall lines.
-    func finishRun(_ data: Fields, _ event: CloudEvent, _ documents: Documents) async throws -> HandlerOutcome {
+    func finishRun(
+        _ evaluated: CommitmentsEvaluated, _ event: CloudEvent, _ documents: Documents
+    ) async throws -> HandlerOutcome {
         let tenant = event.tenantId
-        let runId = try data.string("run_id")
-        var account = try await documents.account(tenant, try data.string("customer_id"))
+        let runId = evaluated.runId
+        var account = try await documents.account(tenant, evaluated.customerId)
         guard let pending = account.pending, pending.runId == runId else { return .commit(UnitOfWork(messageId: nil)) }
         var shortfalls: [InvoiceLine] = []
-        for window in try data.objects("windows") {
-            let contractId = try window.string("contract_id")
-            guard let contract = account.ledger.contracts[contractId]?.contract,
-                let actual = Rational(exactText: try window.string("actual")),
+        for (index, window) in evaluated.windows.enumerated() {
+            guard let contract = account.ledger.contracts[window.contractId]?.contract,
                 let outcome = contract.outcome(
-                    commitmentId: try window.string("commitment_id"),
-                    window: try window.int("window", in: 1...10_000), actual: actual)
-            else { throw Rejection(.invalidMessage, "\(window.path) names no window of the customer's contracts") }
+                    commitmentId: window.commitmentId, window: window.window, actual: window.actual)
+            else {
+                throw Rejection(.invalidMessage, "data.windows[\(index)] names no window of the customer's contracts")
+            }
             do {
                 if let line = try contract.shortfallLine(outcome) { shortfalls.append(line) }
             } catch {
                 throw Rejection(
-                    .invalidMessage, "the penalty of \(window.path) cannot be computed: \(error)",
+                    .invalidMessage, "the penalty of data.windows[\(index)] cannot be computed: \(error)",
                     details: ["reason": "arithmetic_overflow"])
             }
         }

@@ -30,15 +30,16 @@ public struct InvoicingHandler: MessageHandler {
 
     public static let commands: [String] = []
     public static let subscribedEvents = [
-        "plan.updated", "service.activated", "service.plan_changed", "service.cancelled", "contract.activated",
-        "contract.plan_changed", "contract.cancelled", "usage.rated", "billing.period_closed",
-        "commitments.evaluated",
+        "plan.updated", ServiceEvent.activated, ServiceEvent.planChanged, ServiceEvent.cancelled,
+        ServiceEvent.contractActivated, ServiceEvent.contractPlanChanged, ServiceEvent.contractCancelled,
+        UsageRated.type, BillingPeriodClosed.type,
+        CommitmentsEvaluated.type,
     ]
 
     /// Rated usage and a run's closed periods and evaluated drafts are taken in batches: the
     /// batch's accounts and runs are read at once, and each message is decided on the
     /// documents as the messages before it left them.
-    public var batchableTypes: Set<String> { ["usage.rated", "billing.period_closed", "commitments.evaluated"] }
+    public var batchableTypes: Set<String> { [UsageRated.type, BillingPeriodClosed.type, CommitmentsEvaluated.type] }
 
     public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
         let documents = Documents(store)
@@ -70,14 +71,14 @@ public struct InvoicingHandler: MessageHandler {
                 return .commit(
                     try await store.replacing(
                         kind: "plan", key: Documents.key(tenant, try data.string("plan_id")), with: event.data))
-            case "usage.rated":
-                return try await rateUsage(data, tenant, documents)
-            case "billing.period_closed":
-                return try await closePeriod(data, event, documents)
-            case "commitments.evaluated":
-                return try await finishRun(data, event, documents)
+            case UsageRated.type:
+                return try await rateUsage(UsageRated(decoding: event), tenant, documents)
+            case BillingPeriodClosed.type:
+                return try await closePeriod(BillingPeriodClosed(decoding: event), event, documents)
+            case CommitmentsEvaluated.type:
+                return try await finishRun(CommitmentsEvaluated(decoding: event), event, documents)
             default:
-                return try await applyServiceChange(data, event, documents)
+                return try await applyServiceChange(ServiceEvent(decoding: event), event, documents)
             }
         } catch let rejection as Rejection {
             return .reject(rejection)
@@ -129,16 +130,15 @@ public struct InvoicingHandler: MessageHandler {
 
     /// One of provisioning's events for a service, applied in revision order.
     func applyServiceChange(
-        _ data: Fields, _ event: CloudEvent, _ documents: Documents
+        _ serviceEvent: ServiceEvent, _ event: CloudEvent, _ documents: Documents
     ) async throws -> HandlerOutcome {
         let tenant = event.tenantId
-        if event.type == "service.activated", try data.string("billing_model") != "payg" {
+        if case .activated(let activation) = serviceEvent.change, activation.billingModel != .payg {
             // A fixed-term service's state comes with `contract.activated` of the same revision.
             return .commit(UnitOfWork(messageId: nil))
         }
-        let serviceId = try data.string("service_id")
-        let revision = Int64(try data.int("revision", in: 1...Int(Int32.max)))
-        var account = try await documents.account(tenant, try data.string("customer_id"))
+        let (serviceId, revision) = (serviceEvent.serviceId, serviceEvent.revision)
+        var account = try await documents.account(tenant, serviceEvent.customerId)
         switch account.order(serviceId: serviceId, revision: revision) {
         case .applied: return .commit(UnitOfWork(messageId: nil))
         case .early: return .retryLater("service \(serviceId) revision \(revision) before its predecessor")
@@ -146,48 +146,35 @@ public struct InvoicingHandler: MessageHandler {
         }
         account.revisions[serviceId] = revision
         var invoices: [Invoice] = []
-        switch event.type {
-        case "service.activated":
+        switch serviceEvent.change {
+        case .activated(let activation):
             account.changePayg(
-                serviceId: serviceId, from: try data.date("start_date"),
+                serviceId: serviceId, from: activation.startDate,
                 to: CustomerAccount.Span(
-                    planId: try data.string("plan_id"), serviceType: try data.string("service_type"),
-                    period: BillingPeriod(start: try data.date("start_date"), end: CustomerAccount.openEnd)))
-        case "service.plan_changed":
-            let planId = try data.string("plan_id")
+                    planId: activation.planId, serviceType: activation.serviceType,
+                    period: BillingPeriod(start: activation.startDate, end: CustomerAccount.openEnd)))
+        case .planChanged(let planId, let date):
             guard let plan = try await documents.plan(tenant, planId) else {
                 return .retryLater("plan \(planId) not known yet")
             }
-            let date = try data.date("effective_date")
             account.changePayg(
                 serviceId: serviceId, from: date,
                 to: .init(
                     planId: planId, serviceType: plan.serviceType,
                     period: BillingPeriod(start: date, end: CustomerAccount.openEnd)))
-        case "service.cancelled":
-            account.changePayg(serviceId: serviceId, from: try data.date("effective_date"), to: nil)
-        case "contract.activated":
-            account.ledger.record(try ContractEncoding.decodeContract(data.members["contract"] ?? .null))
-        case "contract.cancelled":
-            let contract = try ContractEncoding.decodeContract(data.members["contract"] ?? .null)
+        case .cancelled(let effective):
+            account.changePayg(serviceId: serviceId, from: effective, to: nil)
+        case .contractActivated(let contract):
             account.ledger.record(contract)
-            if let item = try data.optionalObject("early_termination") {
-                let period = try item.object("period")
-                account.ledger.add(
-                    EarlyTerminationFee(
-                        contractId: contract.id, serviceId: try item.string("service_id"),
-                        period: BillingPeriod(start: try period.date("start"), end: try period.date("end")),
-                        amount: Money.rounding(try item.decimal("amount"), in: contract.currency)))
-            }
-        case "contract.plan_changed":
-            let change = ContractPlanChange(
-                endedContract: try ContractEncoding.decodeContract(data.members["old_contract"] ?? .null),
-                newContract: try ContractEncoding.decodeContract(data.members["new_contract"] ?? .null))
+        case .contractCancelled(let cancellation):
+            account.ledger.record(cancellation.contract)
+            if let fee = cancellation.earlyTerminationFee { account.ledger.add(fee) }
+        case .contractPlanChanged(let change):
             invoices = try account.ledger.invoicePlanChange(change).get()
             account.composed += invoices.flatMap(\.lines).filter(\.countsTowardCommitments).map {
                 CommitmentLedger.CountedLine(period: $0.period, amount: $0.amount)
             }
-        default:
+        case .contractRenewed, .contractExpired:
             return .reject(Rejection(.unknownType, "invoicing does not handle \(event.type)"))
         }
         var unit = UnitOfWork(messageId: nil, documents: documents.write([account], tenant))
@@ -220,21 +207,21 @@ public struct InvoicingHandler: MessageHandler {
         }
     }
 
-    func rateUsage(_ data: Fields, _ tenant: String, _ documents: Documents) async throws -> HandlerOutcome {
+    func rateUsage(_ rated: UsageRated, _ tenant: String, _ documents: Documents) async throws -> HandlerOutcome {
         var changed: [String: CustomerAccount] = [:]
-        for record in try data.objects("records") {
+        for record in rated.records {
             // Fixed-term services are not metered: their usage is kept by rating and commitments.
-            guard try record.string("billing_model") == "payg" else { continue }
-            let serviceId = try record.string("service_id")
-            let customer = try record.string("customer_id")
+            guard record.billingModel == .payg else { continue }
+            let serviceId = record.serviceId
+            let customer = record.customerId
             var account = try await changed[customer].asyncOr { try await documents.account(tenant, customer) }
-            let date = try record.date("date")
+            let date = record.date
             let planId: String
             if let running = account.paygPlan(serviceId: serviceId, on: date) {
                 planId = running
             } else if account.paygSpans[serviceId] == nil {
                 return .retryLater("service \(serviceId) not known yet")
-            } else if let named = try record.optionalString("plan_id") {
+            } else if let named = record.planId {
                 // The day is outside the service's life as invoicing knows it: rating took the
                 // usage before it learned of a cancellation dated earlier. It is charged on the
                 // plan the record names (the one rating rated it on), as it would have been had
@@ -246,17 +233,17 @@ public struct InvoicingHandler: MessageHandler {
                     "usage outside its service's life, naming no plan, is not charged",
                     metadata: [
                         "tenant.id": "\(tenant)", "customer.id": "\(customer)", "service.id": "\(serviceId)",
-                        "usage.id": "\((try? record.string("usage_id")) ?? "-")", "usage.date": "\(date)",
+                        "usage.id": "\(record.usageId)", "usage.date": "\(date)",
                     ])
                 continue
             }
             guard let plan = try await documents.plan(tenant, planId) else {
                 return .retryLater("plan \(planId) not known yet")
             }
-            let metric = try record.string("metric")
+            let metric = record.metric
             guard let price = plan.usagePrices[metric] else { continue }  // not priced on the plan
             if let rejection = account.ledger.recordUsage(
-                serviceId: serviceId, metric: metric, quantity: try record.decimal("quantity"), on: date, price: price,
+                serviceId: serviceId, metric: metric, quantity: record.quantity, on: date, price: price,
                 currency: plan.currency)
             {
                 throw rejection

@@ -41,8 +41,9 @@ public struct NotificationHandler: MessageHandler {
     /// Events that order a tenant's webhook settings: never delivered to a webhook.
     public static let settingsEvents = ["tenant.updated"]
     public static let subscribedEvents = [
-        "invoice.ready", "billing.run.completed", "contract.activated", "contract.plan_changed", "contract.renewed",
-        "contract.expiring", "contract.expired", "contract.cancelled", "command.rejected",
+        "invoice.ready", "billing.run.completed", ServiceEvent.contractActivated, ServiceEvent.contractPlanChanged,
+        ServiceEvent.contractRenewed, "contract.expiring", ServiceEvent.contractExpired, ServiceEvent.contractCancelled,
+        "command.rejected",
     ]
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {

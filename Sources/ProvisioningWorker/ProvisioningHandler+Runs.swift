@@ -6,7 +6,7 @@ import WorkerStores
 /// Provisioning's part of a billing run: the run split into parts, and each part's periods closed.
 extension ProvisioningHandler {
     /// A billing run as of `asOf`, the provisioning step, begun: the tenant's customers are
-    /// split into parts of ``customersPerPart``, each a ``runPart`` command (with the run's
+    /// split into parts of ``customersPerPart``, each a ``BillingRunPart`` command (with the run's
     /// customer count and each customer's services) that provisioning sends itself and handles
     /// like any command. The run reads the services a page at a time and keeps only customer
     /// and service ids, so neither it nor any part holds the whole tenant. A tenant without
@@ -37,18 +37,12 @@ extension ProvisioningHandler {
         let customers = servicesByCustomer.sorted { $0.key < $1.key }
         let outbox = stride(from: 0, to: customers.count, by: Self.customersPerPart).map { first in
             let part = customers[first..<min(first + Self.customersPerPart, customers.count)]
+            let runPart = BillingRunPart(
+                runId: command.id, asOf: asOf, customers: customers.count,
+                part: part.map { BillingRunPart.Customer(customerId: $0.key, serviceIds: $0.value) })
             return commands.event(
-                Self.runPart, tenantId: command.tenantId, causationId: command.id,
-                data: .object([
-                    "run_id": .string(command.id), "as_of": .string(asOf.description),
-                    "customers": .number(String(customers.count)),
-                    "part": .array(
-                        part.map { customer, services in
-                            .object([
-                                "customer_id": .string(customer), "service_ids": .array(services.map(JSONValue.string)),
-                            ])
-                        }),
-                ]), time: now(), sequence: first / Self.customersPerPart)
+                BillingRunPart.type, tenantId: command.tenantId, causationId: command.id, data: runPart.data,
+                time: now(), sequence: first / Self.customersPerPart)
         }
         return .commit(UnitOfWork(messageId: command.id, outbox: outbox))
     }
@@ -61,14 +55,9 @@ extension ProvisioningHandler {
     /// their services, from which invoicing bills. One transaction for the part; a customer
     /// or service named twice, or a service not the customer's, rejects the whole part.
     func closePeriods(_ command: CloudEvent) async throws -> HandlerOutcome {
-        let data = try Fields(command.data, path: "data")
-        let runId = try data.string("run_id")
-        let asOf = try data.date("as_of")
-        let customers = try data.int("customers", in: 1...Int(Int32.max))
-        let part = try data.objects("part").map { customer in
-            (id: try customer.string("customer_id"), serviceIds: try customer.strings("service_ids"))
-        }
-        guard Set(part.map(\.id)).count == part.count else {
+        let runPart = try BillingRunPart(decoding: command)
+        let (runId, asOf, customers, part) = (runPart.runId, runPart.asOf, runPart.customers, runPart.part)
+        guard Set(part.map(\.customerId)).count == part.count else {
             throw Rejection(.invalidMessage, "data.part names a customer twice")
         }
         let serviceIds = part.flatMap(\.serviceIds)
@@ -84,16 +73,14 @@ extension ProvisioningHandler {
         var outbox: [OutboxMessage] = []
         for customer in part {
             let services = try await closePeriod(
-                of: customer.id, customer.serviceIds, asOf: asOf, tenant: tenant, command, documents,
+                of: customer.customerId, customer.serviceIds, asOf: asOf, tenant: tenant, command, documents,
                 changed: &changed, outbox: &outbox)
+            let closed = BillingPeriodClosed(
+                runId: runId, asOf: asOf, customerId: customer.customerId, customers: customers, services: services)
             outbox.append(
                 events.event(
-                    "billing.period_closed", tenantId: command.tenantId, causationId: runId,
-                    data: .object([
-                        "run_id": .string(runId), "as_of": .string(asOf.description),
-                        "customer_id": .string(customer.id), "customers": .number(String(customers)),
-                        "services": .array(services),
-                    ]), time: now(), key: customer.id))
+                    BillingPeriodClosed.type, tenantId: command.tenantId, causationId: runId, data: closed.data,
+                    time: now(), key: customer.customerId))
         }
         // Written last: a part rejected halfway leaves its services as they were.
         return .commit(UnitOfWork(messageId: command.id, documents: documents.services.writes(changed), outbox: outbox))
@@ -105,9 +92,9 @@ extension ProvisioningHandler {
     func closePeriod(
         of customer: String, _ serviceIds: [String], asOf: CalendarDate, tenant: Tenant, _ command: CloudEvent,
         _ documents: RunDocuments, changed: inout [String: ServiceRecord], outbox: inout [OutboxMessage]
-    ) async throws -> [JSONValue] {
+    ) async throws -> [BillingPeriodClosed.Service] {
         let cutoff = asOf.startOfMonth
-        var services: [JSONValue] = []
+        var services: [BillingPeriodClosed.Service] = []
         for serviceId in serviceIds {
             let key = Self.key(command.tenantId, serviceId)
             guard let before = try await documents.services.value(key), before.customerId == customer else {
@@ -115,7 +102,7 @@ extension ProvisioningHandler {
             }
             let version = documents.services.version(key)
             var record = before
-            var changes: [(type: String, data: JSONValue)] = []
+            var changes: [ServiceEvent.Change] = []
             while record.endDate == nil, let current = record.currentContract, current.closing == nil,
                 current.termEnd < asOf
             {
@@ -134,32 +121,22 @@ extension ProvisioningHandler {
                 ).get()
                 if let next {
                     record.contracts.append(next)
-                    changes.append(
-                        (
-                            "contract.renewed",
-                            EventPayloads.contractRenewed(old: current, new: next).adding([
-                                "contract": ContractEncoding.contract(next)
-                            ])
-                        ))
+                    changes.append(.contractRenewed(oldContractId: current.id, new: next))
                 } else {
                     record.endDate = current.termEnd
-                    changes.append(("contract.expired", EventPayloads.contractExpired(current)))
+                    changes.append(.contractExpired(contractId: current.id, endDate: current.termEnd))
                 }
             }
             if record.isActive, (record.closedThrough ?? cutoff) <= cutoff { record.closedThrough = cutoff }
             let revision = record == before ? version : version + 1
             if record != before { changed[key] = record }
             for change in changes {
-                outbox.append(
-                    event(change.type, command, Self.revised(change.data, record, revision: revision), outbox.count))
+                outbox.append(event(Self.serviceEvent(change, record, revision: revision), command, outbox.count))
             }
             services.append(
-                .object([
-                    "service_id": .string(record.serviceId), "plan_id": .string(record.planId),
-                    "billing_model": .string(record.billingModel.rawValue),
-                    "revision": .number(String(revision)), "previous_revision": .number(String(version)),
-                    "contracts": .array(record.contracts.map(ContractEncoding.contract)),
-                ]))
+                BillingPeriodClosed.Service(
+                    serviceId: record.serviceId, planId: record.planId, billingModel: record.billingModel,
+                    revision: revision, previousRevision: version, contracts: record.contracts))
         }
         return services
     }

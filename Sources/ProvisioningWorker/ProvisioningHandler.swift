@@ -25,16 +25,13 @@ public struct ProvisioningHandler: MessageHandler {
         self.now = now
     }
 
-    /// The command types provisioning consumes: the public ones, and ``runPart``.
-    public static let commands = [
-        "tenant.upsert", "plan.upsert", "service.provision", "service.change_plan", "service.cancel", "billing.run",
-        runPart,
-    ]
-
-    /// A part of a billing run, up to ``customersPerPart`` customers with their services: a
+    /// The command types provisioning consumes: the public ones, and ``BillingRunPart``, a
     /// command provisioning sends itself (see docs/architecture.md), never one of the public
     /// interface's.
-    public static let runPart = "billing.run.part"
+    public static let commands = [
+        "tenant.upsert", "plan.upsert", "service.provision", "service.change_plan", "service.cancel", "billing.run",
+        BillingRunPart.type,
+    ]
 
     /// How many customers a part of a billing run closes, in one transaction.
     public static let customersPerPart = 100
@@ -43,7 +40,7 @@ public struct ProvisioningHandler: MessageHandler {
     public static let maximumRenewalsPerRun = 240
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
-        if event.type == Self.runPart {
+        if event.type == BillingRunPart.type {
             do { return try await closePeriods(event) } catch let rejection as Rejection {
                 return .reject(rejection)
             }
@@ -103,11 +100,11 @@ public struct ProvisioningHandler: MessageHandler {
     /// record's new `revision` (its document version): consumers apply a service's events in
     /// revision order, whatever order they arrive in. `also`: other documents the command writes.
     func commit(
-        _ record: ServiceRecord, version: Int64, _ command: CloudEvent, _ events: [(type: String, data: JSONValue)],
+        _ record: ServiceRecord, version: Int64, _ command: CloudEvent, _ changes: [ServiceEvent.Change],
         also documents: [DocumentWrite] = []
     ) -> HandlerOutcome {
-        let outbox = events.enumerated().map { index, item in
-            event(item.type, command, Self.revised(item.data, record, revision: version + 1), index)
+        let outbox = changes.enumerated().map { index, change in
+            event(Self.serviceEvent(change, record, revision: version + 1), command, index)
         }
         return .commit(
             UnitOfWork(
@@ -115,11 +112,12 @@ public struct ProvisioningHandler: MessageHandler {
                 documents: [write(record, tenantId: command.tenantId, version: version)] + documents, outbox: outbox))
     }
 
-    static func revised(_ data: JSONValue, _ record: ServiceRecord, revision: Int64) -> JSONValue {
-        data.adding([
-            "customer_id": .string(record.customerId), "service_id": .string(record.serviceId),
-            "revision": .number(String(revision)),
-        ])
+    static func serviceEvent(_ change: ServiceEvent.Change, _ record: ServiceRecord, revision: Int64) -> ServiceEvent {
+        ServiceEvent(customerId: record.customerId, serviceId: record.serviceId, revision: revision, change: change)
+    }
+
+    func event(_ serviceEvent: ServiceEvent, _ command: CloudEvent, _ sequence: Int) -> OutboxMessage {
+        event(serviceEvent.type, command, serviceEvent.data, sequence)
     }
 
     func event(_ type: String, _ command: CloudEvent, _ data: JSONValue, _ sequence: Int = 0) -> OutboxMessage {
@@ -166,17 +164,11 @@ public struct ProvisioningHandler: MessageHandler {
         var record = ServiceRecord(
             customerId: provision.customerId, serviceId: provision.serviceId, planId: plan.id,
             billingModel: provision.billingModel, paymentMode: provision.paymentMode, startDate: provision.startDate)
-        var outbox: [(type: String, data: JSONValue)] = [
-            (
-                "service.activated",
-                .object([
-                    "customer_id": .string(record.customerId), "service_id": .string(record.serviceId),
-                    "plan_id": .string(plan.id), "plan_name": .string(plan.name),
-                    "currency": .string(plan.currency.code), "service_type": .string(plan.serviceType),
-                    "billing_model": .string(record.billingModel.rawValue),
-                    "start_date": .string(record.startDate.description),
-                ])
-            )
+        var outbox: [ServiceEvent.Change] = [
+            .activated(
+                ServiceEvent.Activation(
+                    planId: plan.id, planName: plan.name, currency: plan.currency, serviceType: plan.serviceType,
+                    billingModel: record.billingModel, startDate: record.startDate))
         ]
         if let terms = provision.contract {
             try await checkChargeTo(terms.chargeToServiceId, command, customerId: provision.customerId)
@@ -186,7 +178,7 @@ public struct ProvisioningHandler: MessageHandler {
                 terms: terms
             ).get()
             record.contracts = [contract]
-            outbox.append(("contract.activated", contractActivated(contract)))
+            outbox.append(.contractActivated(contract))
         }
         let counted = try await counted(service: provision.serviceId, of: provision.customerId, command)
         return commit(record, version: 0, command, outbox, also: [counted])
@@ -211,11 +203,6 @@ public struct ProvisioningHandler: MessageHandler {
         return DocumentWrite(
             kind: "customer_services", key: key, json: .object(["services": .number(String(count + 1))]),
             expectedVersion: stored?.1 ?? 0)
-    }
-
-    /// `contract.activated` with the whole contract, which invoicing and commitments keep.
-    func contractActivated(_ contract: Contract) -> JSONValue {
-        EventPayloads.contractActivated(contract).adding(["contract": ContractEncoding.contract(contract)])
     }
 
     func checkChargeTo(_ serviceId: String?, _ command: CloudEvent, customerId: String) async throws {
@@ -244,15 +231,7 @@ public struct ProvisioningHandler: MessageHandler {
             // PAYG: the new plan's prices apply to usage from the change date on.
             record.planId = plan.id
             return commit(
-                record, version: version, command,
-                [
-                    (
-                        "service.plan_changed",
-                        .object([
-                            "plan_id": .string(plan.id), "effective_date": .string(change.effectiveDate.description),
-                        ])
-                    )
-                ])
+                record, version: version, command, [.planChanged(planId: plan.id, effective: change.effectiveDate)])
         }
         try await checkChargeTo(change.overrides.chargeToServiceId, command, customerId: record.customerId)
         let result = try current.changingPlan(
@@ -262,11 +241,7 @@ public struct ProvisioningHandler: MessageHandler {
         record.contracts[record.contracts.count - 1] = result.endedContract
         record.contracts.append(result.newContract)
         record.planId = plan.id
-        let data = EventPayloads.contractPlanChanged(result).adding([
-            "old_contract": ContractEncoding.contract(result.endedContract),
-            "new_contract": ContractEncoding.contract(result.newContract),
-        ])
-        return commit(record, version: version, command, [("contract.plan_changed", data)])
+        return commit(record, version: version, command, [.contractPlanChanged(result)])
     }
 
     func cancelService(_ cancel: ServiceCancel, _ command: CloudEvent) async throws -> HandlerOutcome {
@@ -279,26 +254,11 @@ public struct ProvisioningHandler: MessageHandler {
                 throw Rejection(.invalidMessage, "effective_date is before the service started")
             }
             record.endDate = cancel.effectiveDate
-            return commit(
-                record, version: version, command,
-                [("service.cancelled", .object(["effective_date": .string(cancel.effectiveDate.description)]))])
+            return commit(record, version: version, command, [.cancelled(effective: cancel.effectiveDate)])
         }
         let cancellation = try current.cancelled(effective: cancel.effectiveDate, tenant: tenant.tenant).get()
         record.contracts[record.contracts.count - 1] = cancellation.contract
-        var data = EventPayloads.contractCancelled(cancellation).adding([
-            "contract": ContractEncoding.contract(cancellation.contract)
-        ])
-        if let fee = cancellation.earlyTerminationFee {
-            data = data.adding([
-                "early_termination": .object([
-                    "service_id": .string(fee.serviceId), "amount": .money(fee.amount),
-                    "period": .object([
-                        "start": .string(fee.period.start.description), "end": .string(fee.period.end.description),
-                    ]),
-                ])
-            ])
-        }
-        return commit(record, version: version, command, [("contract.cancelled", data)])
+        return commit(record, version: version, command, [.contractCancelled(cancellation)])
     }
 
 }

@@ -27,8 +27,8 @@ public struct RatingHandler: MessageHandler {
 
     public static let commands = ["usage.record"]
     public static let subscribedEvents = [
-        "tenant.updated", "service.activated", "service.cancelled", "service.plan_changed", "contract.plan_changed",
-        "billing.run.completed",
+        "tenant.updated", ServiceEvent.activated, ServiceEvent.cancelled, ServiceEvent.planChanged,
+        ServiceEvent.contractPlanChanged, "billing.run.completed",
     ]
 
     /// Usage is rated in batches: within a run of `usage.record` messages nothing but usage
@@ -101,19 +101,20 @@ public struct RatingHandler: MessageHandler {
             case "tenant.updated":
                 let zone = try Fields(event.data, path: "data").optionalString("time_zone") ?? "UTC"
                 return try await put("tenant", event.tenantId, .object(["time_zone": .string(zone)]))
-            case "service.activated":
-                let data = try Fields(event.data, path: "data")
-                let key = "\(event.tenantId)/\(try data.string("service_id"))"
+            case ServiceEvent.activated:
+                let activated = try ServiceEvent(decoding: event)
+                guard case .activated(let activation) = activated.change else {
+                    return .reject(Rejection(.invalidMessage, "\(event.type) is not an activation"))
+                }
                 return try await put(
-                    "service", key,
+                    "service", "\(event.tenantId)/\(activated.serviceId)",
                     .object([
-                        "customer_id": .string(try data.string("customer_id")),
-                        "billing_model": .string(try data.string("billing_model")),
-                        "plan_id": .string(try data.string("plan_id")),
-                        "start_date": .string(try data.date("start_date").description),
+                        "customer_id": .string(activated.customerId),
+                        "billing_model": .string(activation.billingModel.rawValue),
+                        "plan_id": .string(activation.planId), "start_date": .string(activation.startDate.description),
                     ]))
-            case "service.cancelled", "service.plan_changed", "contract.plan_changed":
-                return try await updateService(event)
+            case ServiceEvent.cancelled, ServiceEvent.planChanged, ServiceEvent.contractPlanChanged:
+                return try await updateService(try ServiceEvent(decoding: event), tenantId: event.tenantId)
             case "billing.run.completed":
                 let asOf = try Fields(event.data, path: "data").date("as_of")
                 let known = try await document("closed", event.tenantId)?.0.storedDate("through")
@@ -132,7 +133,7 @@ public struct RatingHandler: MessageHandler {
     struct RatedRecord {
         let tenantId: String
         let commandId: String
-        let json: JSONValue
+        let record: UsageRated.Record
     }
 
     private enum Rating {
@@ -157,8 +158,8 @@ public struct RatingHandler: MessageHandler {
             return stride(from: 0, to: group.count, by: Self.recordsPerEvent).map { start in
                 let part = group[start..<min(start + Self.recordsPerEvent, group.count)]
                 return events.event(
-                    "usage.rated", tenantId: tenant, causationId: part[start].commandId,
-                    data: .object(["records": .array(part.map(\.json))]), time: time)
+                    UsageRated.type, tenantId: tenant, causationId: part[start].commandId,
+                    data: UsageRated(records: part.map(\.record)).data, time: time)
             }
         }
     }
@@ -172,20 +173,19 @@ public struct RatingHandler: MessageHandler {
     }
 
     /// A later state of a service: its end (PAYG cancellation) or its new plan.
-    private func updateService(_ event: CloudEvent) async throws -> HandlerOutcome {
-        let data = try Fields(event.data, path: "data")
-        let serviceId = try data.string("service_id")
-        let key = "\(event.tenantId)/\(serviceId)"
+    private func updateService(_ event: ServiceEvent, tenantId: String) async throws -> HandlerOutcome {
+        let key = "\(tenantId)/\(event.serviceId)"
         guard let (current, version) = try await document("service", key) else {
             // Not yet seen service.activated: wait in the retry queue until it has arrived, while
             // the messages behind go on (failing here had retried it in place, holding the queue).
-            return .retryLater("service \(serviceId) is not known yet")
+            return .retryLater("service \(event.serviceId) is not known yet")
         }
         var changes: JSONObject = [:]
-        if event.type == "service.cancelled" { changes["end_date"] = .string(try data.string("effective_date")) }
-        if event.type == "service.plan_changed" { changes["plan_id"] = .string(try data.string("plan_id")) }
-        if event.type == "contract.plan_changed", let new = try data.optionalObject("new_contract") {
-            changes["plan_id"] = .string(try new.string("plan_id"))
+        switch event.change {
+        case .cancelled(let effective): changes["end_date"] = .string(effective.description)
+        case .planChanged(let planId, _): changes["plan_id"] = .string(planId)
+        case .contractPlanChanged(let change): changes["plan_id"] = .string(change.newContract.planId)
+        default: break
         }
         return .commit(
             UnitOfWork(
@@ -249,18 +249,16 @@ public struct RatingHandler: MessageHandler {
         }
         let closed = try await reads.document("closed", command.tenantId)?.storedDate("through")
         let late = closed.map { month.startOfNextMonth <= $0 } ?? false
-        // In key order, so the object takes its members as they are (no sort).
-        let record: JSONValue = .object([
-            "billing_model": service["billing_model"] ?? .null, "customer_id": .string(usage.customerId),
-            "date": .string(day.description), "late": .bool(late), "metric": .string(usage.metric),
-            "month": .string(String(month.description.prefix(7))), "plan_id": service["plan_id"] ?? .null,
-            "quantity": .string(EventPayloads.figure(usage.quantity)), "service_id": .string(usage.serviceId),
-            "usage_id": .string(command.id),
-        ])
+        let planId: String? = if case .string(let id)? = service["plan_id"] { id } else { nil }
+        let model: String? = if case .string(let model)? = service["billing_model"] { model } else { nil }
+        let record = UsageRated.Record(
+            usageId: command.id, customerId: usage.customerId, serviceId: usage.serviceId, planId: planId,
+            billingModel: model.flatMap(BillingModel.init), metric: usage.metric, quantity: usage.quantity, date: day,
+            late: late)
         reads.add(increment)
         return .rated(
             UnitOfWork(messageId: command.id, usage: [increment]),
-            RatedRecord(tenantId: command.tenantId, commandId: command.id, json: record))
+            RatedRecord(tenantId: command.tenantId, commandId: command.id, record: record))
     }
 }
 

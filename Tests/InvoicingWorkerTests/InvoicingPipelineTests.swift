@@ -208,7 +208,7 @@ struct InvoicingPipelineTests {
             return
         }
         let parts = try started.outbox.map { try CloudEvent.decode($0.body).get() }
-        #expect(parts.map(\.type) == [ProvisioningHandler.runPart])
+        #expect(parts.map(\.type) == [BillingRunPart.type])
         #expect(started.outbox.allSatisfy { $0.exchange == Topology.commandsExchange })
         let closing = try await commitBatch(parts, batched.provisioning, batched.provisioningStore)
         let periods = closing.of("billing.period_closed")

@@ -117,7 +117,7 @@ final class Pipeline {
         var events: [CloudEvent] = []
         for message in unit.outbox {
             let event = try CloudEvent.decode(message.body).get()
-            events += event.type == ProvisioningHandler.runPart ? try await provisioningOnly(event) : [event]
+            events += event.type == BillingRunPart.type ? try await provisioningOnly(event) : [event]
         }
         return events
     }

@@ -223,7 +223,7 @@ struct ProvisioningHandlerTests {
         let parts = try await provisioning.send("billing.run", #"{"as_of":"2025-02-01"}"#).get()
         let size = ProvisioningHandler.customersPerPart
         #expect(
-            parts.count == (customers + size - 1) / size && parts.allSatisfy { $0.type == ProvisioningHandler.runPart })
+            parts.count == (customers + size - 1) / size && parts.allSatisfy { $0.type == BillingRunPart.type })
         #expect(Set(parts.map { $0.data["customers"] }) == [.number(String(customers))])
         let named = parts.flatMap { part -> [JSONValue] in
             if case .array(let items)? = part.data["part"] { items } else { [] }
@@ -253,7 +253,7 @@ struct ProvisioningHandlerTests {
             return #"{"run_id":"r","as_of":"2025-02-01","customers":2,"part":[\#(items.joined(separator: ","))]}"#
         }
         let before = try await provisioning.store.document(kind: "service", key: "acme/s2")
-        let run = ProvisioningHandler.runPart
+        let run = BillingRunPart.type
         // Another customer's service, another tenant's, a service or customer twice: the whole part
         // is refused, its good customers too.
         #expect(try await provisioning.code(run, part([("c2", ["s2"]), ("c1", ["s1", "s3"])])) == .unknownService)

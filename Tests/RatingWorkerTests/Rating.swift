@@ -102,10 +102,23 @@ final class Rating {
 
     func setUp(zone: String = "Asia/Kolkata") async throws {
         try await send("tenant.updated", #"{"name":"Acme","time_zone":"\#(zone)"}"#)
-        try await send(
-            "service.activated",
-            #"{"customer_id":"cust-1","service_id":"sim-1","plan_id":"sim-payg","billing_model":"payg","start_date":"2025-01-01"}"#
-        )
+        try await send(Self.activation(service: "sim-1", plan: "sim-payg"))
+    }
+
+    /// `cust-1`'s PAYG service activated on 2025-01-01, as provisioning publishes it.
+    static func activation(service: String, plan: String) -> ServiceEvent {
+        ServiceEvent(
+            customerId: "cust-1", serviceId: service, revision: 1,
+            change: .activated(
+                .init(
+                    planId: plan, planName: plan, currency: Currency(code: "GBP")!, serviceType: "sim",
+                    billingModel: .payg, startDate: CalendarDate(year: 2025, month: 1, day: 1)!)))
+    }
+
+    /// A service event as provisioning publishes it.
+    @discardableResult
+    func send(_ event: ServiceEvent, tenant: String = "acme") async throws -> Result<[CloudEvent], Rejection> {
+        try await send(event.type, String(decoding: event.data.serialized(), as: UTF8.self), tenant: tenant)
     }
 }
 

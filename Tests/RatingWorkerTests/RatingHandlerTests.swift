@@ -74,7 +74,10 @@ struct RatingHandlerTests {
         try await rating.setUp(zone: "UTC")  // sim-1 from 2025-01-01
         #expect(try await rating.usage("1", at: "2024-12-31T23:59:59Z").failureCode == .unknownService)
         #expect(try await rating.usage("1", at: "2025-01-01T00:00:00Z").failureCode == nil)
-        try await rating.send("service.cancelled", #"{"service_id":"sim-1","effective_date":"2025-03-10"}"#)
+        try await rating.send(
+            ServiceEvent(
+                customerId: "cust-1", serviceId: "sim-1", revision: 2,
+                change: .cancelled(effective: CalendarDate(year: 2025, month: 3, day: 10)!)))
         #expect(try await rating.usage("1", at: "2025-03-09T23:59:59Z").failureCode == nil)
         #expect(try await rating.usage("1", at: "2025-03-10T00:00:00Z").failureCode == .unknownService)
         #expect(
@@ -172,10 +175,7 @@ struct RatingHandlerTests {
         let rating = try await Rating()
         try await rating.setUp(zone: "UTC")
         try await rating.send("tenant.updated", #"{"name":"Beta","time_zone":"UTC"}"#, tenant: "beta")
-        try await rating.send(
-            "service.activated",
-            #"{"customer_id":"cust-1","service_id":"sim-1","plan_id":"p1","billing_model":"payg","start_date":"2025-01-01"}"#,
-            tenant: "beta")
+        try await rating.send(Rating.activation(service: "sim-1", plan: "p1"), tenant: "beta")
         let batch = [
             try rating.usageRecord("a-1", tenant: "acme", quantity: "1.5"),
             try rating.usageRecord("b-1", tenant: "beta", quantity: "2"),
@@ -270,17 +270,15 @@ struct RatingHandlerTests {
         let change = CloudEvent(
             id: "change-1", source: "tests", type: "service.plan_changed", time: "2025-01-15T09:30:00Z",
             tenantId: "acme",
-            data: .object([
-                "service_id": .string("sim-7"), "plan_id": .string("p2"), "effective_date": .string("2025-02-01"),
-            ]))
+            data: ServiceEvent(
+                customerId: "cust-1", serviceId: "sim-7", revision: 2,
+                change: .planChanged(planId: "p2", effective: CalendarDate(year: 2025, month: 2, day: 1)!)
+            ).data)
         guard case .retryLater = try await rating.handler.handle(change) else {
             Issue.record("a change of an unknown service does not wait")
             return
         }
-        try await rating.send(
-            "service.activated",
-            #"{"customer_id":"cust-1","service_id":"sim-7","plan_id":"p1","billing_model":"payg","start_date":"2025-01-01"}"#
-        )
+        try await rating.send(Rating.activation(service: "sim-7", plan: "p1"))
         guard case .commit(let unit) = try await rating.handler.handle(change) else {
             Issue.record("the change does not apply once the service is known")
             return

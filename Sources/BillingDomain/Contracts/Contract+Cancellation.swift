@@ -4,6 +4,12 @@ public struct ContractCancellation: Sendable, Hashable {
     public let contract: Contract
     /// The early-termination penalty, `nil` when the contract has none or ends at its term end.
     public let earlyTerminationFee: EarlyTerminationFee?
+
+    /// A cancellation as another worker learned it from `contract.cancelled`.
+    public init(contract: Contract, earlyTerminationFee: EarlyTerminationFee?) {
+        self.contract = contract
+        self.earlyTerminationFee = earlyTerminationFee
+    }
 }
 
 /// An early-termination penalty, billed as one line on the next invoice.
