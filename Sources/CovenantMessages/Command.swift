@@ -16,8 +16,21 @@ public enum Command: Sendable {
     /// Every command type the interface defines (also their routing keys).
     public static let types = [
         "tenant.upsert", "plan.upsert", "service.provision", "service.change_plan", "service.cancel", "usage.record",
-        "billing.run", "webhook.resend",
+        billingRunType, webhookResendType,
     ]
+
+    /// The commands Covenant sends itself (provisioning's billing clock, the ops CLI), named
+    /// once, with their data encoded by the code that decodes it.
+    public static let billingRunType = "billing.run"
+    public static let webhookResendType = "webhook.resend"
+
+    public static func billingRunData(asOf: CalendarDate) -> JSONValue {
+        .object(["as_of": .string(asOf.description)])
+    }
+
+    public static func webhookResendData(eventId: String) -> JSONValue {
+        .object(["event_id": .string(eventId)])
+    }
 
     /// The command an envelope carries: `unknown_type` for a type the interface does not
     /// define, `invalid_message` (or `invalid_quantity`, `invalid_commitment`, `unsupported_term`
@@ -32,8 +45,8 @@ public enum Command: Sendable {
             case "service.change_plan": return .success(.serviceChangePlan(try ServiceChangePlan(data)))
             case "service.cancel": return .success(.serviceCancel(try ServiceCancel(data)))
             case "usage.record": return .success(.usageRecord(try UsageRecord(data)))
-            case "billing.run": return .success(.billingRun(BillingRunRequest(asOf: try data.date("as_of"))))
-            case "webhook.resend": return .success(.webhookResend(eventId: try data.string("event_id")))
+            case billingRunType: return .success(.billingRun(BillingRunRequest(asOf: try data.date("as_of"))))
+            case webhookResendType: return .success(.webhookResend(eventId: try data.string("event_id")))
             default: return .failure(Rejection(.unknownType, "unknown command type \(event.type)"))
             }
         } catch {

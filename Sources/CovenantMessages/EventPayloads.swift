@@ -131,6 +131,22 @@ public enum EventPayloads {
         return .object(published)
     }
 
+    /// `notification.delivered`, or with `failure` (a reason code and the receiver's status, if
+    /// it answered) `notification.failed`.
+    public static func notificationOutcome(
+        eventId: String, eventType: String, url: String, attempts: Int, failure: (reason: String, status: Int?)?
+    ) -> JSONValue {
+        var fields: JSONObject = [
+            "event_id": .string(eventId), "event_type": .string(eventType), "url": .string(url),
+            "attempts": .number(String(attempts)),
+        ]
+        if let failure {
+            fields["reason"] = .string(failure.reason)
+            if let status = failure.status { fields["status"] = .number(String(status)) }
+        }
+        return .object(fields)
+    }
+
     /// `billing.run.completed`.
     public static func billingRunCompleted(asOf: CalendarDate, invoiceIds: [String]) -> JSONValue {
         .object(["as_of": .string(asOf.description), "invoice_ids": .array(invoiceIds.map(JSONValue.string))])

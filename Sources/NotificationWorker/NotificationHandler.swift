@@ -130,25 +130,24 @@ public struct NotificationHandler: MessageHandler {
         let record = DeliveryRecord(
             eventId: event.id, target: webhook.url, attempt: attempt,
             status: response.isDelivered ? "delivered" : "failed", responseCode: response.statusCode, at: timestamp)
-        var outcome: JSONValue = .object([
-            "event_id": .string(event.id), "event_type": .string(event.type), "url": .string(webhook.url),
-            "attempts": .number(String(attempt)),
-        ])
+        func outcome(failed: Bool) -> JSONValue {
+            // A code, never an error's own text (it could name addresses inside the cluster).
+            EventPayloads.notificationOutcome(
+                eventId: event.id, eventType: event.type, url: webhook.url, attempts: attempt,
+                failure: failed ? (response.reason, response.statusCode) : nil)
+        }
         if response.isDelivered {
             return .commit(
                 UnitOfWork(
                     messageId: nil, deliveries: [record],
-                    outbox: [notification("notification.delivered", event, outcome, causationId)]))
+                    outbox: [notification("notification.delivered", event, outcome(failed: false), causationId)]))
         }
-        // A code, never an error's own text (it could name addresses inside the cluster).
-        outcome = outcome.adding(["reason": .string(response.reason)])
-        if let code = response.statusCode { outcome = outcome.adding(["status": .number(String(code))]) }
         // An address refused, or a URL that cannot be called, fails at once: no retry mends it.
         guard attempt < maximumAttempts, !response.isFinal, !lastAttempt else {
             return .commit(
                 UnitOfWork(
                     messageId: nil, documents: [try await givenUp(event)], deliveries: [record],
-                    outbox: [notification("notification.failed", event, outcome, causationId)]))
+                    outbox: [notification("notification.failed", event, outcome(failed: true), causationId)]))
         }
         _ = try await store.commit(UnitOfWork(messageId: nil, deliveries: [record]))
         return .retryLater("webhook attempt \(attempt) failed", after: Self.backoff(attempt: attempt))
@@ -171,6 +170,6 @@ public struct NotificationHandler: MessageHandler {
         -> OutboxMessage
     {
         events.event(
-            type, tenantId: event.tenantId, causationId: causationId ?? event.id, data: data, time: Worker.now())
+            type, tenantId: event.tenantId, causationId: causationId ?? event.id, data: data, time: RFC3339.text(now()))
     }
 }

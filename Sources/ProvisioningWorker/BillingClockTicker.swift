@@ -74,10 +74,11 @@ public struct BillingClockTicker: Sendable {
             outbox: due.map { date in
                 let id = "clock:\(tenant.id):\(date)"
                 let command = CloudEvent(
-                    id: id, source: events.source, type: "billing.run", time: RFC3339.text(now), tenantId: tenant.id,
-                    data: .object(["as_of": .string(date.description)]))
+                    id: id, source: events.source, type: Command.billingRunType, time: RFC3339.text(now),
+                    tenantId: tenant.id, data: Command.billingRunData(asOf: date))
                 return OutboxMessage(
-                    exchange: Topology.commandsExchange, routingKey: "billing.run", messageId: id, type: "billing.run",
+                    exchange: Topology.commandsExchange, routingKey: Command.billingRunType, messageId: id,
+                    type: Command.billingRunType,
                     contentType: CloudEvent.contentType, body: command.encoded())
             })
         switch try await store.commit(unit) {

@@ -92,7 +92,7 @@ extension Worker {
             "command.rejected", tenantId: CloudEvent.tenantIdProblem(tenantId) == nil ? tenantId : "unknown",
             causationId: Identifier.normalized(commandId),
             data: EventPayloads.commandRejected(commandId: commandId, commandType: commandType, rejection),
-            time: Self.now())
+            time: clock.timestamp())
         let origin = Self.origin(of: delivery)
         var headers = [
             "x-covenant-reason-code": rejection.code.rawValue, "x-covenant-reason": rejection.message,
@@ -126,10 +126,5 @@ extension Worker {
         guard body.count <= 1_048_576, case .string(let tenant) = JSONValue.parse(body)?["tenantid"], !tenant.isEmpty
         else { return "unknown" }
         return tenant
-    }
-
-    /// The current time as RFC 3339 text, for events.
-    public static func now() -> String {
-        RFC3339.text(Date())
     }
 }

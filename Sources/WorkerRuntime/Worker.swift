@@ -64,6 +64,8 @@ public final class Worker: Service {
     let batchableTypes: Set<String>
     let decidesAheadOfCommit: Bool
     let events: EventFactory
+    /// What the runtime's own events (`command.rejected`) are stamped with.
+    let clock: EventClock
     let logger: Logger
     /// Rung after each commit: the relay publishes at once instead of at its next poll.
     let outboxBell = Doorbell()
@@ -79,7 +81,7 @@ public final class Worker: Service {
 
     public init(
         configuration: Configuration, amqp: AMQPConfiguration, store: any DocumentStore, handler: any MessageHandler,
-        events: EventFactory, logger: Logger
+        events: EventFactory, clock: EventClock = .system, logger: Logger
     ) {
         self.configuration = configuration
         self.amqp = amqp
@@ -88,6 +90,7 @@ public final class Worker: Service {
         self.batchableTypes = handler.batchableTypes
         self.decidesAheadOfCommit = handler.decidesAheadOfCommit
         self.events = events
+        self.clock = clock
         self.logger = logger
         self.metrics = WorkerMetrics(queue: configuration.queue)
     }

@@ -8,7 +8,7 @@ struct CommitmentsMain {
         try await WorkerProcess.run(
             role: .commitments, commands: CommitmentsHandler.commands, events: CommitmentsHandler.subscribedEvents
         ) { store, events, _ in
-            CommitmentsHandler(store: store, events: events, now: Worker.now)
+            CommitmentsHandler(store: store, events: events, now: EventClock.system.timestamp)
         }
     }
 }

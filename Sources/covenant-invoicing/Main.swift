@@ -8,7 +8,7 @@ struct InvoicingMain {
         try await WorkerProcess.run(
             role: .invoicing, commands: InvoicingHandler.commands, events: InvoicingHandler.subscribedEvents
         ) { store, events, _ in
-            InvoicingHandler(store: store, events: events, now: Worker.now)
+            InvoicingHandler(store: store, events: events, now: EventClock.system.timestamp)
         }
     }
 }

@@ -19,7 +19,8 @@ struct ProvisioningMain {
         try await WorkerProcess.run(
             role: .provisioning, commands: ProvisioningHandler.commands,
             handler: { store, events, settings in
-                ProvisioningHandler(store: store, events: events, dateWindow: settings.dateWindow, now: Worker.now)
+                ProvisioningHandler(
+                    store: store, events: events, dateWindow: settings.dateWindow, now: EventClock.system.timestamp)
             },
             alongside: { store, events, logger in
                 [

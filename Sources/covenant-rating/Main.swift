@@ -11,7 +11,8 @@ struct RatingMain {
             role: .rating, commands: RatingHandler.commands, events: RatingHandler.subscribedEvents,
             batchSize: RatingHandler.batchSize
         ) { store, events, settings in
-            RatingHandler(store: store, events: events, dateWindow: settings.dateWindow, now: Worker.now)
+            RatingHandler(
+                store: store, events: events, dateWindow: settings.dateWindow, now: EventClock.system.timestamp)
         }
     }
 }

@@ -1,5 +1,6 @@
 import AMQPClient
 import ArgumentParser
+import BillingDomain
 import CovenantMessages
 import Foundation
 import WorkerRuntime
@@ -106,12 +107,11 @@ struct Billing: AsyncParsableCommand {
         @Option(help: "The run's date, YYYY-MM-DD.") var asOf: String
 
         func run() async throws {
+            guard let date = CalendarDate(iso: asOf) else { throw ValidationError("--as-of must be a date YYYY-MM-DD") }
             let event = CloudEvent(
-                id: "run-\(tenant)-\(asOf)-\(UUID().uuidString.prefix(8))", source: "covenant-cli", type: "billing.run",
-                time: Worker.now(), tenantId: tenant, data: .object(["as_of": .string(asOf)]))
-            guard case .success = Command.decode(event) else {
-                throw ValidationError("--as-of must be a date YYYY-MM-DD")
-            }
+                id: "run-\(tenant)-\(date)-\(UUID().uuidString.prefix(8))", source: "covenant-cli",
+                type: Command.billingRunType, time: EventClock.system.timestamp(), tenantId: tenant,
+                data: Command.billingRunData(asOf: date))
             try await Publish.publish([Publish.message(event)], connection)
         }
     }

@@ -25,8 +25,9 @@ struct WebhookCommand: AsyncParsableCommand {
             let configuration = try connection.configuration()
             let deadline = connection.deadline(configuration)
             let command = CloudEvent(
-                id: "resend-\(UUID().uuidString.lowercased())", source: "covenant-cli", type: "webhook.resend",
-                time: Worker.now(), tenantId: tenant, data: .object(["event_id": .string(eventId)]))
+                id: "resend-\(UUID().uuidString.lowercased())", source: "covenant-cli", type: Command.webhookResendType,
+                time: EventClock.system.timestamp(), tenantId: tenant, data: Command.webhookResendData(eventId: eventId)
+            )
             let outcomes = AMQPTopology.Queue(
                 name: "", kind: .classic,
                 bindings: ["notification.delivered", "notification.failed", "command.rejected"].map {

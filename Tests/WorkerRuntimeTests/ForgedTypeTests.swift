@@ -14,18 +14,18 @@ extension WorkerRuntimeTests {
     /// apart by the command id beginning with `tenant` (a body too large to read names no tenant).
     func rejections(
         of messages: [OutgoingMessage], tenant: String, settings: Worker.Configuration, count: Int
-    ) async throws -> [String: (code: String, message: String)] {
+    ) async throws -> [String: (code: String, message: String, time: String)] {
         let configuration = try amqp()
         let store = try SQLiteWorkerStore(
             directory: NSTemporaryDirectory() + "covenant-worker-\(UUID().uuidString)", role: .rating)
         let events = EventFactory(source: "covenant/test-forged")
         let worker = Worker(
             configuration: settings, amqp: configuration, store: store, handler: UsageTotalsHandler(events: events),
-            events: events, logger: Logger(label: "test-forged"))
+            events: events, clock: Self.clock, logger: Logger(label: "test-forged"))
         let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [], logger: Logger(label: "test-group"))
         let running = Task { try await group.run() }
         let integrator = integrator(configuration, of: ["command.rejected"])
-        let rejected = Mutex<[String: (code: String, message: String)]>([:])
+        let rejected = Mutex<[String: (code: String, message: String, time: String)]>([:])
         let collecting = Task {
             for await delivery in integrator.deliveries {
                 integrator.acknowledge(delivery)
@@ -33,7 +33,7 @@ extension WorkerRuntimeTests {
                     case .string(let id) = event.data["command_id"], id.hasPrefix(tenant),
                     case .string(let code) = event.data["code"], case .string(let message) = event.data["message"]
                 else { continue }
-                rejected.withLock { $0[id] = (code, message) }
+                rejected.withLock { $0[id] = (code, message, event.time) }
             }
         }
         let publisher = AMQPPublisher(configuration: configuration, topology: settings.topology)
@@ -72,7 +72,12 @@ extension WorkerRuntimeTests {
             tenant: tenant, settings: Worker.Configuration(queue: queue, topology: topology), count: 2)
         #expect(
             rejected.mapValues(\.code) == ["\(tenant)-forged": "invalid_message", "\(tenant)-own": "unknown_type"])
+        // Stamped by the clock the worker was given, not by one of its own.
+        #expect(rejected.values.map(\.time) == ["2030-03-17T17:46:40Z", "2030-03-17T17:46:40Z"])
     }
+
+    /// A fixed clock: 1,900,000,000 s after the epoch.
+    static let clock = EventClock { Date(timeIntervalSince1970: 1_900_000_000) }
 
     @Test(
         "Covenant's own headers from a publisher change nothing: a command saying it came from the events exchange is still held to 1 MiB"
