@@ -125,12 +125,12 @@ extension InvoicingHandler {
         switch stored?["done"] {
         case nil: done = 0
         case .number(let text)?:
-            guard let count = Int(text) else { throw StoreError("run \(runKey) has an unreadable count") }
+            guard let count = Int(text) else { throw StoreError.corrupt("run", runKey, "an unreadable count") }
             done = count
         case .object(let members)?:
             earlier = Dictionary(uniqueKeysWithValues: members.map { ("\(runKey)/\($0.key)", $0.value) })
             done = members.count
-        default: throw StoreError("run \(runKey) has an unreadable count")
+        default: throw StoreError.corrupt("run", runKey, "an unreadable count")
         }
         let ids: JSONValue = .array(invoices.map { .string($0.id) })
         unit.documents += documents.runs.writes([
@@ -144,7 +144,7 @@ extension InvoicingHandler {
         if done + 1 == customers {
             var byCustomer = earlier
             for (key, document) in try await documents.runCustomers.values(keyPrefix: "\(runKey)/") {
-                guard let ids = document["invoice_ids"] else { throw StoreError("run-customer \(key) is unreadable") }
+                guard let ids = document["invoice_ids"] else { throw StoreError.corrupt("run-customer", key) }
                 byCustomer[key] = ids
             }
             let invoiceIds = byCustomer.keys.sorted().flatMap { key -> [String] in

@@ -149,8 +149,9 @@ public struct NotificationHandler: MessageHandler {
                     messageId: nil, documents: [try await givenUp(event)], deliveries: [record],
                     outbox: [notification("notification.failed", event, outcome(failed: true), causationId)]))
         }
-        _ = try await store.commit(UnitOfWork(messageId: nil, deliveries: [record]))
-        return .retryLater("webhook attempt \(attempt) failed", after: Self.backoff(attempt: attempt))
+        return .retryLater(
+            "webhook attempt \(attempt) failed", after: Self.backoff(attempt: attempt),
+            recording: UnitOfWork(messageId: nil, deliveries: [record]))
     }
 
     /// The waits between attempts, each a retry queue of the role: 1 s, 5 s, 30 s, 5 min,

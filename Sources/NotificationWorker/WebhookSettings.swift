@@ -25,11 +25,16 @@ extension NotificationHandler {
 
     func webhook(_ tenant: String) async throws -> Webhook? {
         guard let (json, _) = try await store.jsonDocument(kind: Self.webhookKind, key: tenant) else { return nil }
-        let fields = try Fields(json, path: "webhook")
-        guard fields.has("url") else { return nil }  // the tenant takes no webhooks
-        // `secret` is the form kept before rotations were possible.
-        let stored = try fields.has("secrets") ? fields.strings("secrets") : [try fields.string("secret")]
-        return Webhook(url: try fields.string("url"), secrets: try stored.map(sealer.open))
+        let kept = try StoreError.readingStored(Self.webhookKind, tenant) { () throws -> (String, [String])? in
+            let fields = try Fields(json, path: "webhook")
+            guard fields.has("url") else { return nil }  // the tenant takes no webhooks
+            // `secret` is the form kept before rotations were possible.
+            let stored = try fields.has("secrets") ? fields.strings("secrets") : [try fields.string("secret")]
+            return (try fields.string("url"), stored)
+        }
+        // A secret that does not open is the secrets key's (the operator's settings), and retried.
+        guard let (url, sealed) = kept else { return nil }
+        return Webhook(url: url, secrets: try sealed.map(sealer.open))
     }
 
     /// `tenant.upsert`: its webhook settings, sealed, kept until provisioning says where they

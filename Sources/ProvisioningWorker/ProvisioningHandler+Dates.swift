@@ -6,7 +6,9 @@ extension ProvisioningHandler {
     /// Today in the tenant's zone, by the handler's clock.
     func today(_ tenant: Tenant) throws -> CalendarDate {
         let time = now()
-        guard let instant = RFC3339.instant(time) else { throw StoreError("the clock's time \(time) is unreadable") }
+        guard let instant = RFC3339.instant(time) else {
+            throw StoreError(.inconsistent, "the clock's time \(time) is unreadable")
+        }
         return tenant.timeZone.date(of: instant)
     }
 

@@ -19,7 +19,7 @@ extension ProvisioningHandler {
             for stored in page {
                 guard let json = JSONValue.parse(stored.body), case .string(let customer)? = json["customer_id"],
                     case .string(let service)? = json["service_id"]
-                else { throw StoreError("service \(stored.key) is unreadable") }
+                else { throw StoreError.corrupt("service", stored.key) }
                 servicesByCustomer[customer, default: []].append(service)
             }
         }

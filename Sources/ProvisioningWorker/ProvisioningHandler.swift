@@ -70,24 +70,29 @@ public struct ProvisioningHandler: MessageHandler {
 
     static func key(_ tenantId: String, _ id: String) -> String { "\(tenantId)/\(id)" }
 
+    /// The stored tenant, plan and service: one that does not exist is the message's fault (a
+    /// rejection); one that cannot be read is the store's (``StoreError/corrupt(_:_:_:)``).
     func tenant(_ id: String) async throws -> (TenantUpsert, Int64) {
-        guard let document = try await store.document(kind: "tenant", key: id),
-            let data = JSONValue.parse(document.body)
-        else { throw Rejection(.unknownTenant, "tenant \(id) does not exist") }
-        return (try Command.tenant(from: data, tenantId: id).get(), document.version)
+        guard let (data, version) = try await store.jsonDocument(kind: "tenant", key: id) else {
+            throw Rejection(.unknownTenant, "tenant \(id) does not exist")
+        }
+        return (
+            try StoreError.readingStored("tenant", id) { try Command.tenant(from: data, tenantId: id).get() }, version
+        )
     }
 
     func plan(_ tenantId: String, _ id: String) async throws -> Plan {
-        guard let document = try await store.document(kind: "plan", key: Self.key(tenantId, id)),
-            let data = JSONValue.parse(document.body)
-        else { throw Rejection(.unknownPlan, "plan \(id) does not exist for tenant \(tenantId)") }
-        return try Command.plan(from: data).get()
+        let key = Self.key(tenantId, id)
+        guard let (data, _) = try await store.jsonDocument(kind: "plan", key: key) else {
+            throw Rejection(.unknownPlan, "plan \(id) does not exist for tenant \(tenantId)")
+        }
+        return try StoreError.readingStored("plan", key) { try Command.plan(from: data).get() }
     }
 
     func service(_ tenantId: String, _ id: String) async throws -> (ServiceRecord, Int64)? {
-        guard let document = try await store.document(kind: "service", key: Self.key(tenantId, id)) else { return nil }
-        guard let json = JSONValue.parse(document.body) else { throw StoreError("service \(id) is unreadable") }
-        return (try ServiceRecord(json: json), document.version)
+        let key = Self.key(tenantId, id)
+        guard let (json, version) = try await store.jsonDocument(kind: "service", key: key) else { return nil }
+        return (try StoreError.readingStored("service", key) { try ServiceRecord(json: json) }, version)
     }
 
     func write(_ record: ServiceRecord, tenantId: String, version: Int64) -> DocumentWrite {

@@ -52,7 +52,9 @@ public struct RatingHandler: MessageHandler {
 
     public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
         let time = now()
-        guard let instant = RFC3339.instant(time) else { throw StoreError("the clock's time \(time) is unreadable") }
+        guard let instant = RFC3339.instant(time) else {
+            throw StoreError(.inconsistent, "the clock's time \(time) is unreadable")
+        }
         let reads = BatchReads(store: store, now: instant)
         // Each command decoded once, for the prefetch and for its rating.
         let commands = events.map { Command.decode($0) }
@@ -224,7 +226,7 @@ public struct RatingHandler: MessageHandler {
                 .unknownService, "service \(usage.serviceId) is not a service of customer \(usage.customerId)")
         }
         guard let zone = reads.zone(of: command.tenantId, tenant) else {
-            throw StoreError("tenant \(command.tenantId) has no readable time zone")
+            throw StoreError.corrupt("tenant", command.tenantId, "no readable time zone")
         }
         let day = usage.date(in: zone)
         guard day.isWithinTextYears else {
@@ -342,7 +344,7 @@ final class BatchReads {
         let found = try await store.documents(kind: kind, keys: missing)
         for key in missing {
             documents["\(kind)|\(key)"] = try found[key].map { stored in
-                guard let json = JSONValue.parse(stored.body) else { throw StoreError("\(kind) \(key) is unreadable") }
+                guard let json = JSONValue.parse(stored.body) else { throw StoreError.corrupt(kind, key) }
                 return json
             }
         }

@@ -10,11 +10,14 @@ extension DeliveryPlan {
         case reject
         /// A copy parked in a retry queue, committed.
         case wait
-        /// To wait with no retry queue to wait in: back to the queue, nothing committed.
-        case requeue
+        /// To wait with no retry queue to wait in: back to the queue, after committing what it
+        /// records (``HandlerOutcome/retryLater(_:after:recording:)``), if anything.
+        case requeue(recording: Bool)
 
         /// Whether a unit of work is committed for it.
-        var commits: Bool { self != .requeue }
+        var commits: Bool {
+            if case .requeue(let recording) = self { recording } else { true }
+        }
     }
 
     /// What becomes of one message of a committed run.
@@ -47,7 +50,8 @@ extension DeliveryPlan {
             switch decision {
             case .commit: return .handled(index)
             case .reject: return .rejected(index)
-            case .wait, .requeue: return .deferred(index)
+            case .wait: return .deferred(index)
+            case .requeue: return .requeue(index)
             }
         }
     }

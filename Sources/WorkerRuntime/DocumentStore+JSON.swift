@@ -6,7 +6,7 @@ extension DocumentStore {
     /// A document read as JSON with its version, or `nil` when there is none.
     public func jsonDocument(kind: String, key: String) async throws -> (JSONValue, Int64)? {
         guard let stored = try await document(kind: kind, key: key) else { return nil }
-        guard let json = JSONValue.parse(stored.body) else { throw StoreError("\(kind) \(key) is unreadable") }
+        guard let json = JSONValue.parse(stored.body) else { throw StoreError.corrupt(kind, key) }
         return (json, stored.version)
     }
 
@@ -57,8 +57,8 @@ public final class BatchDocuments<Value> {
     }
 
     private func decoded(_ stored: StoredDocument) throws -> Value {
-        guard let json = JSONValue.parse(stored.body) else { throw StoreError("\(kind) \(stored.key) is unreadable") }
-        return try decode(json)
+        guard let json = JSONValue.parse(stored.body) else { throw StoreError.corrupt(kind, stored.key) }
+        return try StoreError.readingStored(kind, stored.key) { try decode(json) }
     }
 
     /// The document as the messages before this one left it; `nil` when there is none.

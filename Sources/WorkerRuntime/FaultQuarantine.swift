@@ -36,13 +36,21 @@ public struct FaultPolicy: Sendable, Hashable {
         self.retryDelaysMilliseconds = retryDelaysMilliseconds.sorted()
     }
 
-    /// The decision for a message that has met `faultsBefore` faults and now one more.
-    public func decide(faultsBefore: Int) -> Decision {
+    /// The decision for a message that has met `faultsBefore` faults and now one more; one no
+    /// retry can mend (``isRetryable(_:)``) is set aside at once.
+    public func decide(faultsBefore: Int, retryable: Bool = true) -> Decision {
         let faults = max(0, faultsBefore) + 1
-        if faults >= limit { return .setAside(faults: faults) }
+        if !retryable || faults >= limit { return .setAside(faults: faults) }
         guard !retryDelaysMilliseconds.isEmpty else { return .retryInPlace }
         return .wait(
             milliseconds: retryDelaysMilliseconds[min(faults - 1, retryDelaysMilliseconds.count - 1)], faults: faults)
+    }
+
+    /// Whether trying again may mend a fault: not for a ``StoreError`` whose code says so
+    /// (stored state that cannot be read, a broken contract); yes for anything else (the
+    /// databases' own errors, a connection lost, a bug a later deployment fixes).
+    public static func isRetryable(_ error: any Error) -> Bool {
+        (error as? StoreError)?.isRetryable ?? true
     }
 
     /// The faults a delivery met before, from its header (0 for a first delivery).
@@ -82,9 +90,21 @@ extension Worker {
         // Stopping: the delivery goes back to the queue unacknowledged, no fault of its own.
         if error is CancellationError || Task.isCancelled { return false }
         let cause = loggableDescription(of: error)
-        switch faultPolicy.decide(faultsBefore: FaultPolicy.faults(of: delivery.message)) {
+        let retryable = FaultPolicy.isRetryable(error)
+        if let error = error as? StoreError, error.code == .corruptState {
+            metrics.corruptState.increment()
+            logger.error("stored state cannot be read", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+        }
+        switch faultPolicy.decide(faultsBefore: FaultPolicy.faults(of: delivery.message), retryable: retryable) {
         case .retryInPlace:
             return false
+        case .setAside(let faults) where !retryable:
+            let code = (error as? StoreError)?.code.name ?? "permanent"
+            await quarantine(
+                delivery, event, consumer, log: "set aside: a fault no retry mends (\(code)); internal_error",
+                metadata: metadata.merging(["error": "\(cause)", "faults": "\(faults)"]) { $1 },
+                reason: "the message met a fault no retry mends: \(code)", details: ["fault": code])
+            return true
         case .setAside(let faults):
             // The reason names no stored value: the error's own text stays in the log.
             await quarantine(

@@ -1,6 +1,5 @@
 public import BillingDomain
 public import CovenantMessages
-import Crypto
 public import WorkerStores
 
 /// What one worker does with an accepted message: decide, in the pure domain, what changes.
@@ -61,46 +60,12 @@ public enum HandlerOutcome: Sendable {
     /// The message is valid but cannot be handled yet: it arrived before what it depends on
     /// (the event of an earlier change of the same service, say), or a webhook receiver did
     /// not answer. It waits in a retry queue of the role for about `after` and comes back,
-    /// while the messages behind it go on.
-    case retryLater(String, after: Duration = .milliseconds(500))
+    /// while the messages behind it go on. What `recording` writes (a failed webhook attempt in
+    /// the delivery log) commits with the copy that waits, in one transaction: a handler never
+    /// commits on its own.
+    case retryLater(String, after: Duration = .milliseconds(500), recording: UnitOfWork? = nil)
     /// The message names something this worker does not know, which may still be on its way
     /// (usage for a service whose activation another replica has not committed yet): it waits
     /// as with `retryLater`, at most `attempts` times, and is then rejected with `rejection`.
     case rejectUnlessItArrives(Rejection, attempts: Int = 4, after: Duration = .milliseconds(500))
-}
-
-/// Builds the events a worker publishes: CloudEvents with `causationid`, as outbox rows.
-public struct EventFactory: Sendable {
-    /// The events' `source` (`covenant/rating`).
-    public let source: String
-    public let exchange: String
-
-    public init(source: String, exchange: String = Topology.eventsExchange) {
-        self.source = source
-        self.exchange = exchange
-    }
-
-    /// The id an event goes out with: `derived` itself, or, past the 255 bytes an AMQP
-    /// `message_id` (a short string) can carry, `sha256-` and the hex digest of it. Ids from
-    /// upstream may be up to 1024 bytes (a customer's, in an invoice id), and a message whose id
-    /// cannot be sent would hold up the outbox behind it. Still the same for the same command.
-    static func eventId(_ derived: String) -> String {
-        guard derived.utf8.count > 255 else { return derived }
-        return "sha256-" + SHA256.hash(data: Array(derived.utf8)).hexDigits
-    }
-
-    /// An event of `type` following from command `causationId`. Its id is derived from the
-    /// command's id and `key` (default: `sequence`), so the same command always yields the
-    /// same event ids.
-    public func event(
-        _ type: String, tenantId: String, causationId: String, data: JSONValue, time: String, sequence: Int = 0,
-        key: String? = nil
-    ) -> OutboxMessage {
-        let id = Self.eventId("\(causationId):\(type):\(key ?? String(sequence))")
-        let event = CloudEvent(
-            id: id, source: source, type: type, time: time, tenantId: tenantId, causationId: causationId, data: data)
-        return OutboxMessage(
-            exchange: exchange, routingKey: type, messageId: id, type: type, contentType: CloudEvent.contentType,
-            body: event.encoded())
-    }
 }

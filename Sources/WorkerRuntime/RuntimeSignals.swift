@@ -29,25 +29,30 @@ final class Doorbell: Sendable {
         waiter?.resume()
     }
 
-    /// Returns when rung (or at once if rung since the last wait), or after `timeout`.
+    /// Returns when rung (or at once if rung since the last wait), or after `timeout`, or when
+    /// the waiting task is cancelled. The timer is a child task that rings; cancelled because the
+    /// wait is over, it must not ring (that would wake the next wait for nothing).
     func wait(upTo timeout: Duration) async {
-        let timer = Task {
-            // Cancelled once the wait is over: then it must not ring.
-            guard (try? await Task.sleep(for: timeout)) != nil else { return }
-            ring()
-        }
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { state -> Bool in
-                if state.rung {
-                    state.rung = false
-                    return true
-                }
-                state.waiter = continuation
-                return false
+        let over = StopFlag()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                let slept = (try? await Task.sleep(for: timeout)) != nil
+                if slept || !over.isSet { self.ring() }
             }
-            if ready { continuation.resume() }
+            await withCheckedContinuation { continuation in
+                let ready = state.withLock { state -> Bool in
+                    if state.rung {
+                        state.rung = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+            over.set()
+            group.cancelAll()
         }
-        timer.cancel()
     }
 }
 

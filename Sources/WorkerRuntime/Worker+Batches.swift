@@ -157,7 +157,7 @@ extension Worker {
             let pending = fresh.filter { !handled.contains($0.event.id) }
             let decided = try await handler.handle(batch: pending.map(\.event))
             guard decided.count == pending.count else {
-                throw StoreError("the handler decided \(decided.count) of \(pending.count) messages")
+                throw StoreError(.inconsistent, "the handler decided \(decided.count) of \(pending.count) messages")
             }
             let outcomes = zip(decided, pending).map { settled($0, $1.delivery) }
             var units: [UnitOfWork] = []
@@ -174,11 +174,11 @@ extension Worker {
                             item.delivery, commandId: item.event.id, commandType: item.event.type,
                             tenantId: item.event.tenantId, rejection: rejection))
                     kinds.append(.reject)
-                case .retryLater(let reason, let delay):
-                    let unit = parkingUnit(
+                case .retryLater(let reason, let delay, let recording):
+                    let parked = parkingUnit(
                         item.delivery, reason: reason, after: delay, metadata: metadata(item.delivery, item.event))
-                    if let unit { units.append(unit) }
-                    kinds.append(unit == nil ? .requeue : .wait)
+                    if let unit = parked.map({ $0.adding(recording) }) ?? recording { units.append(unit) }
+                    kinds.append(parked == nil ? .requeue(recording: recording != nil) : .wait)
                 }
             }
             return .decided(

@@ -40,8 +40,9 @@ extension Worker {
                         delivery, consumer, commandId: event.id, commandType: event.type, tenantId: event.tenantId,
                         rejection: rejection)
                     return
-                case .retryLater(let reason, let delay):
-                    try await park(delivery, consumer, reason: reason, after: delay, metadata: metadata)
+                case .retryLater(let reason, let delay, let recording):
+                    try await park(
+                        delivery, consumer, reason: reason, after: delay, metadata: metadata, recording: recording)
                     metrics.deferred.increment()
                     return
                 case .commit(var unit):

@@ -18,17 +18,19 @@ extension Worker {
     }
 
     /// Sends a copy of the delivery to the role's retry queue (through the outbox, so it cannot
-    /// be lost) and acknowledges the original; the broker brings the copy back after the delay.
+    /// be lost), with what the handler records meanwhile, and acknowledges the original; the
+    /// broker brings the copy back after the delay.
     func park(
         _ delivery: AMQPDelivery, _ consumer: AMQPConsumer, reason: String, after delay: Duration,
-        metadata: Logger.Metadata
+        metadata: Logger.Metadata, recording: UnitOfWork? = nil
     ) async throws {
         guard let unit = parkingUnit(delivery, reason: reason, after: delay, metadata: metadata) else {
             // No retry queue declared: back to this queue, behind what is waiting.
+            if let recording { _ = try await store.commit(recording) }
             consumer.requeue(delivery)
             return
         }
-        _ = try await store.commit(unit)
+        _ = try await store.commit(unit.adding(recording))
         consumer.acknowledge(delivery)
         outboxBell.ring()
     }

@@ -130,9 +130,11 @@ public final class Worker: Service {
             prefetch: configuration.prefetch, maximumHeldBytes: configuration.maximumHeldBytes,
             consumerTag: "\(configuration.queue)-\(relayId)",
             onConnectionEvent: { [weak self] event in self?.connectionEvent(event) })
-        let relayStop = StopFlag()
+        let relay = OutboxRelay(
+            store: store, publisher: publisher, relayId: relayId, configuration: configuration, bell: outboxBell,
+            stopping: StopFlag(), metrics: metrics, logger: logger)
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.relay(publisher, stopping: relayStop) }
+            group.addTask { await relay.run() }
             // Consume until a graceful shutdown (or cancellation); finish the batch in hand,
             // then stop (what arrived and was not begun goes back to the queue unacknowledged).
             status.withLock { $0.consuming = true }
@@ -151,7 +153,7 @@ public final class Worker: Service {
             }
             status.withLock { $0.consuming = false }
             await consumer.stop()
-            relayStop.set()
+            relay.stopping.set()
             outboxBell.ring()
             await group.waitForAll()
         }

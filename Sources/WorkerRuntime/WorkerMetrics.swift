@@ -16,6 +16,9 @@ public struct WorkerMetrics: Sendable {
     let quarantined: Counter
     /// Outbox messages the broker cannot take, set aside (`Worker+Relay`).
     let outboxRefused: Counter
+    /// Faults of stored state that cannot be read (``StoreError/Code/corruptState``): an
+    /// alert's series.
+    let corruptState: Counter
 
     public init(queue: String) {
         self.queue = queue
@@ -29,6 +32,7 @@ public struct WorkerMetrics: Sendable {
         reconnects = Counter(label: "covenant_broker_reconnects_total", dimensions: labels)
         quarantined = Counter(label: "covenant_messages_quarantined_total", dimensions: labels)
         outboxRefused = Counter(label: "covenant_outbox_refused_total", dimensions: labels)
+        corruptState = Counter(label: "covenant_corrupt_state_total", dimensions: labels)
     }
 
     /// A rejection, by the spec's code.

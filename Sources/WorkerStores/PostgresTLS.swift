@@ -15,7 +15,7 @@ enum PostgresTLS {
         let root = value("sslrootcert")
         if let root {
             guard FileManager.default.isReadableFile(atPath: root) else {
-                throw StoreError("the database URL's sslrootcert \(root) cannot be read")
+                throw StoreError(.configuration, "the database URL's sslrootcert \(root) cannot be read")
             }
             tls.trustRoots = .file(root)
         }
@@ -36,6 +36,7 @@ enum PostgresTLS {
             return .require(tls)
         case let other:
             throw StoreError(
+                .configuration,
                 "the database URL's sslmode must be disable, allow, prefer, require, verify-ca or verify-full, not \(other)"
             )
         }

@@ -60,7 +60,9 @@ extension PostgresWorkerStore {
         for try await (tenant, service, metric, month, text) in rows.decode(
             (String, String, String, String, String).self)
         {
-            guard let month = CalendarDate(iso: month) else { throw StoreError("unreadable month \(month)") }
+            guard let month = CalendarDate(iso: month) else {
+                throw StoreError(.corruptState, "unreadable month \(month)")
+            }
             totals[UsageMonthKey(tenantId: tenant, serviceId: service, metric: metric, month: month)] =
                 try parseDecimal(text)
         }
@@ -77,7 +79,7 @@ extension PostgresWorkerStore {
             (String, String, String, String, String, String, Data).self)
         {
             guard let issueDate = CalendarDate(iso: issue) else {
-                throw StoreError("invoice \(invoiceId) has an unreadable issue date")
+                throw StoreError(.corruptState, "invoice \(invoiceId) has an unreadable issue date")
             }
             return StoredInvoice(
                 tenantId: tenantId, invoiceId: invoiceId, customerId: customer, currency: currency,

@@ -125,7 +125,7 @@ extension PostgresWorkerStore {
         var ids: [Int64] = []
         for try await id in rows.decode(Int64.self) { ids.append(id) }
         guard ids.count == messages.count else {
-            throw StoreError("the outbox took \(ids.count) of \(messages.count) messages")
+            throw StoreError(.inconsistent, "the outbox took \(ids.count) of \(messages.count) messages")
         }
         for (id, message) in zip(ids, messages) { written.wrote(OutboxRecord(id: id, message: message)) }
     }
@@ -231,7 +231,9 @@ extension PostgresWorkerStore {
             """, logger: logger)
         var updated = Set<UsageMonthKey>()
         for try await (tenant, service, metric, month) in rows.decode((String, String, String, String).self) {
-            guard let month = CalendarDate(iso: month) else { throw StoreError("unreadable month \(month)") }
+            guard let month = CalendarDate(iso: month) else {
+                throw StoreError(.corruptState, "unreadable month \(month)")
+            }
             updated.insert(UsageMonthKey(tenantId: tenant, serviceId: service, metric: metric, month: month))
         }
         if let skipped = sums.first(where: { !updated.contains($0.key) }) { return skipped.increment.pastLimit }

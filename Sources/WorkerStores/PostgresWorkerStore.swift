@@ -21,7 +21,7 @@ public final class PostgresWorkerStore: WorkerStore {
     public init(url: String, role: StoreRole, schemaPrefix: String = "", logger: Logger) throws {
         guard let components = URLComponents(string: url), components.scheme?.hasPrefix("postgres") == true,
             let host = components.host
-        else { throw StoreError("the database URL must look like postgres://user@host:port/database") }
+        else { throw StoreError(.configuration, "the database URL must look like postgres://user@host:port/database") }
         let database = String(components.path.dropFirst())
         var configuration = PostgresClient.Configuration(
             host: host, port: components.port ?? 5432, username: components.user ?? "postgres",

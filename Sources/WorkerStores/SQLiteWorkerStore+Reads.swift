@@ -105,7 +105,7 @@ extension SQLiteWorkerStore {
                     arguments: [tenantId, invoiceId])
             else { return nil }
             guard let issueDate = CalendarDate(iso: row["issue_date"] as String) else {
-                throw StoreError("invoice \(invoiceId) has an unreadable issue date")
+                throw StoreError(.corruptState, "invoice \(invoiceId) has an unreadable issue date")
             }
             return StoredInvoice(
                 tenantId: row["tenant_id"], invoiceId: row["invoice_id"], customerId: row["customer_id"],

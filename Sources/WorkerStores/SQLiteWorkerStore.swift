@@ -270,13 +270,17 @@ public final class SQLiteWorkerStore: WorkerStore {
 /// Exact decimal text for storage; a value with no finite decimal form is a programming error
 /// the store refuses rather than rounds.
 func decimalText(_ value: Rational) throws -> String {
-    guard let text = value.exactDecimalText else { throw StoreError("\(value) has no exact decimal form") }
+    guard let text = value.exactDecimalText else {
+        throw StoreError(.unrepresentable, "\(value) has no exact decimal form")
+    }
     return text
 }
 
 func parseDecimal(_ text: String) throws -> Rational {
     // NUMERIC text may carry more digits than input limits allow; parse without them.
-    guard let value = Rational(storedDecimal: text) else { throw StoreError("unreadable decimal \(text)") }
+    guard let value = Rational(storedDecimal: text) else {
+        throw StoreError(.corruptState, "unreadable decimal \(text)")
+    }
     return value
 }
 
@@ -292,11 +296,13 @@ enum HeaderCoding {
 
     static func decode(_ text: String) throws -> [String: String] {
         guard case .object(let members) = JSONValue.parse(Array(text.utf8)) else {
-            throw StoreError("unreadable outbox headers \(text)")
+            throw StoreError(.corruptState, "unreadable outbox headers \(text)")
         }
         return try Dictionary(
             uniqueKeysWithValues: members.map { key, value in
-                guard case .string(let text) = value else { throw StoreError("an outbox header is not text: \(value)") }
+                guard case .string(let text) = value else {
+                    throw StoreError(.corruptState, "an outbox header is not text: \(value)")
+                }
                 return (key, text)
             })
     }

@@ -143,7 +143,7 @@ struct InvoicingPipelineTests {
                 case .reject:
                     #expect(index == 2)
                     units.append(UnitOfWork(messageId: event.id))
-                case .retryLater(let reason, _):
+                case .retryLater(let reason, _, _):
                     Issue.record("\(kind): \(reason)")
                 case .rejectUnlessItArrives(let rejection, _, _):
                     Issue.record("\(kind): \(rejection)")

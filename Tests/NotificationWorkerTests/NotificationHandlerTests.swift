@@ -187,8 +187,11 @@ struct NotificationHandlerTests {
         var delays: [Duration] = []
         while true {
             switch try await handler.handle(ready) {
-            case .retryLater(_, let delay):
+            case .retryLater(_, let delay, let recording):
+                // The runtime commits what the attempt recorded with the copy that waits.
                 delays.append(delay)
+                #expect(recording?.deliveries.count == 1)
+                if let recording { _ = try await store.commit(recording) }
                 continue
             case .commit(var unit):
                 unit.messageId = ready.id
@@ -212,7 +215,10 @@ struct NotificationHandlerTests {
         try await configure(handler, url: "https://hooks.example/acme", id: "t-1")
         let ready = event("invoice.ready", "e-3", invoiceReady)
         var outcome = try await handler.handle(ready)
-        while case .retryLater = outcome { outcome = try await handler.handle(ready) }
+        while case .retryLater(_, _, let recording) = outcome {
+            if let recording { _ = try await store.commit(recording) }
+            outcome = try await handler.handle(ready)
+        }
         guard case .commit(let unit) = outcome else {
             Issue.record("no final outcome")
             return

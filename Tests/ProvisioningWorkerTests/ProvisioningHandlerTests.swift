@@ -31,7 +31,7 @@ final class Provisioning {
         switch try await handler.handle(command) {
         case .reject(let rejection):
             return .failure(rejection)
-        case .retryLater(let reason, _):
+        case .retryLater(let reason, _, _):
             Issue.record("provisioning does not wait: \(reason)")
             return .success([])
         case .rejectUnlessItArrives(let rejection, _, _):

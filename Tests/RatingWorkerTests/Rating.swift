@@ -29,7 +29,7 @@ final class Rating {
         case .reject(let rejection): return .failure(rejection)
         // What the runtime does once the waits are used up.
         case .rejectUnlessItArrives(let rejection, _, _): return .failure(rejection)
-        case .retryLater(let reason, _):
+        case .retryLater(let reason, _, _):
             Issue.record("rating does not wait: \(reason)")
             return .success([])
         case .commit(var unit):
@@ -67,7 +67,7 @@ final class Rating {
                 units.append(unit)
                 codes.append(nil)
             case .reject(let rejection), .rejectUnlessItArrives(let rejection, _, _): codes.append(rejection.code)
-            case .retryLater(let reason, _): Issue.record("rating does not wait: \(reason)")
+            case .retryLater(let reason, _, _): Issue.record("rating does not wait: \(reason)")
             }
         }
         return (events, codes, units)

@@ -38,7 +38,7 @@ final class GatedStore: ForwardingRatingStore {
                 if failed > 0 || units.count > 1 { failed += 1 }
                 return failed > 0
             }
-            if down { throw StoreError("the database is down") }
+            if down { throw DatabaseDown() }
             committed.withLock { $0.formUnion(units.compactMap(\.messageId)) }
         }
         let first = state.withLock { state -> Bool in
@@ -188,3 +188,6 @@ extension WorkerRuntimeTests {
         await publisher.close()
     }
 }
+
+/// The database refusing a commit.
+struct DatabaseDown: Error {}

@@ -70,8 +70,8 @@ struct DeliveryPlanTests {
         #expect(split.repeats == [2, 4, 5])
     }
 
-    static let decided = Gen.int(in: 0...3).map {
-        [DeliveryPlan.Decided.commit, .reject, .wait, .requeue][$0]
+    static let decided = Gen.int(in: 0...4).map {
+        [DeliveryPlan.Decided.commit, .reject, .wait, .requeue(recording: false), .requeue(recording: true)][$0]
     }
     static let result = Gen.int(in: 0...2).map {
         [CommitOutcome.committed, .alreadyHandled, .versionConflict(kind: "ledger", key: "c-1")][$0]
@@ -81,16 +81,17 @@ struct DeliveryPlanTests {
     func settlements() async {
         await propertyCheck(count: 400, input: Self.decided.array(of: 0...40), Self.result.array(of: 40...40)) {
             decided, pool in
-            let results = Array(pool.prefix(decided.count { $0 != .requeue }))
+            let results = Array(pool.prefix(decided.count { $0 != .requeue(recording: false) }))
             let settled = DeliveryPlan.settlements(decided, results: results)
             #expect(settled.count == decided.count)
             var next = results.makeIterator()
             for (index, (decision, settlement)) in zip(decided, settled).enumerated() {
-                let result = decision == .requeue ? nil : next.next()
+                let result = decision == .requeue(recording: false) ? nil : next.next()
                 let expected: DeliveryPlan.Settlement =
                     switch (decision, result) {
-                    case (.requeue, _): .requeue(index)
+                    case (.requeue(recording: false), _): .requeue(index)
                     case (_, .versionConflict?): .alone(index)
+                    case (.requeue, _): .requeue(index)
                     case (.commit, _): .handled(index)
                     case (.reject, _): .rejected(index)
                     case (.wait, _): .deferred(index)
@@ -102,7 +103,7 @@ struct DeliveryPlanTests {
 
     @Test("A failed commit, or results that do not line up with the units, send every message alone")
     func settlementsWithoutResults() {
-        let decided: [DeliveryPlan.Decided] = [.commit, .requeue, .reject]
+        let decided: [DeliveryPlan.Decided] = [.commit, .requeue(recording: false), .reject]
         let alone = [DeliveryPlan.Settlement.alone(0), .alone(1), .alone(2)]
         #expect(DeliveryPlan.settlements(decided, results: nil) == alone)
         #expect(DeliveryPlan.settlements(decided, results: [.committed]) == alone)
@@ -110,6 +111,11 @@ struct DeliveryPlanTests {
         #expect(
             DeliveryPlan.settlements(decided, results: [.committed, .alreadyHandled]) == [
                 .handled(0), .requeue(1), .rejected(2),
+            ])
+        // What a waiting message records commits, and the message still goes back to the queue.
+        #expect(
+            DeliveryPlan.settlements([.requeue(recording: true), .wait], results: [.committed, .committed]) == [
+                .requeue(0), .deferred(1),
             ])
     }
 
@@ -138,7 +144,7 @@ struct DeliveryPlanTests {
     func boundedWait() {
         let missing = Rejection(.unknownService, "service s-1 is not known")
         let outcome = HandlerOutcome.rejectUnlessItArrives(missing, attempts: 4, after: .milliseconds(500))
-        guard case .retryLater(let reason, let delay) = DeliveryPlan.bounded(outcome, waitsSoFar: 3, canWait: true)
+        guard case .retryLater(let reason, let delay, _) = DeliveryPlan.bounded(outcome, waitsSoFar: 3, canWait: true)
         else {
             Issue.record("the fourth wait is allowed")
             return

@@ -14,7 +14,7 @@ struct BoundedStoreTests {
         }
         #expect(try await withinLimit(.seconds(5)) { 42 } == 42)
         await #expect(throws: StoreError.self) {
-            try await withinLimit(.seconds(5)) { () async throws -> Int in throw StoreError("refused") }
+            try await withinLimit(.seconds(5)) { () async throws -> Int in throw StoreError(.inconsistent, "refused") }
         }
     }
 }

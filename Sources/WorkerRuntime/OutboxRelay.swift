@@ -4,16 +4,29 @@ import CovenantMessages
 import Crypto
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 import WorkerStores
 
-/// The outbox relay: what this worker committed, published with confirms.
-extension Worker {
-    // MARK: Relay
+/// The outbox relay, a `Service` of its own: what its worker committed, published with confirms.
+/// The worker runs it beside its consumer and stops it (``stopping``) once the consumer has
+/// stopped, so that what the last commits wrote goes out before the process ends.
+struct OutboxRelay: Service {
+    let store: any DocumentStore
+    let publisher: AMQPPublisher
+    /// The claimant its worker's commits hand their rows to.
+    let relayId: String
+    let configuration: Worker.Configuration
+    /// Rung after each commit: the relay publishes at once instead of at its next poll.
+    let bell: Doorbell
+    let stopping: StopFlag
+    let metrics: WorkerMetrics
+    let logger: Logger
 
     /// Publishes the outbox: claim a batch, publish it with confirms, mark it sent; sleep until
     /// a commit signals or a second passes (rows of other replicas, or of a relay that died).
-    func relay(_ publisher: AMQPPublisher, stopping: StopFlag) async {
+    /// Returns once stopping and the rows it claimed are out (or given back).
+    func run() async {
         var attempt = 0
         while true {
             do {
@@ -26,10 +39,10 @@ extension Worker {
                         if try await store.releaseOutboxClaims(of: relayId) > 0 { continue }
                         return
                     }
-                    await outboxBell.wait(upTo: .seconds(1))
+                    await bell.wait(upTo: .seconds(1))
                     continue
                 }
-                try await publish(batch, publisher)
+                try await publish(batch)
                 try await store.markSent(ids: batch.map(\.id))
                 attempt = 0
             } catch {
@@ -41,7 +54,8 @@ extension Worker {
                     _ = try? await store.releaseOutboxClaims(of: relayId)
                     return
                 }
-                try? await Task.sleep(for: backoff(attempt))
+                try? await Task.sleep(
+                    for: DeliveryPlan.backoff(attempt: attempt, maximum: configuration.maximumBackoff))
             }
         }
     }
@@ -49,8 +63,8 @@ extension Worker {
     /// A batch published with confirms. A record the broker cannot take never holds up the
     /// outbox behind it: one larger than `maximumMessageBytes` is not sent, and when the broker
     /// refuses a message of a batch (406, as for one over its `max_message_size`), the batch is
-    /// sent again one by one to find it. Such a record is set aside (``setAside(_:reason:_:)``).
-    func publish(_ batch: [OutboxRecord], _ publisher: AMQPPublisher) async throws {
+    /// sent again one by one to find it. Such a record is set aside (``setAside(_:reason:)``).
+    func publish(_ batch: [OutboxRecord]) async throws {
         let (sendable, oversized) = batch.reduce(into: ([OutboxRecord](), [OutboxRecord]())) { split, record in
             if record.message.body.count > configuration.maximumMessageBytes {
                 split.1.append(record)
@@ -60,8 +74,7 @@ extension Worker {
         }
         for record in oversized {
             try await setAside(
-                record, reason: "larger than \(configuration.maximumMessageBytes) bytes, the most the broker takes",
-                publisher)
+                record, reason: "larger than \(configuration.maximumMessageBytes) bytes, the most the broker takes")
         }
         do {
             logUnroutable(sendable, try await publisher.publish(sendable.map(Self.outgoing)))
@@ -70,11 +83,11 @@ extension Worker {
                 do {
                     logUnroutable([record], try await publisher.publish([Self.outgoing(record)]))
                 } catch let error as AMQPError where error.refusesMessage {
-                    try await setAside(record, reason: "refused by the broker: \(error)", publisher)
+                    try await setAside(record, reason: "refused by the broker: \(error)")
                 }
             }
         } catch let error as AMQPError where error.refusesMessage {
-            try await setAside(sendable[0], reason: "refused by the broker: \(error)", publisher)
+            try await setAside(sendable[0], reason: "refused by the broker: \(error)")
         }
     }
 
@@ -99,7 +112,7 @@ extension Worker {
     /// A record the broker cannot take, replaced by a notice in the worker's dead-letter queue
     /// (what it was, where it was going, how large, why: `covenant dead list`), an error logged
     /// and `covenant_outbox_refused_total` counted. The relay then marks it sent with the rest.
-    func setAside(_ record: OutboxRecord, reason: String, _ publisher: AMQPPublisher) async throws {
+    func setAside(_ record: OutboxRecord, reason: String) async throws {
         metrics.outboxRefused.increment()
         logger.error(
             "outbox message set aside: \(reason)",
