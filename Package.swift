@@ -206,6 +206,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "CommitmentsWorkerTests",
+            dependencies: ["CommitmentsWorker", "WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "ProvisioningWorkerTests",
             dependencies: ["ProvisioningWorker", "WorkerRuntime", "WorkerStores", "CovenantMessages", "BillingDomain"],
             swiftSettings: strictSettings
