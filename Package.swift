@@ -157,7 +157,7 @@ let package = Package(
         .executableTarget(
             name: "PipelineBenchmark",
             dependencies: [
-                "AMQPClient", "CovenantMessages", "RatingWorker", "WorkerRuntime", "WorkerStores",
+                "AMQPClient", "BillingDomain", "CovenantMessages", "RatingWorker", "WorkerRuntime", "WorkerStores",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/PipelineBenchmark",

@@ -1,4 +1,5 @@
 import AMQPClient
+import BillingDomain
 import CovenantMessages
 import Foundation
 import RatingWorker
@@ -73,13 +74,15 @@ struct PipelineBenchmark {
     static let tenantUpdated = envelope(
         "setup-tenant", "tenant.updated", .object(["name": .string("Bench"), "time_zone": .string("UTC")]))
 
+    /// `sim-n` of customer `cn` activated on 2025-01-01, as provisioning publishes it.
     static func serviceActivated(_ n: Int) -> AMQPMessage {
-        envelope(
-            "setup-sim-\(n)", "service.activated",
-            .object([
-                "customer_id": .string("c\(n)"), "service_id": .string("sim-\(n)"), "plan_id": .string("sim"),
-                "billing_model": .string("payg"), "start_date": .string("2025-01-01"),
-            ]))
+        let activated = ServiceEvent(
+            customerId: "c\(n)", serviceId: "sim-\(n)", revision: 1,
+            change: .activated(
+                .init(
+                    planId: "sim", planName: "SIM", currency: Currency(code: "GBP")!, serviceType: "sim",
+                    billingModel: .payg, startDate: CalendarDate(year: 2025, month: 1, day: 1)!)))
+        return envelope("setup-sim-\(n)", activated.type, activated.data)
     }
 
     static func usageRecord(_ index: Int, services: Int, run: String = "u", id: String? = nil) -> AMQPMessage {
@@ -122,7 +125,7 @@ struct PipelineBenchmark {
             [OutgoingMessage(tenantUpdated, exchange: Topology.eventsExchange, routingKey: "tenant.updated")]
             + (0..<services).map { service in
                 OutgoingMessage(
-                    serviceActivated(service), exchange: Topology.eventsExchange, routingKey: "service.activated")
+                    serviceActivated(service), exchange: Topology.eventsExchange, routingKey: ServiceEvent.activated)
             }
         try await publishAll(amqp, messages)
     }
