@@ -67,14 +67,27 @@ extension ProvisioningHandler {
         let tenant = try await self.tenant(command.tenantId).0.tenant
         // A part is a command like any other: whoever sent it, its date is checked again.
         try checkRunDate(asOf, tenant)
+        // Load: the part's services and their plans, each read once, before anything is decided.
         let documents = RunDocuments(store)
-        try await documents.services.prefetch(serviceIds.map { Self.key(command.tenantId, $0) })
+        let keys = serviceIds.map { Self.key(command.tenantId, $0) }
+        try await documents.services.prefetch(keys)
+        var stored: [String: (record: ServiceRecord, version: Int64)] = [:]
+        for key in keys {
+            if let record = try await documents.services.value(key) {
+                stored[key] = (record, documents.services.version(key))
+            }
+        }
+        let planKeys = Set(stored.values.map { Self.key(command.tenantId, $0.record.planId) })
+        try await documents.plans.prefetch(planKeys)
+        var plans: [String: Plan] = [:]
+        for key in planKeys { plans[key] = try await documents.plans.value(key) }
+        // Decide: each customer's services closed, without the store.
         var changed: [String: ServiceRecord] = [:]
         var outbox: [OutboxMessage] = []
         for customer in part {
-            let services = try await closePeriod(
-                of: customer.customerId, customer.serviceIds, asOf: asOf, tenant: tenant, command, documents,
-                changed: &changed, outbox: &outbox)
+            let services = try closePeriod(
+                of: customer.customerId, customer.serviceIds, asOf: asOf, tenant: tenant, command,
+                stored: stored, plans: plans, changed: &changed, outbox: &outbox)
             let closed = BillingPeriodClosed(
                 runId: runId, asOf: asOf, customerId: customer.customerId, customers: customers, services: services)
             outbox.append(
@@ -82,56 +95,38 @@ extension ProvisioningHandler {
                     BillingPeriodClosed.type, tenantId: command.tenantId, causationId: runId, data: closed.data,
                     time: now(), key: customer.customerId))
         }
-        // Written last: a part rejected halfway leaves its services as they were.
+        // Commit: written last, so a part rejected halfway leaves its services as they were.
         return .commit(UnitOfWork(messageId: command.id, documents: documents.services.writes(changed), outbox: outbox))
     }
 
     /// One customer's services closed through the run's cutoff, renewed or expired as their
-    /// terms call for: their changed records into `changed`, their contract events into
-    /// `outbox`; returns each service's state for `billing.period_closed`.
+    /// terms call for (``ServiceRecord/closingPeriod(asOf:tenant:plan:)``): their changed records
+    /// into `changed`, their contract events into `outbox`; returns each service's state for
+    /// `billing.period_closed`.
     func closePeriod(
         of customer: String, _ serviceIds: [String], asOf: CalendarDate, tenant: Tenant, _ command: CloudEvent,
-        _ documents: RunDocuments, changed: inout [String: ServiceRecord], outbox: inout [OutboxMessage]
-    ) async throws -> [BillingPeriodClosed.Service] {
-        let cutoff = asOf.startOfMonth
+        stored: [String: (record: ServiceRecord, version: Int64)], plans: [String: Plan],
+        changed: inout [String: ServiceRecord], outbox: inout [OutboxMessage]
+    ) throws(Rejection) -> [BillingPeriodClosed.Service] {
         var services: [BillingPeriodClosed.Service] = []
         for serviceId in serviceIds {
             let key = Self.key(command.tenantId, serviceId)
-            guard let before = try await documents.services.value(key), before.customerId == customer else {
+            guard let (before, version) = stored[key], before.customerId == customer else {
                 throw Rejection(.unknownService, "service \(serviceId) is not a service of customer \(customer)")
             }
-            let version = documents.services.version(key)
-            var record = before
-            var changes: [ServiceEvent.Change] = []
-            while record.endDate == nil, let current = record.currentContract, current.closing == nil,
-                current.termEnd < asOf
-            {
-                // The date window bounds this to about 121 (one-month terms over ten years);
-                // the cap is the guarantee that one run's transaction stays small.
-                guard changes.count < Self.maximumRenewalsPerRun else {
-                    throw Rejection(
-                        .dateOutOfRange,
-                        "service \(serviceId) would renew more than \(Self.maximumRenewalsPerRun) times in one run")
-                }
-                guard let plan = try await documents.plans.value(Self.key(command.tenantId, record.planId)) else {
-                    throw Rejection(.unknownPlan, "plan \(record.planId) does not exist")
-                }
-                let next = try current.renewal(
-                    plan: plan, tenant: tenant, newContractId: "\(record.serviceId)-\(record.contracts.count + 1)"
-                ).get()
-                if let next {
-                    record.contracts.append(next)
-                    changes.append(.contractRenewed(oldContractId: current.id, new: next))
-                } else {
-                    record.endDate = current.termEnd
-                    changes.append(.contractExpired(contractId: current.id, endDate: current.termEnd))
-                }
-            }
-            if record.isActive, (record.closedThrough ?? cutoff) <= cutoff { record.closedThrough = cutoff }
+            let (record, changes) = try before.closingPeriod(
+                asOf: asOf, tenant: tenant, plan: plans[Self.key(command.tenantId, before.planId)]
+            ).get()
             let revision = record == before ? version : version + 1
             if record != before { changed[key] = record }
             for change in changes {
-                outbox.append(event(Self.serviceEvent(change, record, revision: revision), command, outbox.count))
+                let serviceChange: ServiceEvent.Change =
+                    switch change {
+                    case .renewed(let old, let new): .contractRenewed(oldContractId: old.id, new: new)
+                    case .expired(let contract): .contractExpired(contractId: contract.id, endDate: contract.termEnd)
+                    }
+                outbox.append(
+                    event(Self.serviceEvent(serviceChange, record, revision: revision), command, outbox.count))
             }
             services.append(
                 BillingPeriodClosed.Service(

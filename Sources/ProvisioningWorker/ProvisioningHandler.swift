@@ -36,9 +36,6 @@ public struct ProvisioningHandler: MessageHandler {
     /// How many customers a part of a billing run closes, in one transaction.
     public static let customersPerPart = 100
 
-    /// The most renewals of one service a billing run makes (docs/billing.md, "Limits").
-    public static let maximumRenewalsPerRun = 240
-
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
         if event.type == BillingRunPart.type {
             do { return try await closePeriods(event) } catch let rejection as Rejection {

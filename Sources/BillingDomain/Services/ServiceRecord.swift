@@ -1,6 +1,3 @@
-public import BillingDomain
-public import CovenantMessages
-
 /// A provisioned service as provisioning keeps it: who it belongs to, how it is billed, and its
 /// contracts in order (the last is the current one).
 public struct ServiceRecord: Sendable, Hashable {
@@ -31,7 +28,8 @@ public struct ServiceRecord: Sendable, Hashable {
 
     public init(
         customerId: String, serviceId: String, planId: String, billingModel: BillingModel, paymentMode: PaymentMode,
-        startDate: CalendarDate, endDate: CalendarDate? = nil, contracts: [Contract] = []
+        startDate: CalendarDate, endDate: CalendarDate? = nil, contracts: [Contract] = [],
+        closedThrough: CalendarDate? = nil
     ) {
         self.customerId = customerId
         self.serviceId = serviceId
@@ -41,6 +39,7 @@ public struct ServiceRecord: Sendable, Hashable {
         self.startDate = startDate
         self.endDate = endDate
         self.contracts = contracts
+        self.closedThrough = closedThrough
     }
 
     /// Whether a change dated `date` would reach into days a billing run already invoiced.
@@ -49,31 +48,5 @@ public struct ServiceRecord: Sendable, Hashable {
         return Rejection(
             .periodAlreadyInvoiced,
             "\(date) is inside days already invoiced: a billing run closed \(serviceId) through \(closedThrough)")
-    }
-
-    public var json: JSONValue {
-        var fields: JSONObject = [
-            "customer_id": .string(customerId), "service_id": .string(serviceId), "plan_id": .string(planId),
-            "billing_model": .string(billingModel.rawValue), "payment_mode": .string(paymentMode.rawValue),
-            "start_date": .string(startDate.description), "contracts": .array(contracts.map(ContractEncoding.contract)),
-        ]
-        if let endDate { fields["end_date"] = .string(endDate.description) }
-        if let closedThrough { fields["closed_through"] = .string(closedThrough.description) }
-        return .object(fields)
-    }
-
-    public init(json: JSONValue) throws(Rejection) {
-        let fields = try Fields(json, path: "service")
-        customerId = try fields.string("customer_id")
-        serviceId = try fields.string("service_id")
-        planId = try fields.string("plan_id")
-        billingModel = try fields.choice("billing_model", of: BillingModel.self)
-        paymentMode = try fields.choice("payment_mode", of: PaymentMode.self)
-        startDate = try fields.date("start_date")
-        endDate = fields.has("end_date") ? try fields.date("end_date") : nil
-        closedThrough = fields.has("closed_through") ? try fields.date("closed_through") : nil
-        var contracts: [Contract] = []
-        for item in try fields.array("contracts") { contracts.append(try ContractEncoding.decodeContract(item)) }
-        self.contracts = contracts
     }
 }
