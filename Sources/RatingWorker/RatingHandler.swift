@@ -238,7 +238,9 @@ public struct RatingHandler: MessageHandler {
         {
             throw rejection
         }
-        if let rejection = Self.outsideLife(of: service, usage.serviceId, on: day) { throw rejection }
+        let life = ServiceLife(
+            serviceId: usage.serviceId, start: service.storedDate("start_date"), end: service.storedDate("end_date"))
+        if let rejection = life.problem(usageOn: day) { throw rejection }
         let month = day.startOfMonth
         // The limit is checked again in the commit, on the total as it is then (another
         // replica, or this worker's batch before, may have added to it since it was read).
@@ -261,21 +263,6 @@ public struct RatingHandler: MessageHandler {
         return .rated(
             UnitOfWork(messageId: command.id, usage: [increment]),
             RatedRecord(tenantId: command.tenantId, commandId: command.id, record: record))
-    }
-}
-
-extension RatingHandler {
-    /// Usage dated before its service starts or on or after the day it ends (a PAYG
-    /// cancellation's effective date) belongs to no service: rejected, since invoicing could
-    /// price it on no plan. (A service stored before rating kept its start has no start bound.)
-    static func outsideLife(of service: JSONValue, _ serviceId: String, on day: CalendarDate) -> Rejection? {
-        if let start = service.storedDate("start_date"), day < start {
-            return Rejection(.unknownService, "service \(serviceId) starts on \(start): no usage on \(day)")
-        }
-        if let end = service.storedDate("end_date"), day >= end {
-            return Rejection(.unknownService, "service \(serviceId) ended on \(end): no usage on \(day)")
-        }
-        return nil
     }
 }
 
