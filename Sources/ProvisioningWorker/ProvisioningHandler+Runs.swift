@@ -77,7 +77,8 @@ extension ProvisioningHandler {
                 stored[key] = (record, documents.services.version(key))
             }
         }
-        let planKeys = Set(stored.values.map { Self.key(command.tenantId, $0.record.planId) })
+        let planKeys = Set(
+            stored.values.filter { $0.record.renews(asOf: asOf) }.map { Self.key(command.tenantId, $0.record.planId) })
         try await documents.plans.prefetch(planKeys)
         var plans: [String: Plan] = [:]
         for key in planKeys { plans[key] = try await documents.plans.value(key) }

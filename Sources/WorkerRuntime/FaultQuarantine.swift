@@ -50,7 +50,7 @@ public struct FaultPolicy: Sendable, Hashable {
     /// (stored state that cannot be read, a broken contract); yes for anything else (the
     /// databases' own errors, a connection lost, a bug a later deployment fixes).
     public static func isRetryable(_ error: any Error) -> Bool {
-        (error as? StoreError)?.isRetryable ?? true
+        StoreError.carried(by: error)?.isRetryable ?? true
     }
 
     /// The faults a delivery met before, from its header (0 for a first delivery).
@@ -91,7 +91,7 @@ extension Worker {
         if error is CancellationError || Task.isCancelled { return false }
         let cause = loggableDescription(of: error)
         let retryable = FaultPolicy.isRetryable(error)
-        if let error = error as? StoreError, error.code == .corruptState {
+        if let error = StoreError.carried(by: error), error.code == .corruptState {
             metrics.corruptState.increment()
             logger.error("stored state cannot be read", metadata: metadata.merging(["error": "\(error)"]) { $1 })
         }
@@ -99,7 +99,7 @@ extension Worker {
         case .retryInPlace:
             return false
         case .setAside(let faults) where !retryable:
-            let code = (error as? StoreError)?.code.name ?? "permanent"
+            let code = StoreError.carried(by: error)?.code.name ?? "permanent"
             await quarantine(
                 delivery, event, consumer, log: "set aside: a fault no retry mends (\(code)); internal_error",
                 metadata: metadata.merging(["error": "\(cause)", "faults": "\(faults)"]) { $1 },

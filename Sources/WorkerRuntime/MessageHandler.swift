@@ -69,3 +69,10 @@ public enum HandlerOutcome: Sendable {
     /// as with `retryLater`, at most `attempts` times, and is then rejected with `rejection`.
     case rejectUnlessItArrives(Rejection, attempts: Int = 4, after: Duration = .milliseconds(500))
 }
+
+extension HandlerOutcome {
+    /// What a ``retryLater(_:after:recording:)`` records; nil for every other outcome.
+    var recording: UnitOfWork? {
+        if case .retryLater(_, _, let recording) = self { recording } else { nil }
+    }
+}

@@ -33,10 +33,13 @@ struct OutboxRelay: Service {
                 let batch = try await store.claimOutbox(
                     limit: configuration.relayBatch, claimant: relayId, lease: configuration.relayLease)
                 if batch.isEmpty {
-                    if stopping.isSet {
+                    // Stopping, or cancelled (then a wait would return at once, and the relay
+                    // would poll without pause until the worker stops it).
+                    if stopping.isSet || Task.isCancelled {
                         // Rows this relay claimed and did not publish (handed rows it gave up)
-                        // go back to the table: published now, not after their lease.
-                        if try await store.releaseOutboxClaims(of: relayId) > 0 { continue }
+                        // go back to the table: published now, not after their lease (by the
+                        // next relay, when this one was cancelled).
+                        if try await store.releaseOutboxClaims(of: relayId) > 0, !Task.isCancelled { continue }
                         return
                     }
                     await bell.wait(upTo: .seconds(1))

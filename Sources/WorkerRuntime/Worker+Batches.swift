@@ -222,6 +222,9 @@ extension Worker {
                 metadata: ["error": "\(loggableDescription(of: error))", "messages": "\(run.fresh.count)"])
         }
         var alone: [Accepted] = []
+        // What handlers recorded of messages whose units did not land: it happened all the same
+        // (a webhook was posted), so it is kept before they are handled again.
+        var recordings: [UnitOfWork] = []
         for settlement in DeliveryPlan.settlements(run.decided, results: results) {
             switch settlement {
             case .handled(let index):
@@ -244,16 +247,19 @@ extension Worker {
                 consumer.requeue(run.pending[index].delivery)
             case .alone(let index):
                 alone.append(run.pending[index])
+                recordings += run.outcomes[index].recording.map { [$0] } ?? []
             }
         }
         if results == nil {
             alone = run.fresh
+            recordings = run.outcomes.compactMap(\.recording)
         } else {
             for item in run.fresh where run.handled.contains(item.event.id) {
                 consumer.acknowledge(item.delivery)
                 metrics.handled.increment()
             }
         }
+        for recording in recordings { _ = try? await store.commit(recording) }
         for item in alone + run.repeated { await process(item.delivery, .success(item.event), consumer) }
     }
 }

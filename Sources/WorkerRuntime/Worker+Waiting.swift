@@ -30,7 +30,14 @@ extension Worker {
             consumer.requeue(delivery)
             return
         }
-        _ = try await store.commit(unit.adding(recording))
+        do {
+            _ = try await store.commit(unit.adding(recording))
+        } catch {
+            // The copy did not land, but what the handler recorded happened (a webhook was
+            // posted): it is kept, and the message met a fault as any other.
+            if let recording { _ = try? await store.commit(recording) }
+            throw error
+        }
         consumer.acknowledge(delivery)
         outboxBell.ring()
     }

@@ -25,3 +25,19 @@ public func loggableDescription(of error: any Error) -> String {
     if let underlying = error.underlying { text += " (\(underlying))" }
     return text
 }
+
+extension StoreError {
+    /// The store error `error` is, or carries: PostgreSQL's transactions wrap what their body
+    /// threw (when the rollback went through; a rollback that failed is the database's own
+    /// trouble). Without this a `corrupt_state` met inside a PostgreSQL transaction was retried
+    /// as a fault of the database, where SQLite's was set aside.
+    public static func carried(by error: any Error) -> StoreError? {
+        if let error = error as? StoreError { return error }
+        if let transaction = error as? PostgresTransactionError, transaction.rollbackError == nil,
+            let inner = transaction.closureError
+        {
+            return carried(by: inner)
+        }
+        return nil
+    }
+}

@@ -13,6 +13,17 @@ extension ServiceRecord {
     /// guarantee that one run's transaction stays small.
     public static let maximumRenewalsPerRun = 240
 
+    /// Whether a billing run dated `asOf` renews the current contract, and so needs the
+    /// service's plan: only then is it read (an unreadable plan of a service nothing renews
+    /// holds up no run).
+    public func renews(asOf: CalendarDate) -> Bool {
+        guard endDate == nil, let current = currentContract, current.closing == nil, current.termEnd < asOf else {
+            return false
+        }
+        if case .expire = current.terms.renewal { return false }
+        return true
+    }
+
     /// The record after a billing run dated `asOf`: every contract whose term ended before the
     /// run's date renews (`auto_renew`, `renew_to` on `plan`, the service's plan, as many times
     /// as the date calls for) or expires; the days before the run's cutoff (the first of its

@@ -37,8 +37,11 @@ struct PeriodCloseTests {
         ).get()
         #expect(changes == [.expired(Self.record(renewal: .expire).contracts[0])])
         #expect(ended.endDate == date("2025-02-01") && ended.closedThrough == nil)
+        #expect(!Self.record(renewal: .expire).renews(asOf: date("2025-03-01")))
+        #expect(Self.record(renewal: .autoRenew).renews(asOf: date("2025-03-01")))
         // Within its term: no plan is needed, nothing renews; the run's cutoff is recorded.
         let running = Self.record(renewal: .autoRenew, termMonths: 12)
+        #expect(!running.renews(asOf: date("2025-06-01")))
         let (closed, none) = try running.closingPeriod(asOf: date("2025-06-01"), tenant: tenant(), plan: nil).get()
         #expect(none.isEmpty && closed.contracts == running.contracts && closed.closedThrough == date("2025-06-01"))
         // A later cutoff never moves back.
