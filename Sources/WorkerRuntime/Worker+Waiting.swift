@@ -31,7 +31,12 @@ extension Worker {
             return
         }
         do {
-            _ = try await store.commit(unit.adding(recording))
+            // A recording that writes documents could meet another replica's write: then
+            // nothing landed, and the message is decided again.
+            if case .versionConflict = try await store.commit(unit.adding(recording)) {
+                consumer.requeue(delivery)
+                return
+            }
         } catch {
             // The copy did not land, but what the handler recorded happened (a webhook was
             // posted): it is kept, and the message met a fault as any other.
