@@ -41,13 +41,4 @@ public enum CommitmentCoding {
             period: BillingPeriod(start: try item.date("start"), end: try item.date("end")),
             amount: try item.money("amount", in: try item.currency("currency")))
     }
-
-    /// An evaluated window as `commitments.evaluated` reports it; `actual` exact.
-    public static func outcome(_ outcome: CommitmentOutcome) -> JSONValue {
-        .object([
-            "contract_id": .string(outcome.contractId), "commitment_id": .string(outcome.commitmentId),
-            "window": .number(String(outcome.window.number)), "committed": .string(outcome.committed.exactText),
-            "actual": .string(outcome.actual.exactText), "shortfall": .string(outcome.shortfall.exactText),
-        ])
-    }
 }

@@ -126,8 +126,7 @@ extension ProvisioningHandler {
                     case .renewed(let old, let new): .contractRenewed(oldContractId: old.id, new: new)
                     case .expired(let contract): .contractExpired(contractId: contract.id, endDate: contract.termEnd)
                     }
-                outbox.append(
-                    event(Self.serviceEvent(serviceChange, record, revision: revision), command, outbox.count))
+                outbox.append(event(serviceChange, of: record, revision: revision, command, outbox.count))
             }
             services.append(
                 BillingPeriodClosed.Service(

@@ -106,7 +106,7 @@ public struct ProvisioningHandler: MessageHandler {
         also documents: [DocumentWrite] = []
     ) -> HandlerOutcome {
         let outbox = changes.enumerated().map { index, change in
-            event(Self.serviceEvent(change, record, revision: version + 1), command, index)
+            event(change, of: record, revision: version + 1, command, index)
         }
         return .commit(
             UnitOfWork(
@@ -114,12 +114,13 @@ public struct ProvisioningHandler: MessageHandler {
                 documents: [write(record, tenantId: command.tenantId, version: version)] + documents, outbox: outbox))
     }
 
-    static func serviceEvent(_ change: ServiceEvent.Change, _ record: ServiceRecord, revision: Int64) -> ServiceEvent {
-        ServiceEvent(customerId: record.customerId, serviceId: record.serviceId, revision: revision, change: change)
-    }
-
-    func event(_ serviceEvent: ServiceEvent, _ command: CloudEvent, _ sequence: Int) -> OutboxMessage {
-        event(serviceEvent.type, command, serviceEvent.data, sequence)
+    /// The event of a change to `record`, leaving it at `revision`.
+    func event(
+        _ change: ServiceEvent.Change, of record: ServiceRecord, revision: Int64, _ command: CloudEvent, _ sequence: Int
+    ) -> OutboxMessage {
+        let serviceEvent = ServiceEvent(
+            customerId: record.customerId, serviceId: record.serviceId, revision: revision, change: change)
+        return event(serviceEvent.type, command, serviceEvent.data, sequence)
     }
 
     func event(_ type: String, _ command: CloudEvent, _ data: JSONValue, _ sequence: Int = 0) -> OutboxMessage {

@@ -103,20 +103,9 @@ public struct RatingHandler: MessageHandler {
             case "tenant.updated":
                 let zone = try Fields(event.data, path: "data").optionalString("time_zone") ?? "UTC"
                 return try await put("tenant", event.tenantId, .object(["time_zone": .string(zone)]))
-            case ServiceEvent.activated:
-                let activated = try ServiceEvent(decoding: event)
-                guard case .activated(let activation) = activated.change else {
-                    return .reject(Rejection(.invalidMessage, "\(event.type) is not an activation"))
-                }
-                return try await put(
-                    "service", "\(event.tenantId)/\(activated.serviceId)",
-                    .object([
-                        "customer_id": .string(activated.customerId),
-                        "billing_model": .string(activation.billingModel.rawValue),
-                        "plan_id": .string(activation.planId), "start_date": .string(activation.startDate.description),
-                    ]))
-            case ServiceEvent.cancelled, ServiceEvent.planChanged, ServiceEvent.contractPlanChanged:
-                return try await updateService(try ServiceEvent(decoding: event), tenantId: event.tenantId)
+            case ServiceEvent.activated, ServiceEvent.cancelled, ServiceEvent.planChanged,
+                ServiceEvent.contractPlanChanged:
+                return try await apply(try ServiceEvent(decoding: event), tenantId: event.tenantId)
             case "billing.run.completed":
                 let asOf = try Fields(event.data, path: "data").date("as_of")
                 let known = try await document("closed", event.tenantId)?.0.storedDate("through")
@@ -174,20 +163,30 @@ public struct RatingHandler: MessageHandler {
         .commit(try await store.replacing(kind: kind, key: key, with: body))
     }
 
-    /// A later state of a service: its end (PAYG cancellation) or its new plan.
-    private func updateService(_ event: ServiceEvent, tenantId: String) async throws -> HandlerOutcome {
+    /// A service as rating keeps it: what its activation says, then its later states (its end,
+    /// a PAYG cancellation; its new plan).
+    private func apply(_ event: ServiceEvent, tenantId: String) async throws -> HandlerOutcome {
         let key = "\(tenantId)/\(event.serviceId)"
+        let changes: JSONObject
+        switch event.change {
+        case .activated(let activation):
+            return try await put(
+                "service", key,
+                .object([
+                    "customer_id": .string(event.customerId),
+                    "billing_model": .string(activation.billingModel.rawValue),
+                    "plan_id": .string(activation.planId), "start_date": .string(activation.startDate.description),
+                ]))
+        case .cancelled(let effective): changes = ["end_date": .string(effective.description)]
+        case .planChanged(let planId, _): changes = ["plan_id": .string(planId)]
+        case .contractPlanChanged(let change): changes = ["plan_id": .string(change.newContract.planId)]
+        case .contractActivated, .contractCancelled, .contractRenewed, .contractExpired:
+            return .reject(Rejection(.unknownType, "rating does not handle \(event.type)"))
+        }
         guard let (current, version) = try await document("service", key) else {
             // Not yet seen service.activated: wait in the retry queue until it has arrived, while
             // the messages behind go on (failing here had retried it in place, holding the queue).
             return .retryLater("service \(event.serviceId) is not known yet")
-        }
-        var changes: JSONObject = [:]
-        switch event.change {
-        case .cancelled(let effective): changes["end_date"] = .string(effective.description)
-        case .planChanged(let planId, _): changes["plan_id"] = .string(planId)
-        case .contractPlanChanged(let change): changes["plan_id"] = .string(change.newContract.planId)
-        default: break
         }
         return .commit(
             UnitOfWork(

@@ -90,16 +90,17 @@ extension Worker {
         // Stopping: the delivery goes back to the queue unacknowledged, no fault of its own.
         if error is CancellationError || Task.isCancelled { return false }
         let cause = loggableDescription(of: error)
+        let fault = StoreError.carried(by: error)
         let retryable = FaultPolicy.isRetryable(error)
-        if let error = StoreError.carried(by: error), error.code == .corruptState {
+        if let fault, fault.code == .corruptState {
             metrics.corruptState.increment()
-            logger.error("stored state cannot be read", metadata: metadata.merging(["error": "\(error)"]) { $1 })
+            logger.error("stored state cannot be read", metadata: metadata.merging(["error": "\(fault)"]) { $1 })
         }
         switch faultPolicy.decide(faultsBefore: FaultPolicy.faults(of: delivery.message), retryable: retryable) {
         case .retryInPlace:
             return false
         case .setAside(let faults) where !retryable:
-            let code = StoreError.carried(by: error)?.code.name ?? "permanent"
+            let code = fault?.code.name ?? "permanent"
             await quarantine(
                 delivery, event, consumer, log: "set aside: a fault no retry mends (\(code)); internal_error",
                 metadata: metadata.merging(["error": "\(cause)", "faults": "\(faults)"]) { $1 },

@@ -1,11 +1,8 @@
 import AMQPClient
-import BillingDomain
 import CovenantMessages
-import Crypto
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 import WorkerStores
 
 /// The outbox relay, a `Service` of its own: what its worker committed, published with confirms.

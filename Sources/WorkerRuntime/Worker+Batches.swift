@@ -251,8 +251,9 @@ extension Worker {
             }
         }
         if results == nil {
+            // Every pending message is already alone (and its recording kept); the ones the
+            // inbox held go too, as before.
             alone = run.fresh
-            recordings = run.outcomes.compactMap(\.recording)
         } else {
             for item in run.fresh where run.handled.contains(item.event.id) {
                 consumer.acknowledge(item.delivery)

@@ -13,15 +13,26 @@ extension ServiceRecord {
     /// guarantee that one run's transaction stays small.
     public static let maximumRenewalsPerRun = 240
 
+    /// The current contract, when its term ended before `asOf` and nothing closed it yet: what
+    /// a billing run of that date renews or ends.
+    func contractDue(asOf: CalendarDate) -> Contract? {
+        guard endDate == nil, let current = currentContract, current.closing == nil, current.termEnd < asOf else {
+            return nil
+        }
+        return current
+    }
+
     /// Whether a billing run dated `asOf` renews the current contract, and so needs the
     /// service's plan: only then is it read (an unreadable plan of a service nothing renews
     /// holds up no run).
     public func renews(asOf: CalendarDate) -> Bool {
-        guard endDate == nil, let current = currentContract, current.closing == nil, current.termEnd < asOf else {
-            return false
-        }
-        if case .expire = current.terms.renewal { return false }
-        return true
+        contractDue(asOf: asOf).map(Self.isRenewed) ?? false
+    }
+
+    /// Whether a contract that reached its term end is followed by another (`auto_renew`,
+    /// `renew_to`), which the service's plan prices, rather than ended (`expire`).
+    static func isRenewed(_ contract: Contract) -> Bool {
+        if case .expire = contract.terms.renewal { false } else { true }
     }
 
     /// The record after a billing run dated `asOf`: every contract whose term ended before the
@@ -34,19 +45,15 @@ extension ServiceRecord {
     ) -> Result<(record: ServiceRecord, changes: [PeriodChange]), Rejection> {
         var record = self
         var changes: [PeriodChange] = []
-        while record.endDate == nil, let current = record.currentContract, current.closing == nil,
-            current.termEnd < asOf
-        {
+        while let current = record.contractDue(asOf: asOf) {
             guard changes.count < Self.maximumRenewalsPerRun else {
                 return .failure(
                     Rejection(
                         .dateOutOfRange,
                         "service \(serviceId) would renew more than \(Self.maximumRenewalsPerRun) times in one run"))
             }
-            var next: Contract?
-            if case .expire = current.terms.renewal {
-                next = nil  // no plan needed to end
-            } else {
+            var next: Contract?  // nil: it ends, with no plan needed
+            if Self.isRenewed(current) {
                 guard let plan, plan.id == record.planId else {
                     return .failure(Rejection(.unknownPlan, "plan \(record.planId) does not exist"))
                 }
