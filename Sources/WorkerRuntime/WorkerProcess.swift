@@ -36,33 +36,36 @@ public enum WorkerProcess {
         // metric is created: one made earlier would stay a no-op).
         let registry = settings.httpPort.map { _ in PrometheusCollectorRegistry() }
         if let registry { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry)) }
-        let store = try settings.store(role, logger: logger)
-        // Migrated before anything runs: the services alongside (provisioning's clock) and the
-        // health endpoint read the store from their first moment.
-        try await store.migrate()
-        let queue = "covenant.\(name)"
-        let events = EventFactory(source: "covenant/\(name)")
-        var configuration = Worker.Configuration(
-            queue: queue,
-            topology: retryDelaysMilliseconds.map {
-                Topology.workerQueue(queue, commands: commands, events: subscribed, retryDelaysMilliseconds: $0)
-            } ?? Topology.workerQueue(queue, commands: commands, events: subscribed))
-        configuration.batchSize = batchSize
-        configuration.prefetch = UInt16(clamping: 2 * batchSize)
-        let worker = Worker(
-            configuration: configuration, amqp: settings.amqp, store: store, handler: handler(store, events, settings),
-            events: events, logger: logger)
-        var services: [any Service] = [worker, HeapTrimmer()]
-        if let port = settings.httpPort, let registry {
-            services.append(
-                OperationsServer(
-                    host: settings.httpHost, port: port, registry: registry, health: { await worker.health() },
-                    logger: logger))
+        // The store runs (PostgreSQL's pool) as a child of this task, for the process's whole life.
+        try await withRunning(try settings.store(role, logger: logger)) { store in
+            // Migrated before anything runs: the services alongside (provisioning's clock) and the
+            // health endpoint read the store from their first moment.
+            try await store.migrate()
+            let queue = "covenant.\(name)"
+            let events = EventFactory(source: "covenant/\(name)")
+            var configuration = Worker.Configuration(
+                queue: queue,
+                topology: retryDelaysMilliseconds.map {
+                    Topology.workerQueue(queue, commands: commands, events: subscribed, retryDelaysMilliseconds: $0)
+                } ?? Topology.workerQueue(queue, commands: commands, events: subscribed))
+            configuration.batchSize = batchSize
+            configuration.prefetch = UInt16(clamping: 2 * batchSize)
+            let worker = Worker(
+                configuration: configuration, amqp: settings.amqp, store: store,
+                handler: handler(store, events, settings),
+                events: events, logger: logger)
+            var services: [any Service] = [worker, HeapTrimmer()]
+            if let port = settings.httpPort, let registry {
+                services.append(
+                    OperationsServer(
+                        host: settings.httpHost, port: port, registry: registry, health: { await worker.health() },
+                        logger: logger))
+            }
+            let group = ServiceGroup(
+                services: services + (try alongside(store, events, logger)),
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger)
+            try await group.run()
         }
-        let group = ServiceGroup(
-            services: services + (try alongside(store, events, logger)), gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger)
-        try await group.run()
-        try await store.close()
     }
 }

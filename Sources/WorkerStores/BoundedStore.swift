@@ -60,6 +60,10 @@ public final class BoundedStore: WorkerStore {
         try await bounded { [store] in try await store.outboxBacklog() }
     }
 
+    public func run() async {
+        await store.run()
+    }
+
     public func close() async throws {
         try await store.close()
     }

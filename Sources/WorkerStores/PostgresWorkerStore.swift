@@ -10,8 +10,9 @@ import PostgresNIO
 public final class PostgresWorkerStore: WorkerStore {
     public let role: StoreRole
     let client: PostgresClient
-    let runTask: Task<Void, Never>
-    let started: StartSignal
+    let started = StartSignal()
+    let closing = StartSignal()
+    let finished = StartSignal()
     let logger: Logger
     let schema: String
     let handoff = OutboxHandoff()
@@ -35,17 +36,26 @@ public final class PostgresWorkerStore: WorkerStore {
         logger.logLevel = max(logger.logLevel, .info)
         self.logger = logger
         self.schema = "\(schemaPrefix)\(role.rawValue)"
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        self.client = client
-        let started = StartSignal()
-        self.started = started
-        self.runTask = Task {
-            started.signal()
-            await client.run()
-        }
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 
-    /// The client, once its `run()` has begun: a query issued before that waits in the pool, and
+    /// Runs the connection pool (postgres-nio's `PostgresClient.run()`) as a child of the caller,
+    /// until the caller is cancelled or ``close()`` is called.
+    public func run() async {
+        started.signal()
+        await withDiscardingTaskGroup { group in
+            group.addTask { [client] in await client.run() }
+            await withTaskCancellationHandler {
+                await closing.wait()
+            } onCancel: {
+                closing.signal()
+            }
+            group.cancelAll()
+        }
+        finished.signal()
+    }
+
+    /// The client, once ``run()`` has begun: a query issued before that waits in the pool, and
     /// postgres-nio logs a warning for each such query (it did, at every start, before this wait).
     func running() async -> PostgresClient {
         await started.wait()
@@ -168,8 +178,9 @@ public final class PostgresWorkerStore: WorkerStore {
         }
     }
 
+    /// Ends ``run()`` and waits until the pool's connections are closed (at once if it never ran).
     public func close() async throws {
-        runTask.cancel()
-        await runTask.value
+        closing.signal()
+        if started.isGiven { await finished.wait() }
     }
 }

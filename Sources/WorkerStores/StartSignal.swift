@@ -17,6 +17,8 @@ final class StartSignal: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    var isGiven: Bool { state.withLock { $0.given } }
+
     func wait() async {
         if state.withLock({ $0.given }) { return }
         await withCheckedContinuation { continuation in

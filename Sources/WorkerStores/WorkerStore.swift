@@ -36,7 +36,34 @@ public protocol MessageStore: Sendable {
     /// Rows not yet published.
     func outboxBacklog() async throws -> Int
 
+    /// Runs what the store needs running (PostgreSQL's connection pool) until the caller is
+    /// cancelled or ``close()`` is called; returns at once when there is nothing (SQLite). Run it
+    /// as a child task for as long as the store is used: see ``withRunning(_:_:)``.
+    func run() async
     func close() async throws
+}
+
+extension MessageStore {
+    public func run() async {}
+}
+
+/// Runs `store` (``MessageStore/run()``) as a child task while `body` uses it, and closes it
+/// after, whether `body` returns or throws.
+public func withRunning<Store: MessageStore, Result: Sendable>(
+    _ store: Store, _ body: (Store) async throws -> Result
+) async throws -> Result {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await store.run() }
+        let result: Result
+        do {
+            result = try await body(store)
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        try await store.close()
+        return result
+    }
 }
 
 /// Entities kept as versioned JSON documents (tenants, plans, services, contracts, ledgers).

@@ -25,9 +25,10 @@ struct InvoiceCommand: AsyncParsableCommand {
             if let databaseURL { environment["COVENANT_DATABASE_URL"] = databaseURL }
             if let dataDir { environment["COVENANT_DATA_DIR"] = dataDir }
             let store = try StoreLocation.from(environment).store(.invoicing, logger: Logger(label: "covenant-cli"))
-            try await store.migrate()
-            let stored = try await store.invoice(tenantId: tenant, invoiceId: id)
-            try await store.close()
+            let stored = try await withRunning(store) { [tenant, id] store in
+                try await store.migrate()
+                return try await store.invoice(tenantId: tenant, invoiceId: id)
+            }
             guard let stored, let invoice = JSONValue.parse(stored.body) else {
                 throw ValidationError("no invoice \(id) of tenant \(tenant)")
             }

@@ -285,6 +285,7 @@ extension WorkerRuntimeTests {
         let store = try PostgresWorkerStore(
             url: url, role: .rating, schemaPrefix: "nul\(UUID().uuidString.prefix(8).lowercased())_",
             logger: Logger(label: "test-store"))
+        let pool = Task { await store.run() }
         try await store.migrate()
         let events = EventFactory(source: "covenant/test-rating")
         let worker = Worker(
@@ -347,6 +348,7 @@ extension WorkerRuntimeTests {
         await dead.stop()
         await publisher.close()
         try await store.close()
+        await pool.value
     }
 }
 

@@ -30,7 +30,8 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
                 ProcessInfo.processInfo.environment["DATABASE_URL"],
                 "DATABASE_URL is not set: run the tests through scripts/test")
             return try PostgresWorkerStore(
-                url: url, role: role, schemaPrefix: location, logger: Logger(label: "covenant.tests"))
+                url: url, role: role, schemaPrefix: location, logger: Logger(label: "covenant.tests")
+            ).running()
         }
     }
 
@@ -40,6 +41,15 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
         let store = try store(role, at: location)
         try await store.migrate()
         return (store, location)
+    }
+}
+
+extension PostgresWorkerStore {
+    /// The store with its pool running in a task of its own until ``close()``: tests open and
+    /// close stores one statement apart, where ``withRunning(_:_:)`` would nest every test.
+    func running() -> Self {
+        Task { await run() }
+        return self
     }
 }
 

@@ -19,12 +19,16 @@ struct PostgresTLSTests {
                 logger: Logger(label: "covenant.tests"))
         else { return nil }
         let answer = await withTaskGroup(of: Bool?.self) { group in
+            group.addTask {
+                await store.run()
+                return nil
+            }
             group.addTask { try? await store.usesTLS() }
             group.addTask {
                 try? await Task.sleep(for: .seconds(10))
                 return nil
             }
-            let first = await group.next() ?? nil
+            let first = await group.next() ?? nil  // run() ends only when cancelled
             group.cancelAll()
             return first
         }
