@@ -192,7 +192,9 @@ let package = Package(
         ),
         .testTarget(
             name: "CovenantMessagesTests",
-            dependencies: ["CovenantMessages", "BillingDomain"],
+            dependencies: [
+                "CovenantMessages", "BillingDomain", .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

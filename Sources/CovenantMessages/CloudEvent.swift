@@ -29,15 +29,34 @@ public struct CloudEvent: Sendable, Hashable {
 
     public static let contentType = "application/cloudevents+json"
 
-    /// Why `tenant` may not be an envelope's `tenantid`; nil when it may. At most 128 bytes and
-    /// no `/`, since stores key entities as `<tenant>/<id>` and a slash would let one tenant's
-    /// keys run into another's; in NFC, as every id (``Identifier``).
+    /// Why `tenant` may not be an envelope's `tenantid`; nil when it may: 1 to 64 characters of
+    /// `A-Z a-z 0-9 _ -`. A tenant id is a word of a routing key (`<tenantid>.<type>`), may name
+    /// a broker user, and keys a tenant's entities as `<tenant>/<id>`: a dot, a `#`, a slash would
+    /// let one tenant's keys or bindings run into another's.
     public static func tenantIdProblem(_ tenant: String) -> String? {
-        guard !tenant.isEmpty, !tenant.utf8.contains(UInt8(ascii: "/")), tenant.utf8.count <= 128 else {
-            return "tenantid must be at most 128 bytes without '/'"
+        let allowed = tenant.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
+                || byte == UInt8(ascii: "-")
         }
-        return Identifier.problem(tenant, "the envelope's tenantid")
+        guard allowed, (1...64).contains(tenant.utf8.count) else {
+            return "tenantid must be 1 to 64 characters of A-Z a-z 0-9 _ -"
+        }
+        return nil
     }
+
+    /// The tenant id of what belongs to no tenant (a rejection whose tenant cannot be read, an
+    /// operator's announcement): never a command's.
+    public static let clusterTenant = "covenant"
+    /// Ids beginning so are Covenant's own (the clock's runs): never a command's.
+    public static let reservedIdPrefix = "covenant:"
+
+    /// The key the inbox records a handled message by: ids are scoped by tenant, so one tenant
+    /// can never use up another's.
+    public var inboxKey: String { Self.inboxKey(tenantId: tenantId, id: id) }
+
+    public static func inboxKey(tenantId: String, id: String) -> String { "\(tenantId)/\(id)" }
 
     /// Reads an envelope. Every rule of the interface broken is an `invalid_message` rejection
     /// naming the attribute; a body that is not JSON at all says so.

@@ -43,8 +43,7 @@ extension NotificationHandler {
         }
         var outcome = try await deliver(event, to: webhook, lastAttempt: true, causationId: command.id)
         // Delivered: the event is no longer kept (nor posted again by a later resend).
-        if case .commit(var unit) = outcome, unit.outbox.contains(where: { $0.routingKey == "notification.delivered" })
-        {
+        if case .commit(var unit) = outcome, unit.outbox.contains(where: { $0.type == "notification.delivered" }) {
             unit.documents.append(
                 DocumentWrite(
                     kind: Self.failedKind, key: Self.failedKey(tenant: command.tenantId, eventId: eventId),

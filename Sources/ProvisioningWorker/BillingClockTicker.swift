@@ -72,14 +72,15 @@ public struct BillingClockTicker: Sendable {
                 DocumentWrite(kind: "clock", key: key, json: .object(fields), expectedVersion: stored?.version ?? 0)
             ],
             outbox: due.map { date in
-                let id = "clock:\(tenant.id):\(date)"
+                // Covenant's own id, on the internal exchange: no tenant can send it, or spend it.
+                let id = "\(CloudEvent.reservedIdPrefix)clock:\(tenant.id):\(date)"
                 let command = CloudEvent(
                     id: id, source: events.source, type: Command.billingRunType, time: RFC3339.text(now),
                     tenantId: tenant.id, data: Command.billingRunData(asOf: date))
+                let route = Topology.route(event: Command.billingRunType, tenantId: tenant.id)
                 return OutboxMessage(
-                    exchange: Topology.commandsExchange, routingKey: Command.billingRunType, messageId: id,
-                    type: Command.billingRunType,
-                    contentType: CloudEvent.contentType, body: command.encoded())
+                    exchange: route.exchange, routingKey: route.routingKey, messageId: id,
+                    type: Command.billingRunType, contentType: CloudEvent.contentType, body: command.encoded())
             })
         switch try await store.commit(unit) {
         case .committed, .alreadyHandled: return (due, clock.nextStart(in: tenant.timeZone))

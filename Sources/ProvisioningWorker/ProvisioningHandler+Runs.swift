@@ -33,14 +33,13 @@ extension ProvisioningHandler {
                             EventPayloads.billingRunCompleted(asOf: asOf, invoiceIds: []))
                     ]))
         }
-        let commands = EventFactory(source: events.source, exchange: Topology.commandsExchange)
         let customers = servicesByCustomer.sorted { $0.key < $1.key }
         let outbox = stride(from: 0, to: customers.count, by: Self.customersPerPart).map { first in
             let part = customers[first..<min(first + Self.customersPerPart, customers.count)]
             let runPart = BillingRunPart(
                 runId: command.id, asOf: asOf, customers: customers.count,
                 part: part.map { BillingRunPart.Customer(customerId: $0.key, serviceIds: $0.value) })
-            return commands.event(
+            return events.event(
                 BillingRunPart.type, tenantId: command.tenantId, causationId: command.id, data: runPart.data,
                 time: now(), sequence: first / Self.customersPerPart)
         }

@@ -30,8 +30,9 @@ public struct ProvisioningHandler: MessageHandler {
     /// interface's.
     public static let commands = [
         "tenant.upsert", "plan.upsert", "service.provision", "service.change_plan", "service.cancel", "billing.run",
-        BillingRunPart.type,
     ]
+    /// From the internal exchange: the parts of its own runs, and the clock's runs.
+    public static let subscribedEvents = [BillingRunPart.type, Command.billingRunType]
 
     /// How many customers a part of a billing run closes, in one transaction.
     public static let customersPerPart = 100

@@ -6,11 +6,9 @@ public import WorkerStores
 public struct EventFactory: Sendable {
     /// The events' `source` (`covenant/rating`).
     public let source: String
-    public let exchange: String
 
-    public init(source: String, exchange: String = Topology.eventsExchange) {
+    public init(source: String) {
         self.source = source
-        self.exchange = exchange
     }
 
     /// The id an event goes out with: `derived` itself, or, past the 255 bytes an AMQP
@@ -24,7 +22,7 @@ public struct EventFactory: Sendable {
 
     /// An event of `type` following from command `causationId`. Its id is derived from the
     /// command's id and `key` (default: `sequence`), so the same command always yields the
-    /// same event ids.
+    /// same event ids. Routed as ``Topology/route(event:tenantId:)`` says.
     public func event(
         _ type: String, tenantId: String, causationId: String, data: JSONValue, time: String, sequence: Int = 0,
         key: String? = nil
@@ -32,8 +30,10 @@ public struct EventFactory: Sendable {
         let id = Self.eventId("\(causationId):\(type):\(key ?? String(sequence))")
         let event = CloudEvent(
             id: id, source: source, type: type, time: time, tenantId: tenantId, causationId: causationId, data: data)
+        let route = Topology.route(event: type, tenantId: tenantId)
         return OutboxMessage(
-            exchange: exchange, routingKey: type, messageId: id, type: type, contentType: CloudEvent.contentType,
+            exchange: route.exchange, routingKey: route.routingKey, messageId: id, type: type,
+            contentType: CloudEvent.contentType,
             body: event.encoded())
     }
 }

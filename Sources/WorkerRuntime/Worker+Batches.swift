@@ -149,12 +149,12 @@ extension Worker {
         // One message alone goes one by one, unless it carries many records: this path reads
         // their customers' documents at once.
         guard run.count > 1 || run.contains(where: { $0.event.recordCount > 1 }) else { return .oneByOne(run) }
-        let (first, repeats) = DeliveryPlan.firstSeen(run.map(\.event.id))
+        let (first, repeats) = DeliveryPlan.firstSeen(run.map(\.event.inboxKey))
         let fresh = first.map { run[$0] }
         let repeated = repeats.map { run[$0] }
         do {
-            let handled = try await store.handledMessages(among: fresh.map(\.event.id))
-            let pending = fresh.filter { !handled.contains($0.event.id) }
+            let handled = try await store.handled(fresh.map(\.event))
+            let pending = fresh.filter { !handled.contains($0.event.inboxKey) }
             let decided = try await handler.handle(batch: pending.map(\.event))
             guard decided.count == pending.count else {
                 throw StoreError(.inconsistent, "the handler decided \(decided.count) of \(pending.count) messages")
@@ -165,7 +165,7 @@ extension Worker {
             for (item, outcome) in zip(pending, outcomes) {
                 switch outcome {
                 case .commit(var unit):
-                    unit.messageId = item.event.id
+                    unit.messageId = item.event.inboxKey
                     units.append(unit)
                     kinds.append(.commit)
                 case .reject(let rejection), .rejectUnlessItArrives(let rejection, _, _):
@@ -255,7 +255,7 @@ extension Worker {
             // inbox held go too, as before.
             alone = run.fresh
         } else {
-            for item in run.fresh where run.handled.contains(item.event.id) {
+            for item in run.fresh where run.handled.contains(item.event.inboxKey) {
                 consumer.acknowledge(item.delivery)
                 metrics.handled.increment()
             }

@@ -29,7 +29,7 @@ extension Worker {
         while true {
             attempt += 1
             do {
-                if try await store.hasHandled(messageId: event.id) {
+                if try await store.hasHandled(event) {
                     consumer.acknowledge(delivery)
                     metrics.handled.increment()
                     return
@@ -46,7 +46,7 @@ extension Worker {
                     metrics.deferred.increment()
                     return
                 case .commit(var unit):
-                    unit.messageId = event.id
+                    unit.messageId = event.inboxKey
                     let result = try await store.commit(unit)
                     switch DeliveryPlan.afterCommit(
                         result, attempt: attempt, conflictRetries: configuration.conflictRetries)

@@ -33,10 +33,10 @@ extension Worker {
     ) async {
         // A message the envelope refuses is never handled: nothing to count.
         guard case .success(let event) = decoded else { return await process(delivery, decoded, consumer) }
-        let key = "\(event.tenantId)/\(event.id)"
+        let key = event.inboxKey
         var begun = 0
         do {
-            if try await store.hasHandled(messageId: event.id) {
+            if try await store.hasHandled(event) {
                 consumer.acknowledge(delivery)
                 metrics.handled.increment()
                 return

@@ -23,7 +23,8 @@ extension Worker {
         // Commands come from upstream: 1 MiB is plenty. Events come from Covenant's workers, and
         // `billing.run.completed` names every invoice of a run: 100,000 customers make 3.4 MB.
         let origin = Self.origin(of: delivery)
-        let limit = origin.exchange == Topology.eventsExchange ? Self.maximumEventBytes : Self.maximumCommandBytes
+        let isCommand = origin.exchange == Topology.commandsExchange
+        let limit = isCommand ? Self.maximumCommandBytes : Self.maximumEventBytes
         guard delivery.message.body.count <= limit else {
             return .failure(Rejection(.invalidMessage, "the body is larger than \(limit >> 20) MiB"))
         }
@@ -31,17 +32,44 @@ extension Worker {
             guard event.id == messageId else {
                 return .failure(Rejection(.invalidMessage, "message_id \(messageId) is not the event's id \(event.id)"))
             }
-            // A `tenant.upsert` routing key carrying an `invoice.ready` had reached notification,
-            // which posted the forged invoice to the tenant's webhook, signed.
-            guard !configuration.typeMustMatchRoutingKey || event.type == origin.routingKey else {
-                return .failure(
-                    Rejection(
-                        .invalidMessage,
-                        "type \(event.type) came with routing key \(origin.routingKey): a message's type is its routing key"
-                    ))
-            }
-            return .success(event)
+            return envelopeProblem(event, origin: origin, isCommand: isCommand).map { .failure($0) }
+                ?? .success(event)
         }
+    }
+
+    /// What a decoded envelope may not be, where it came from. Its type is its routing key (a
+    /// command's) or the word after its tenant (`<tenantid>.<type>`, an event's): a
+    /// `tenant.upsert` routing key carrying an `invoice.ready` had reached notification, which
+    /// posted the forged invoice to the tenant's webhook, signed. A command may not speak for
+    /// the cluster (tenant `covenant`) nor use Covenant's own ids (`covenant:`).
+    func envelopeProblem(
+        _ event: CloudEvent, origin: (exchange: String, routingKey: String), isCommand: Bool
+    )
+        -> Rejection?
+    {
+        let expected = isCommand ? event.type : "\(event.tenantId).\(event.type)"
+        if configuration.typeMustMatchRoutingKey {
+            guard origin.routingKey == expected else {
+                return Rejection(
+                    .invalidMessage,
+                    "type \(event.type) of tenant \(event.tenantId) came with routing key \(origin.routingKey), not \(expected)"
+                )
+            }
+            // What no queue took came through the alternate exchange (`Topology.unroutedExchange`).
+            guard boundTypes.contains("\(origin.exchange) \(event.type)") else {
+                return isCommand
+                    ? Rejection(.unknownType, "no worker takes command type \(event.type)")
+                    : Rejection(.invalidMessage, "\(event.type) is not taken from \(origin.exchange) here")
+            }
+        }
+        guard isCommand else { return nil }
+        if event.tenantId == CloudEvent.clusterTenant {
+            return Rejection(.invalidMessage, "tenantid \(CloudEvent.clusterTenant) is reserved: it names no tenant")
+        }
+        if event.id.hasPrefix(CloudEvent.reservedIdPrefix) {
+            return Rejection(.invalidMessage, "ids beginning \(CloudEvent.reservedIdPrefix) are Covenant's own")
+        }
+        return nil
     }
 
     /// Publishes `command.rejected` and a dead letter with the reason in its headers (both
@@ -89,7 +117,8 @@ extension Worker {
         // its id and causation id in NFC (the data keep the id as sent), a tenant it could name.
         let commandId = commandId.storableText
         let rejected = events.event(
-            "command.rejected", tenantId: CloudEvent.tenantIdProblem(tenantId) == nil ? tenantId : "unknown",
+            "command.rejected",
+            tenantId: CloudEvent.tenantIdProblem(tenantId) == nil ? tenantId : CloudEvent.clusterTenant,
             causationId: Identifier.normalized(commandId),
             data: EventPayloads.commandRejected(commandId: commandId, commandType: commandType, rejection),
             time: clock.timestamp())
@@ -120,11 +149,12 @@ extension Worker {
         "delivery-" + SHA256.hash(data: body).prefix(8).hexDigits
     }
 
-    /// The tenant a body names, when it is JSON enough to say; `unknown` otherwise (every event
-    /// needs one).
+    /// The tenant a body names, when it is JSON enough to say; ``CloudEvent/clusterTenant``
+    /// otherwise (every event needs one, and such a rejection goes to the operator).
     static func bestEffortTenant(_ body: [UInt8]) -> String {
-        guard body.count <= 1_048_576, case .string(let tenant) = JSONValue.parse(body)?["tenantid"], !tenant.isEmpty
-        else { return "unknown" }
+        guard body.count <= 1_048_576, case .string(let tenant) = JSONValue.parse(body)?["tenantid"],
+            CloudEvent.tenantIdProblem(tenant) == nil
+        else { return CloudEvent.clusterTenant }
         return tenant
     }
 }

@@ -41,10 +41,11 @@ public final class Worker: Service {
         /// died or was killed meanwhile) before it is set aside as `internal_error`
         /// (`Worker+Redeliveries`).
         public var crashLimit = 3
-        /// A message's type must be the routing key it was published with, so that a command's
-        /// routing key (the binding that brought it to this queue) cannot carry an event's type,
-        /// or another command's. Off only for tests whose queues bind routing keys of their own
-        /// to keep apart from each other.
+        /// A message's type must be the routing key it was published with (an event's, after its
+        /// tenant), and one the queue is bound to take from the exchange it came through, so that
+        /// a command's routing key (the binding that brought it to this queue) cannot carry an
+        /// event's type, or another command's. Off only for tests whose queues bind routing keys
+        /// of their own to keep apart from each other.
         public var typeMustMatchRoutingKey = true
         /// Relay: rows per claim and how long a claim lasts.
         public var relayBatch = 500
@@ -62,6 +63,8 @@ public final class Worker: Service {
     let handler: any MessageHandler
     /// The handler's, asked once: a handler builds the set each time it is asked.
     let batchableTypes: Set<String>
+    /// `exchange type` of each type the queue is bound to take (``Topology/boundTypes(of:)``).
+    let boundTypes: Set<String>
     let decidesAheadOfCommit: Bool
     let events: EventFactory
     /// What the runtime's own events (`command.rejected`) are stamped with.
@@ -88,6 +91,8 @@ public final class Worker: Service {
         self.store = store
         self.handler = handler
         self.batchableTypes = handler.batchableTypes
+        self.boundTypes = Topology.boundTypes(
+            of: configuration.topology.queues.first { $0.name == configuration.queue })
         self.decidesAheadOfCommit = handler.decidesAheadOfCommit
         self.events = events
         self.clock = clock

@@ -12,7 +12,8 @@ public enum WorkerProcess {
     /// any services the role runs `alongside` it (provisioning's clock). `batchSize`: the most
     /// messages (or records) decided and committed together; the prefetch is twice that.
     public static func run(
-        role: StoreRole, commands: [String], events subscribed: [String] = [], batchSize: Int = 250,
+        role: StoreRole, commands: [String], events subscribed: [String] = [], takesUnroutedCommands: Bool = false,
+        batchSize: Int = 250,
         retryDelaysMilliseconds: [Int]? = nil,
         handler: @Sendable (any WorkerStore, EventFactory, WorkerSettings) -> any MessageHandler,
         alongside: @Sendable (any WorkerStore, EventFactory, Logger) throws -> [any Service] = { _, _, _ in [] }
@@ -46,8 +47,12 @@ public enum WorkerProcess {
             var configuration = Worker.Configuration(
                 queue: queue,
                 topology: retryDelaysMilliseconds.map {
-                    Topology.workerQueue(queue, commands: commands, events: subscribed, retryDelaysMilliseconds: $0)
-                } ?? Topology.workerQueue(queue, commands: commands, events: subscribed))
+                    Topology.workerQueue(
+                        queue, commands: commands, events: subscribed, takesUnroutedCommands: takesUnroutedCommands,
+                        retryDelaysMilliseconds: $0)
+                }
+                    ?? Topology.workerQueue(
+                        queue, commands: commands, events: subscribed, takesUnroutedCommands: takesUnroutedCommands))
             configuration.batchSize = batchSize
             configuration.prefetch = UInt16(clamping: 2 * batchSize)
             let worker = Worker(

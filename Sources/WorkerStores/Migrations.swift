@@ -17,7 +17,7 @@ enum Migrations {
         case .notification: migrations.append(deliveries)
         case .provisioning, .commitments: break
         }
-        return migrations
+        return migrations + [scopedInbox]
     }
 
     static let common = Migration(
@@ -108,4 +108,12 @@ enum Migrations {
                 response_code INTEGER, at BIGINT NOT NULL, PRIMARY KEY (event_id, target, attempt))
             """
         ])
+
+    /// Inbox keys became `<tenant>/<id>` (ids are scoped by tenant); the bare ids recorded
+    /// before are kept as `~<id>`, which no scoped key can be (a tenant id has no `~`), and still
+    /// count as handled (`Inbox.swift` in WorkerRuntime).
+    static let scopedInbox = Migration(
+        version: 3, name: "inbox keys scoped by tenant",
+        sqlite: ["UPDATE inbox SET message_id = '~' || message_id"],
+        postgres: ["UPDATE inbox SET message_id = '~' || message_id"])
 }

@@ -17,7 +17,8 @@ struct ProvisioningMain {
         let file = environment["COVENANT_CLOCK_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         let interval = environment["COVENANT_CLOCK_INTERVAL_MS"].flatMap(Int.init) ?? (file == nil ? 30_000 : 200)
         try await WorkerProcess.run(
-            role: .provisioning, commands: ProvisioningHandler.commands,
+            role: .provisioning, commands: ProvisioningHandler.commands, events: ProvisioningHandler.subscribedEvents,
+            takesUnroutedCommands: true,
             handler: { store, events, settings in
                 ProvisioningHandler(
                     store: store, events: events, dateWindow: settings.dateWindow, now: EventClock.system.timestamp)

@@ -77,8 +77,14 @@ struct Dead: AsyncParsableCommand {
 
     struct Replay: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Publish dead letters again; each is acknowledged only once the broker confirmed its replay.",
-            discussion: "Exits non-zero when a replay was returned unroutable (that dead letter stays where it was).")
+            abstract:
+                "Publish dead letters again to their worker's queue; each is acknowledged only once the broker confirmed its replay.",
+            discussion: """
+                A replay goes to the worker queue named, through the default exchange, with where the message was \
+                first published as Covenant recorded it (never an exchange or routing key the message names). \
+                Exits non-zero when a dead letter was not replayed: its origin unknown, or the queue missing \
+                (that dead letter stays where it was).
+                """)
 
         @OptionGroup var letters: Letters
 
@@ -89,31 +95,21 @@ struct Dead: AsyncParsableCommand {
             var replayed = 0
             var refused: [String] = []
             for letter in letters {
-                var message = letter.message
-                let headers = message.headers
-                for key in headers.keys
-                where key.hasPrefix("x-covenant-") || key == "x-death" || key == "x-delivery-count" {
-                    message.headers[key] = nil
+                // Back to the worker's queue, never where the message says (DeadLetterReplay).
+                guard let replay = DeadLetterReplay.replay(of: letter.message, toQueue: queue) else {
+                    consumer.requeue(letter)
+                    refused.append("\(letter.message.messageId ?? "-") (no verified origin)")
+                    continue
                 }
-                // A worker's dead letter says where the message was first published; one the broker
-                // dead-lettered itself (past the queue's delivery limit) says it in `x-death`.
-                let death = letter.deaths.first  // the latest death comes first
-                let exchange =
-                    headers["x-covenant-original-exchange"]?.stringValue ?? death?["exchange"]?.stringValue
-                    ?? Topology.commandsExchange
-                let routingKey =
-                    headers["x-covenant-original-routing-key"]?.stringValue
-                    ?? death?["routing-keys"]?.arrayValue?.first?.stringValue ?? letter.routingKey
-                let replay = message
-                let confirmation = try await deadline.run("replaying \(replay.messageId ?? "a dead letter")") {
-                    try await publisher.publish(replay, exchange: exchange, routingKey: routingKey)
+                let confirmation = try await deadline.run("replaying \(replay.message.messageId ?? "a dead letter")") {
+                    try await publisher.publish(replay.message, exchange: "", routingKey: replay.routingKey)
                 }
                 if confirmation == .confirmed {
                     consumer.acknowledge(letter)  // only once the broker confirmed the replay
                     replayed += 1
                 } else {
                     consumer.requeue(letter)  // not republished: it stays a dead letter
-                    refused.append("\(message.messageId ?? "-") (\(routingKey))")
+                    refused.append("\(replay.message.messageId ?? "-") (\(queue) unroutable)")
                 }
             }
             try await deadline.run("closing") {
@@ -123,7 +119,7 @@ struct Dead: AsyncParsableCommand {
             print("replayed \(replayed) message(s) from \(queue).dead")
             guard refused.isEmpty else {
                 throw CommandFailure(
-                    message: "\(refused.count) replay(s) unroutable, left in \(queue).dead: "
+                    message: "\(refused.count) dead letter(s) not replayed, left in \(queue).dead: "
                         + refused.joined(separator: ", "))
             }
         }

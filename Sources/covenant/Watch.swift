@@ -14,7 +14,12 @@ struct Watch: AsyncParsableCommand {
             """)
 
     @OptionGroup var connection: Connection
-    @Option(help: "Routing keys to bind (default: every event).") var bind: [String] = ["#"]
+    @Option(help: "Event types to bind, or # (default: every event).") var bind: [String] = ["#"]
+    @Option(
+        help:
+            "Only this tenant's events (`<tenant>.<type>`): an integrator's user may bind no other (default: every tenant, for operators)."
+    )
+    var tenant: String?
     @Option(help: "Stop after this many events (0: never).") var count = 0
     @Option(help: "Write a line to this file once the queue is bound (for scripts).") var readyFile: String?
     @Option(help: "A durable queue of this name, left in place for a later watch (default: none kept).")
@@ -24,7 +29,13 @@ struct Watch: AsyncParsableCommand {
     func run() async throws {
         let configuration = try connection.configuration()
         let deadline = connection.deadline(configuration)
-        let bindings = bind.map { (exchange: Topology.eventsExchange, routingKey: $0) }
+        // Events are routed `<tenantid>.<type>`.
+        let bindings = bind.map { type in
+            (
+                exchange: Topology.eventsExchange,
+                routingKey: type == "#" ? tenant.map { "\($0).#" } ?? "#" : "\(tenant ?? "*").\(type)"
+            )
+        }
         let declared: AMQPTopology.Queue =
             if let queue {
                 .init(name: queue, kind: .classic, bindings: bindings)

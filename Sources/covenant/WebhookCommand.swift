@@ -31,7 +31,7 @@ struct WebhookCommand: AsyncParsableCommand {
             let outcomes = AMQPTopology.Queue(
                 name: "", kind: .classic,
                 bindings: ["notification.delivered", "notification.failed", "command.rejected"].map {
-                    (exchange: Topology.eventsExchange, routingKey: $0)
+                    (exchange: Topology.eventsExchange, routingKey: "\(command.tenantId).\($0)")
                 }, exclusive: true)
             let consumer = AMQPConsumer(
                 configuration: configuration, queue: "",

@@ -43,7 +43,7 @@ final class Integrator: Sendable {
     }
 
     /// Waits until a `command.rejected` arrived for each of `commandIds`, or the deadline; the
-    /// tenant `unknown` also collects other tests' unreadable messages, so counting is not enough.
+    /// tenant `covenant` also collects other tests' unreadable messages, so counting is not enough.
     func waitForRejections(of commandIds: Set<String>, until deadline: ContinuousClock.Instant) async throws {
         while ContinuousClock.now < deadline,
             !commandIds.isSubset(

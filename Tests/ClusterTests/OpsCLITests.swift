@@ -88,17 +88,40 @@ extension ProvisioningProcessTests {
 
 @Suite("The ops CLI never hangs and never hides a lost message")
 struct OpsCLIFailureTests {
-    @Test("publish exits non-zero for a message the broker returns unroutable, and within --timeout without a broker")
+    @Test(
+        "publish: a command type no worker binds goes to the alternate exchange (confirmed, then unknown_type), not dropped; without a broker it ends within --timeout"
+    )
     func unroutableAndUnreachable() async throws {
         let url = try #require(ProcessInfo.processInfo.environment["AMQP_URL"], "AMQP_URL is not set")
         let file = NSTemporaryDirectory() + "covenant-raw-\(UUID().uuidString).jsonl"
         let key = "nobody.binds.\(UUID().uuidString.prefix(8))"
         try #"{"routing_key":"\#(key)","message_id":"m-1","body":"{}"}"#.write(
             toFile: file, atomically: true, encoding: .utf8)
+        // The queue provisioning binds to the alternate exchange (scripts/rabbitmq sets the policy
+        // that names it): what no worker takes lands there, as in a cluster.
+        let unrouted = AMQPConsumer(
+            configuration: try AMQPConfiguration(url: url), queue: "",
+            topology: AMQPTopology(
+                exchanges: Topology.exchanges,
+                queues: [.init(name: "", kind: .classic, bindings: [(Topology.unroutedExchange, "")], exclusive: true)]))
+        try await Task.sleep(for: .milliseconds(500))  // bound before the message goes out
         let (status, output) = try await runTool(
             "covenant", ["publish", "--raw", file], environment: ["COVENANT_AMQP_URL": url])
-        #expect(status != 0, "\(output)")
-        #expect(output.contains("m-1 \(key): unroutable"), "\(output)")
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("m-1 \(key): confirmed"), "\(output)")
+        let caught = await withTaskGroup(of: [AMQPDelivery]?.self) { group in
+            group.addTask { await unrouted.next(upTo: 1) }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(10))
+                unrouted.finishDeliveries()
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        #expect(caught?.first?.routingKey == key && caught?.first?.exchange == Topology.commandsExchange)
+        await unrouted.stop()
 
         let started = ContinuousClock.now
         let (down, text) = try await runTool(

@@ -14,7 +14,8 @@ extension ProvisioningProcessTests {
         let configuration = try AMQPConfiguration(url: url, connectionName: "rejections-test")
         let prefix = "t-\(UUID().uuidString.prefix(8))"
         let (acme, closed, unlicensed) = ("\(prefix)-acme", "\(prefix)-closed", "\(prefix)-unlicensed")
-        let integrator = Integrator(configuration, tenants: [acme, closed, unlicensed, "\(prefix)-nobody", "unknown"])
+        let integrator = Integrator(
+            configuration, tenants: [acme, closed, unlicensed, "\(prefix)-nobody", CloudEvent.clusterTenant])
         let data = NSTemporaryDirectory() + "covenant-\(UUID().uuidString)"
         let roles = ["provisioning", "rating", "invoicing", "commitments"]
         let workers = ChildGroup()
@@ -123,9 +124,9 @@ extension ProvisioningProcessTests {
             messages.append(command(item.type, item.data, id: id, tenant: item.tenant))
         }
         // An envelope whose type no worker handles, on a routing key a worker is bound to: a type
-        // that is not its routing key is invalid_message, before any handler sees it. (A type no
-        // worker binds is unroutable today; unknown_type for it needs the alternate exchange
-        // of the trust boundary, issue #33.)
+        // that is not its routing key is invalid_message, before any handler sees it. On its own
+        // routing key, which no queue binds, the alternate exchange brings it to provisioning:
+        // unknown_type. So does an internal message's type sent as a command.
         sequence += 1
         let unknownType = "\(prefix)-\(sequence)"
         ids[unknownType] = "invalid_message"
@@ -138,6 +139,12 @@ extension ProvisioningProcessTests {
                     body: suspend.encoded(), messageId: unknownType, contentType: CloudEvent.contentType,
                     type: "service.suspend"),
                 exchange: Topology.commandsExchange, routingKey: "service.cancel"))
+        for type in ["service.suspend", BillingRunPart.type] {
+            sequence += 1
+            let id = "\(prefix)-\(sequence)"
+            ids[id] = "unknown_type"
+            messages.append(command(type, #"{"service_id":"vm-1"}"#, id: id, tenant: acme))
+        }
         // A body that is not JSON at all: the rejection names the AMQP message id.
         sequence += 1
         let garbage = "\(prefix)-\(sequence)"
@@ -162,7 +169,7 @@ extension ProvisioningProcessTests {
                     "invalid_message", "unknown_tenant", "unknown_plan", "unknown_service",
                     "duplicate_service", "contracts_disabled", "platform_license_required", "prepaid_not_supported",
                     "unsupported_term", "invalid_commitment", "cancellation_blocked", "invalid_quantity",
-                    "period_already_invoiced",
+                    "period_already_invoiced", "unknown_type",
                 ])
 
         // A repeated run (a new id, the same date) issues nothing new; then the next month's.

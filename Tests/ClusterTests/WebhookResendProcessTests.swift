@@ -60,7 +60,7 @@ extension ProvisioningProcessTests {
             OutgoingMessage(
                 AMQPMessage(
                     body: ready.encoded(), messageId: ready.id, contentType: CloudEvent.contentType, type: ready.type),
-                exchange: Topology.eventsExchange, routingKey: ready.type)
+                exchange: Topology.eventsExchange, routingKey: "\(tenant).\(ready.type)")
         ])
         try await integrator.waitFor("notification.failed", until: deadline)
         await publisher.close()

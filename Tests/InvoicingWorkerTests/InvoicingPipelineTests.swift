@@ -209,7 +209,8 @@ struct InvoicingPipelineTests {
         }
         let parts = try started.outbox.map { try CloudEvent.decode($0.body).get() }
         #expect(parts.map(\.type) == [BillingRunPart.type])
-        #expect(started.outbox.allSatisfy { $0.exchange == Topology.commandsExchange })
+        #expect(started.outbox.allSatisfy { $0.exchange == Topology.internalExchange })
+        #expect(started.outbox.map(\.routingKey) == ["acme.\(BillingRunPart.type)"])
         let closing = try await commitBatch(parts, batched.provisioning, batched.provisioningStore)
         let periods = closing.of("billing.period_closed")
         try #require(periods.count == 3)

@@ -52,7 +52,9 @@ final class Pipeline {
     }
 
     private func enqueue(_ event: CloudEvent) {
-        if ProvisioningHandler.commands.contains(event.type) { queue.append((event, .provisioning)) }
+        if (ProvisioningHandler.commands + ProvisioningHandler.subscribedEvents).contains(event.type) {
+            queue.append((event, .provisioning))
+        }
         if InvoicingHandler.subscribedEvents.contains(event.type) { queue.append((event, .invoicing)) }
         if CommitmentsHandler.subscribedEvents.contains(event.type) { queue.append((event, .commitments)) }
     }

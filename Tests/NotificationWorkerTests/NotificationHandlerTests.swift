@@ -175,7 +175,7 @@ struct NotificationHandlerTests {
         #expect(!verifies(request.body, id: "e-2", timestamp, "s3cret-0123456789abcdefghij"))
         #expect(!verifies(request.body, timestamp, "other"))
         #expect(unit.deliveries.map(\.status) == ["delivered"] && unit.deliveries.first?.responseCode == 204)
-        #expect(unit.outbox.map(\.routingKey) == ["notification.delivered"])
+        #expect(unit.outbox.map(\.routingKey) == ["acme.notification.delivered"])
     }
 
     @Test("A failing receiver is tried again later with growing delays; each attempt is logged")
@@ -224,7 +224,7 @@ struct NotificationHandlerTests {
             return
         }
         #expect(sender.requests.count == 3)
-        #expect(unit.outbox.map(\.routingKey) == ["notification.failed"])
+        #expect(unit.outbox.map(\.routingKey) == ["acme.notification.failed"])
         let data = try #require(JSONValue.parse(unit.outbox[0].body)?["data"])
         #expect(data["attempts"] == .number("3") && data["status"] == .number("503"))
     }
@@ -288,7 +288,7 @@ struct NotificationHandlerTests {
             return
         }
         #expect(sender.requests.count == 1)
-        #expect(unit.outbox.map(\.routingKey) == ["notification.failed"])
+        #expect(unit.outbox.map(\.routingKey) == ["acme.notification.failed"])
         let data = try #require(JSONValue.parse(unit.outbox[0].body)?["data"])
         #expect(data["reason"] == .string("address_not_allowed") && data["attempts"] == .number("1"))
         #expect(data["error"] == nil)

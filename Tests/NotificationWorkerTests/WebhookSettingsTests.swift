@@ -35,7 +35,7 @@ struct WebhookSettingsTests {
             }
             unit.messageId = message.id
             _ = try await store.commit(unit)
-            return unit.outbox.map(\.routingKey)
+            return unit.outbox.compactMap(\.type)
         }
 
         /// Where an `invoice.ready` is posted now (nil: nowhere).

@@ -29,8 +29,9 @@ struct BillingClockTests {
     /// The `billing.run` commands the clock put in the outbox: tenant and `as_of`, in order.
     func startedRuns(_ store: SQLiteWorkerStore) async throws -> [(tenant: String, asOf: String, id: String)] {
         try await store.claimOutbox(limit: 100_000, claimant: "test", lease: .seconds(60)).compactMap { record in
-            guard record.message.routingKey == "billing.run",
+            guard record.message.exchange == Topology.internalExchange,
                 let event = try? CloudEvent.decode(record.message.body).get(),
+                record.message.routingKey == "\(event.tenantId).billing.run", event.id.hasPrefix("covenant:clock:"),
                 case .string(let asOf) = event.data["as_of"]
             else { return nil }
             return (event.tenantId, asOf, event.id)
@@ -145,7 +146,7 @@ struct BillingClockTests {
         #expect(try await ticker.tick(at: Self.instant("2025-12-17T00:00:00Z")).reminders == ["vm-4-1"])
         #expect(try await ticker.tick(at: Self.instant("2025-12-20T00:00:00Z")).reminders.isEmpty)
         let events = try await provisioning.store.claimOutbox(limit: 1000, claimant: "test", lease: .seconds(60))
-            .filter { $0.message.routingKey == "contract.expiring" }
+            .filter { $0.message.routingKey == "utc.contract.expiring" }
             .compactMap { try? CloudEvent.decode($0.message.body).get() }
         #expect(
             events.filter { $0.data["contract_id"] == .string("vm-4-1") }.map { $0.data["end_date"] } == [

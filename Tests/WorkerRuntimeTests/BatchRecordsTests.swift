@@ -47,7 +47,7 @@ extension WorkerRuntimeTests {
                     AMQPMessage(
                         body: event.encoded(), messageId: event.id, contentType: CloudEvent.contentType,
                         type: event.type),
-                    exchange: Topology.eventsExchange, routingKey: routingKey)
+                    exchange: Topology.eventsExchange, routingKey: "\(tenant).\(routingKey)")
             })
         let handler = RecordCountingHandler()
         var workerConfiguration = Self.settings(queue, topology)

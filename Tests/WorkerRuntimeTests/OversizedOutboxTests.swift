@@ -22,7 +22,7 @@ extension WorkerRuntimeTests {
         let event = "\(routingKey).done"
         func record(_ id: String, bytes: Int) -> OutboxMessage {
             OutboxMessage(
-                exchange: Topology.eventsExchange, routingKey: event, messageId: id, type: event,
+                exchange: Topology.eventsExchange, routingKey: "t.\(event)", messageId: id, type: event,
                 body: [UInt8](repeating: 0x20, count: bytes))
         }
         // Over the broker's max_message_size (16 MiB) but within the relay's limit here (20 MiB),

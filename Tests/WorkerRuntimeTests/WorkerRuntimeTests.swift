@@ -104,7 +104,7 @@ struct WorkerRuntimeTests {
             topology: AMQPTopology(
                 exchanges: Topology.exchanges,
                 queues: [
-                    .init(name: queue, kind: .classic, bindings: types.map { (Topology.eventsExchange, $0) })
+                    .init(name: queue, kind: .classic, bindings: types.map { (Topology.eventsExchange, "*.\($0)") })
                 ]))
     }
 
@@ -207,7 +207,9 @@ struct WorkerRuntimeTests {
             outgoing.append(OutgoingMessage(message, exchange: Topology.commandsExchange, routingKey: routingKey))
         }
         outgoing.append(
-            OutgoingMessage(large("\(tenant)-u-large-event"), exchange: Topology.eventsExchange, routingKey: routingKey)
+            OutgoingMessage(
+                large("\(tenant)-u-large-event"), exchange: Topology.eventsExchange,
+                routingKey: "\(tenant).\(routingKey)")
         )
         _ = try await publisher.publish(outgoing)
 
