@@ -103,7 +103,8 @@ struct OpsCLIFailureTests {
             configuration: try AMQPConfiguration(url: url), queue: "",
             topology: AMQPTopology(
                 exchanges: Topology.exchanges,
-                queues: [.init(name: "", kind: .classic, bindings: [(Topology.unroutedExchange, "")], exclusive: true)]))
+                queues: [.init(name: "", kind: .classic, bindings: [(Topology.unroutedExchange, "")], exclusive: true)])
+        )
         try await Task.sleep(for: .milliseconds(500))  // bound before the message goes out
         let (status, output) = try await runTool(
             "covenant", ["publish", "--raw", file], environment: ["COVENANT_AMQP_URL": url])
