@@ -16,6 +16,10 @@ public struct AMQPConfiguration: Sendable, CustomStringConvertible {
     public var connectionName: String
     /// Back-off between reconnection attempts: doubles from the first to the last.
     public var reconnectDelay: ClosedRange<Duration>
+    /// Published messages that name no `user_id` carry this connection's user: RabbitMQ refuses
+    /// one whose `user_id` is not the connection's, so a consumer knows truthfully who published
+    /// it (Covenant's tenant authorization rests on it). Off only to test a message without one.
+    public var stampsUserId = true
 
     public struct TLS: Sendable {
         public var caFile: String?

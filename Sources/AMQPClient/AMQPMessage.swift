@@ -8,14 +8,16 @@ public struct AMQPMessage: Sendable, Hashable {
     public var timestamp: UInt64?
     public var correlationId: String?
     public var appId: String?
+    /// The publishing user, as RabbitMQ validated it (`user_id`): see ``AMQPConfiguration/stampsUserId``.
+    public var userId: String?
     public var headers: AMQPTable
     /// Delivery mode 2: the broker writes the message to disk.
     public var persistent: Bool
 
     public init(
         body: [UInt8], messageId: String? = nil, contentType: String? = nil, type: String? = nil,
-        timestamp: UInt64? = nil, correlationId: String? = nil, appId: String? = nil, headers: AMQPTable = [:],
-        persistent: Bool = true
+        timestamp: UInt64? = nil, correlationId: String? = nil, appId: String? = nil, userId: String? = nil,
+        headers: AMQPTable = [:], persistent: Bool = true
     ) {
         self.body = body
         self.messageId = messageId
@@ -24,6 +26,7 @@ public struct AMQPMessage: Sendable, Hashable {
         self.timestamp = timestamp
         self.correlationId = correlationId
         self.appId = appId
+        self.userId = userId
         self.headers = headers
         self.persistent = persistent
     }

@@ -11,12 +11,15 @@ final class RabbitConnection {
     private var isOpen = false
     /// Reused for every publish's strings and headers.
     private let publishArena = CArena()
+    /// The `user_id` published messages carry when they name none (``AMQPConfiguration/stampsUserId``).
+    private let stampedUserId: String?
 
     init(_ configuration: AMQPConfiguration) throws(AMQPError) {
         guard let state = amqp_new_connection() else {
             throw AMQPError(.connectionFailed, "rabbitmq-c could not allocate a connection")
         }
         self.state = state
+        self.stampedUserId = configuration.stampsUserId ? configuration.user : nil
         do {
             try open(configuration)
             isOpen = true
@@ -190,38 +193,7 @@ final class RabbitConnection {
     func publish(_ message: AMQPMessage, exchange: String, routingKey: String, mandatory: Bool) throws(AMQPError) {
         let arena = publishArena
         arena.reset()
-        var properties = amqp_basic_properties_t()
-        var flags: amqp_flags_t = covenant_flag_delivery_mode
-        properties.delivery_mode = message.persistent ? 2 : 1
-        if let contentType = message.contentType {
-            properties.content_type = arena.bytes(contentType)
-            flags |= covenant_flag_content_type
-        }
-        if let messageId = message.messageId {
-            properties.message_id = arena.bytes(messageId)
-            flags |= covenant_flag_message_id
-        }
-        if let type = message.type {
-            properties.type = arena.bytes(type)
-            flags |= covenant_flag_type
-        }
-        if let timestamp = message.timestamp {
-            properties.timestamp = timestamp
-            flags |= covenant_flag_timestamp
-        }
-        if let correlationId = message.correlationId {
-            properties.correlation_id = arena.bytes(correlationId)
-            flags |= covenant_flag_correlation_id
-        }
-        if let appId = message.appId {
-            properties.app_id = arena.bytes(appId)
-            flags |= covenant_flag_app_id
-        }
-        if !message.headers.isEmpty {
-            properties.headers = arena.table(message.headers)
-            flags |= covenant_flag_headers
-        }
-        properties._flags = flags
+        var properties = message.properties(in: arena, userId: message.userId ?? stampedUserId)
         // The body is passed in place: rabbitmq-c copies it into its frame buffer.
         let status = message.body.withUnsafeBytes { body in
             amqp_basic_publish(
@@ -335,21 +307,7 @@ final class RabbitConnection {
         let reply = amqp_read_message(state, Self.channel, &content, 0)
         try check(reply, "reading a message")
         defer { amqp_destroy_message(&content) }
-        let properties = content.properties
-        let flags = properties._flags
-        func text(_ flag: amqp_flags_t, _ bytes: amqp_bytes_t) -> String? {
-            flags & flag != 0 ? FieldTableDecoding.string(bytes) : nil
-        }
-        return AMQPMessage(
-            body: FieldTableDecoding.array(content.body),
-            messageId: text(covenant_flag_message_id, properties.message_id),
-            contentType: text(covenant_flag_content_type, properties.content_type),
-            type: text(covenant_flag_type, properties.type),
-            timestamp: flags & covenant_flag_timestamp != 0 ? properties.timestamp : nil,
-            correlationId: text(covenant_flag_correlation_id, properties.correlation_id),
-            appId: text(covenant_flag_app_id, properties.app_id),
-            headers: flags & covenant_flag_headers != 0 ? FieldTableDecoding.table(properties.headers) : [:],
-            persistent: flags & covenant_flag_delivery_mode != 0 && properties.delivery_mode == 2)
+        return AMQPMessage(body: FieldTableDecoding.array(content.body), properties: content.properties)
     }
 
     /// Whether received data waits in the library's buffers (a poll on the socket would miss it).

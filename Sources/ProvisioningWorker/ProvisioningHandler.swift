@@ -30,6 +30,7 @@ public struct ProvisioningHandler: MessageHandler {
     /// interface's.
     public static let commands = [
         "tenant.upsert", "plan.upsert", "service.provision", "service.change_plan", "service.cancel", "billing.run",
+        AccessChange.grantType, AccessChange.revokeType,
     ]
     /// From the internal exchange: the parts of its own runs, and the clock's runs.
     public static let subscribedEvents = [BillingRunPart.type, Command.billingRunType]
@@ -38,6 +39,9 @@ public struct ProvisioningHandler: MessageHandler {
     public static let customersPerPart = 100
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
+        if event.type == AccessChange.grantType || event.type == AccessChange.revokeType {
+            return try await changeAccess(event)
+        }
         if event.type == BillingRunPart.type {
             do { return try await closePeriods(event) } catch let rejection as Rejection {
                 return .reject(rejection)

@@ -9,7 +9,9 @@ public import AMQPClient
 /// `x-covenant-original-*` (the worker vouched for it); one the broker dead-lettered itself (past
 /// the delivery limit) says it in its latest `x-death`, unless that death was on Covenant's own
 /// retry path (the default exchange), whose copies carry the worker's headers. Headers a publisher
-/// set on a message sent to a named exchange are never read. (Only Covenant's workers and
+/// set on a message sent to a named exchange are never read. The publisher goes along the same
+/// way (`x-covenant-user`), so a replay is checked again as the one who sent the message, never
+/// as the operator replaying it. (Only Covenant's workers and
 /// operators may write `covenant.dead` and the default exchange: the broker's permissions.)
 public enum DeadLetterReplay {
     public struct Replay: Sendable {
@@ -30,13 +32,18 @@ public enum DeadLetterReplay {
             else { return nil }
             return (exchange, routingKey)
         }()
+        let recordedUser = headers["x-covenant-user"]?.stringValue
         let origin: (String, String)?
+        let user: String?
         if let latest = deaths.first {  // the broker's dead letter: its latest death first
             let exchange = latest["exchange"]?.stringValue ?? ""
             let routingKey = latest["routing-keys"]?.arrayValue?.first?.stringValue
             origin = exchange.isEmpty ? covenants : routingKey.map { (exchange, $0) }
+            // Published to a named exchange: RabbitMQ's validated user_id says who.
+            user = exchange.isEmpty ? recordedUser : letter.userId
         } else {
             origin = covenants
+            user = recordedUser
         }
         guard let origin else { return nil }
         var message = letter
@@ -45,6 +52,9 @@ public enum DeadLetterReplay {
         }
         message.headers["x-covenant-original-exchange"] = .string(origin.0)
         message.headers["x-covenant-original-routing-key"] = .string(origin.1)
+        // Checked again as the publisher Covenant verified (none: forbidden), whoever replays it.
+        if let user { message.headers["x-covenant-user"] = .string(user) }
+        message.userId = nil
         return Replay(message: message, routingKey: queue, origin: origin)
     }
 }

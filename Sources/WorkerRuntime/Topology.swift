@@ -23,7 +23,7 @@ public enum Topology {
     /// the clock's billing runs (Covenant's own, with ids no command may use).
     public static let internalTypes: Set<String> = [
         BillingRunPart.type, BillingPeriodClosed.type, InvoiceDrafted.type, CommitmentsEvaluated.type,
-        Command.billingRunType,
+        Command.billingRunType, AccessChanged.type,
     ]
 
     /// Where a worker publishes an event of `type` for `tenantId`: the internal exchange for

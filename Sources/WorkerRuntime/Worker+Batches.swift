@@ -42,7 +42,7 @@ extension Worker {
         taken: ContinuousClock.Instant
     ) async -> Int {
         let deliveries = deliveries.map(Self.withoutForeignHeaders)
-        let decoded = deliveries.map(readEnvelope)
+        let decoded = await entitled(deliveries, deliveries.map(readEnvelope))
         let intakes = zip(deliveries, decoded).map { delivery, decoded in
             let event = try? decoded.get()
             return DeliveryPlan.Intake(

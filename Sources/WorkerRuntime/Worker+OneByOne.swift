@@ -20,7 +20,10 @@ extension Worker {
                     commandId: messageId.flatMap { $0.isEmpty ? nil : $0 }
                         ?? Self.anonymousCommandId(of: delivery.message.body),
                     commandType: delivery.message.type ?? delivery.routingKey,
-                    tenantId: Self.bestEffortTenant(delivery.message.body), rejection: rejection)
+                    // Forbidden: told to the operator, never to the tenant the command named.
+                    tenantId: rejection.code == .forbidden
+                        ? CloudEvent.clusterTenant : Self.bestEffortTenant(delivery.message.body),
+                    rejection: rejection)
             }
             return
         }
@@ -34,7 +37,9 @@ extension Worker {
                     metrics.handled.increment()
                     return
                 }
-                switch settled(try await handler.handle(event), delivery) {
+                let decided =
+                    event.type == AccessChanged.type ? try await applyAccess(event) : try await handler.handle(event)
+                switch settled(decided, delivery) {
                 case .reject(let rejection), .rejectUnlessItArrives(let rejection, _, _):
                     await reject(
                         delivery, consumer, commandId: event.id, commandType: event.type, tenantId: event.tenantId,

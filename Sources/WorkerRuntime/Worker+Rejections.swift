@@ -63,7 +63,9 @@ extension Worker {
             }
         }
         guard isCommand else { return nil }
-        if event.tenantId == CloudEvent.clusterTenant {
+        // Granting access belongs to no tenant: the one command that may say so.
+        let accessCommands = [AccessChange.grantType, AccessChange.revokeType]
+        if event.tenantId == CloudEvent.clusterTenant && !accessCommands.contains(event.type) {
             return Rejection(.invalidMessage, "tenantid \(CloudEvent.clusterTenant) is reserved: it names no tenant")
         }
         if event.id.hasPrefix(CloudEvent.reservedIdPrefix) {
@@ -130,6 +132,7 @@ extension Worker {
         // How long it waited first, and the faults it met, for whoever reads the dead letters.
         let retries = Self.retries(of: delivery)
         if retries > 0 { headers[Self.retriesHeader] = String(retries) }
+        if let user = Self.publisher(of: delivery) { headers[Self.userHeader] = user.storableText }
         if let faults = delivery.message.headers[FaultPolicy.faultsHeader]?.stringValue {
             headers[FaultPolicy.faultsHeader] = faults
         }

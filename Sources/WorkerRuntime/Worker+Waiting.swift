@@ -69,6 +69,7 @@ extension Worker {
         let (exchange, routingKey) = Self.origin(of: delivery)
         headers["x-covenant-original-exchange"] = exchange
         headers["x-covenant-original-routing-key"] = routingKey
+        if let user = Self.publisher(of: delivery) { headers[Self.userHeader] = user }
         let copy = OutboxMessage(
             exchange: "", routingKey: retryQueue,
             messageId: delivery.message.messageId ?? "", type: delivery.message.type?.storableText,

@@ -47,6 +47,9 @@ public final class Worker: Service {
         /// event's type, or another command's. Off only for tests whose queues bind routing keys
         /// of their own to keep apart from each other.
         public var typeMustMatchRoutingKey = true
+        /// Broker users entitled to every tenant and to the operator commands, besides the
+        /// worker's own user (`COVENANT_OPERATORS`).
+        public var operators: Set<String> = []
         /// Relay: rows per claim and how long a claim lasts.
         public var relayBatch = 500
         public var relayLease: Duration = .seconds(30)
@@ -65,6 +68,8 @@ public final class Worker: Service {
     let batchableTypes: Set<String>
     /// `exchange type` of each type the queue is bound to take (``Topology/boundTypes(of:)``).
     let boundTypes: Set<String>
+    /// The configuration's operators and the worker's own broker user.
+    let operators: Set<String>
     let decidesAheadOfCommit: Bool
     let events: EventFactory
     /// What the runtime's own events (`command.rejected`) are stamped with.
@@ -91,6 +96,7 @@ public final class Worker: Service {
         self.store = store
         self.handler = handler
         self.batchableTypes = handler.batchableTypes
+        self.operators = configuration.operators.union([amqp.user])
         self.boundTypes = Topology.boundTypes(
             of: configuration.topology.queues.first { $0.name == configuration.queue })
         self.decidesAheadOfCommit = handler.decidesAheadOfCommit

@@ -1,3 +1,4 @@
+import CovenantMessages
 import Foundation
 public import Logging
 import Metrics
@@ -44,6 +45,8 @@ public enum WorkerProcess {
             try await store.migrate()
             let queue = "covenant.\(name)"
             let events = EventFactory(source: "covenant/\(name)")
+            // Every role keeps the grants of tenant authorization (Worker+Entitlements).
+            let subscribed = subscribed + [AccessChanged.type]
             var configuration = Worker.Configuration(
                 queue: queue,
                 topology: retryDelaysMilliseconds.map {
@@ -54,6 +57,7 @@ public enum WorkerProcess {
                     ?? Topology.workerQueue(
                         queue, commands: commands, events: subscribed, takesUnroutedCommands: takesUnroutedCommands))
             configuration.batchSize = batchSize
+            configuration.operators = settings.operators
             configuration.prefetch = UInt16(clamping: 2 * batchSize)
             let worker = Worker(
                 configuration: configuration, amqp: settings.amqp, store: store,

@@ -24,6 +24,9 @@ public struct WorkerSettings: Sendable {
     /// `COVENANT_DATE_WINDOW_YEARS`: how far from today a command's dates may lie (1–100, default
     /// 10; docs/billing.md, "Limits that protect every tenant").
     public var dateWindow = DateWindow.standard
+    /// `COVENANT_OPERATORS`: broker users entitled to every tenant and to the operator commands
+    /// (the workers' own user always is).
+    public var operators: Set<String> = []
 
     public struct Invalid: Error, CustomStringConvertible {
         public let variable: String
@@ -74,6 +77,12 @@ public struct WorkerSettings: Sendable {
                     problem: "must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             settings.logLevel = parsed
+        }
+        // COVENANT_OPERATORS: broker users entitled to every tenant and to the operator commands
+        // (comma-separated), besides the workers' own user.
+        if let operators = environment["COVENANT_OPERATORS"] {
+            settings.operators = Set(operators.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+                .subtracting([""])
         }
         if let years = environment["COVENANT_DATE_WINDOW_YEARS"], !years.isEmpty {
             guard let number = Int(years), (1...100).contains(number) else {

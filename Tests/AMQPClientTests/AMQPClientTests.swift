@@ -24,7 +24,10 @@ struct AMQPClientTests {
         #expect(confirmation == .confirmed)
         let deliveries = await collector.wait(for: 1)
         let delivery = try #require(deliveries.first)
-        #expect(delivery.message == message)
+        // Stamped with the connection's user, which the broker checked (`user_id`).
+        var stamped = message
+        stamped.userId = configuration.user
+        #expect(delivery.message == stamped)
         #expect(delivery.routingKey == "usage.record" && delivery.exchange == exchange)
         #expect(delivery.redelivered == false)
         await consumer.stop()

@@ -95,3 +95,22 @@ final class EventLog: Sendable {
     }
     func of(_ type: String) -> [CloudEvent] { events.withLock { $0.filter { $0.type == type } } }
 }
+
+extension AMQPConsumer {
+    /// The next delivery, or nil when none comes within `limit` (the consumer then delivers no
+    /// more).
+    func next(within limit: Duration) async -> AMQPDelivery? {
+        await withTaskGroup(of: AMQPDelivery?.self) { group in
+            group.addTask { await self.next(upTo: 1)?.first }
+            group.addTask {
+                // Cancelled: the delivery came first, and the consumer goes on.
+                guard (try? await Task.sleep(for: limit)) != nil else { return nil }
+                self.finishDeliveries()
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+}
