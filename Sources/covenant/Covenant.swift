@@ -15,7 +15,7 @@ struct Covenant: AsyncParsableCommand {
         commandName: "covenant", abstract: "Operate a Covenant cluster.", version: "covenant \(BuildInfo.version)",
         subcommands: [
             TopologyCommand.self, Publish.self, Billing.self, InvoiceCommand.self, Dead.self, Queues.self, Watch.self,
-            WebhookCommand.self,
+            WebhookCommand.self, AccessCommand.self,
         ])
 }
 

@@ -22,43 +22,20 @@ struct WebhookCommand: AsyncParsableCommand {
         @Argument(help: "The id of the event (notification.failed's event_id).") var eventId: String
 
         func run() async throws {
-            let configuration = try connection.configuration()
-            let deadline = connection.deadline(configuration)
             let command = CloudEvent(
                 id: "resend-\(UUID().uuidString.lowercased())", source: "covenant-cli", type: Command.webhookResendType,
                 time: EventClock.system.timestamp(), tenantId: tenant, data: Command.webhookResendData(eventId: eventId)
             )
-            let outcomes = AMQPTopology.Queue(
-                name: "", kind: .classic,
-                bindings: ["notification.delivered", "notification.failed", "command.rejected"].map {
-                    (exchange: Topology.eventsExchange, routingKey: "\(command.tenantId).\($0)")
-                }, exclusive: true)
-            let consumer = AMQPConsumer(
-                configuration: configuration, queue: "",
-                topology: AMQPTopology(exchanges: Topology.exchanges, queues: [outcomes]),
-                onConnectionEvent: deadline.observer)
-            // Bound before the command goes out, so its outcome cannot pass unseen.
-            try await deadline.connected("binding a queue to \(Topology.eventsExchange)")
-            try await Publish.publish([Publish.message(command)], connection)
-            let (tenant, eventId) = (tenant, eventId)
-            let outcome = try await deadline.run("waiting for the outcome of \(command.id)") {
-                for await delivery in consumer.deliveries {
-                    consumer.acknowledge(delivery)
-                    guard let event = try? CloudEvent.decode(delivery.message.body).get(), event.tenantId == tenant
-                    else { continue }
-                    if event.type == "command.rejected", event.data["command_id"] == .string(command.id) {
-                        return (false, EventText.render(event))
-                    }
-                    // The outcome of this attempt, not of another (a retry still due, or a resend
-                    // someone else sent): it follows from this command.
-                    if event.type != "command.rejected", event.causationId == command.id {
-                        return (event.type == "notification.delivered", EventText.render(event))
-                    }
-                }
-                throw CommandFailure(message: "the connection ended before the outcome came")
+            let bindings = ["notification.delivered", "notification.failed", "command.rejected"].map {
+                (exchange: Topology.eventsExchange, routingKey: "\(command.tenantId).\($0)")
             }
-            consumer.finishDeliveries()
-            await consumer.stop()
+            let outcome = try await CommandOutcome.publish(command, awaiting: bindings, connection) { event in
+                if let rejection = CommandOutcome.rejection(of: command, in: event) { return (false, rejection) }
+                // The outcome of this attempt, not of another (a retry still due, or a resend
+                // someone else sent): it follows from this command.
+                guard event.type != "command.rejected", event.causationId == command.id else { return nil }
+                return (event.type == "notification.delivered", EventText.render(event))
+            }
             print(outcome.1)
             guard outcome.0 else { throw CommandFailure(message: "event \(eventId) was not delivered") }
         }

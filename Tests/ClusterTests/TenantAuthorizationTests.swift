@@ -44,13 +44,6 @@ extension ProvisioningProcessTests {
         try await rabbitmqctl(["add_user", upstream, password])
         try await rabbitmqctl(["set_permissions", "-p", "/", upstream, "^$", "^covenant\\.commands$", "^$"])
         try await rabbitmqctl(["add_user", integratorUser, password])
-        let own = "^\(integratorUser)\\..*"
-        try await rabbitmqctl([
-            "set_permissions", "-p", "/", integratorUser, own, own, "^(covenant\\.events|\(integratorUser)\\..*)$",
-        ])
-        try await rabbitmqctl([
-            "set_topic_permissions", "-p", "/", integratorUser, "covenant.events", "^\(mine)\\.", "^\(mine)\\.",
-        ])
 
         let operatorView = Integrator(operatorConfiguration, tenants: [mine, theirs, CloudEvent.clusterTenant])
         let internalView = AMQPConsumer(
@@ -137,7 +130,14 @@ extension ProvisioningProcessTests {
         try await operatorView.waitFor("plan.updated", count: 2, until: deadline)
         #expect(operatorView.events.of("plan.updated").map(\.tenantId) == [mine, theirs])
 
-        // The integrator: its tenant's keys bind; another tenant's, or every key, the broker refuses.
+        // The integrator, given its role by `covenant access grant`: its tenant's keys bind;
+        // another tenant's, or every key, the broker refuses.
+        let management = try #require(
+            ProcessInfo.processInfo.environment["MANAGEMENT_URL"], "MANAGEMENT_URL is not set")
+        let cli = ["COVENANT_AMQP_URL": url, "COVENANT_MANAGEMENT_URL": management]
+        let (granted, grantOutput) = try await runTool(
+            "covenant", ["access", "grant", integratorUser, "--tenant", mine, "--role", "integrator"], environment: cli)
+        #expect(granted == 0, "\(grantOutput)")
         let integratorConfiguration = try configuration(url, user: integratorUser, password: password)
         func binds(_ key: String) async -> Bool {
             let refused = Mutex<String?>(nil)
@@ -169,6 +169,29 @@ extension ProvisioningProcessTests {
         #expect(await !binds("\(theirs).invoice.ready"))
         #expect(await !binds("#"))
         #expect(await !binds("*.invoice.ready"))
+
+        // Revoked: its connections close (bindings made before stop with them), and it binds nothing.
+        let lost = Mutex(false)
+        let listening = AMQPConsumer(
+            configuration: integratorConfiguration, queue: "\(integratorUser).kept",
+            topology: AMQPTopology(
+                exchanges: [],
+                queues: [
+                    .init(
+                        name: "\(integratorUser).kept", kind: .classic,
+                        bindings: [(Topology.eventsExchange, "\(mine).#")], exclusive: true)
+                ]),
+            onConnectionEvent: { event in if case .disconnected = event { lost.withLock { $0 = true } } })
+        try await Task.sleep(for: .seconds(1))
+        let (revoked, revokeOutput) = try await runTool(
+            "covenant", ["access", "revoke", integratorUser, "--tenant", mine, "--role", "integrator"], environment: cli
+        )
+        #expect(revoked == 0 && revokeOutput.contains("no tenant; 1 connection(s) closed"), "\(revokeOutput)")
+        let until = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < until, !lost.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(lost.withLock { $0 })
+        await listening.stop()
+        #expect(await !binds("\(mine).invoice.ready"))
 
         await internalView.stop()
         await operatorPublisher.close()
