@@ -21,25 +21,34 @@ extension Worker {
     }
 
     /// `decoded` with every command its publisher is not entitled to turned into a `forbidden`
-    /// rejection. Grants are read from the store once for the users of the batch; a fault is
-    /// retried with back-off (no command passes unchecked).
+    /// rejection: checked before anything else is said of it, so that a rejection of what an
+    /// unentitled publisher sent (a bad field, an unknown type) never reaches the tenant it
+    /// named. A command that could not be read is judged by the tenant its body names.
+    /// Grants are read from the store once for the users of the batch; a fault is retried with
+    /// back-off (no command passes unchecked).
     func entitled(
         _ deliveries: [AMQPDelivery], _ decoded: [Result<CloudEvent, Rejection>]
     ) async -> [Result<
         CloudEvent, Rejection
     >] {
-        let commands = zip(deliveries, decoded).map { delivery, decoded -> (String?, CloudEvent)? in
-            guard case .success(let event) = decoded, Self.origin(of: delivery).exchange == Topology.commandsExchange
-            else { return nil }
-            return (Self.publisher(of: delivery), event)
+        let commands = zip(deliveries, decoded).map { delivery, decoded -> (String?, String, String)? in
+            guard Self.origin(of: delivery).exchange == Topology.commandsExchange else { return nil }
+            switch decoded {
+            case .success(let event): return (Self.publisher(of: delivery), event.type, event.tenantId)
+            case .failure:
+                return (
+                    Self.publisher(of: delivery), delivery.message.type ?? delivery.routingKey,
+                    Self.bestEffortTenant(delivery.message.body)
+                )
+            }
         }
         let users = Set(commands.compactMap { $0?.0 }).subtracting(operators)
         let grants = await accessGrants(of: Array(users))
         return zip(commands, decoded).map { command, decoded in
-            guard let (publisher, event) = command else { return decoded }
+            guard let (publisher, type, tenant) = command else { return decoded }
             let refusal = Entitlement.refusal(
-                publisher: publisher, isOperator: publisher.map(operators.contains) ?? false, type: event.type,
-                tenant: event.tenantId, grants: publisher.flatMap { grants[$0] } ?? [])
+                publisher: publisher, isOperator: publisher.map(operators.contains) ?? false, type: type,
+                tenant: tenant, grants: publisher.flatMap { grants[$0] } ?? [])
             return refusal.map { .failure($0) } ?? decoded
         }
     }

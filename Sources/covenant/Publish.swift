@@ -73,9 +73,9 @@ struct Publish: AsyncParsableCommand {
         let configuration = try connection.configuration()
         let deadline = connection.deadline(configuration)
         let confirmations = try await deadline.run("publishing \(messages.count) message(s)") {
-            let publisher = AMQPPublisher(
-                configuration: configuration, topology: AMQPTopology(exchanges: Topology.exchanges),
-                onConnectionEvent: deadline.observer)
+            // Declares nothing: a tenant's upstream user may only write `covenant.commands`,
+            // which the workers (or `covenant topology declare`) declared.
+            let publisher = AMQPPublisher(configuration: configuration, onConnectionEvent: deadline.observer)
             let confirmations = try await publisher.publish(messages)
             await publisher.close()
             return confirmations

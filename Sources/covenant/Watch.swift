@@ -36,16 +36,15 @@ struct Watch: AsyncParsableCommand {
                 routingKey: type == "#" ? tenant.map { "\($0).#" } ?? "#" : "\(tenant ?? "*").\(type)"
             )
         }
-        let declared: AMQPTopology.Queue =
-            if let queue {
-                .init(name: queue, kind: .classic, bindings: bindings)
-            } else {
-                .init(name: "", kind: .classic, bindings: bindings, exclusive: true)
-            }
+        // An integrator's user may declare only queues named after itself (`<user>.…`), and no
+        // exchange: with --tenant, the queue is so named and the exchanges are left as they are.
+        let name =
+            queue ?? (tenant == nil ? "" : "\(configuration.user).watch-\(UUID().uuidString.prefix(8).lowercased())")
+        let declared = AMQPTopology.Queue(name: name, kind: .classic, bindings: bindings, exclusive: queue == nil)
         let connections = ConnectionState()
         let consumer = AMQPConsumer(
             configuration: configuration, queue: declared.name,
-            topology: AMQPTopology(exchanges: Topology.exchanges, queues: [declared]),
+            topology: AMQPTopology(exchanges: tenant == nil ? Topology.exchanges : [], queues: [declared]),
             onConnectionEvent: { event in
                 deadline.observer(event)
                 connections.record(event)

@@ -101,6 +101,10 @@ extension ProvisioningProcessTests {
         _ = try await upstreamPublisher.publish([
             plan("\(suffix)-p1", mine), forgedIdentity,
             command("tenant.upsert", #"{"name":"Mine again",\#(license)}"#, id: "\(suffix)-t3", tenant: mine),
+            // What is wrong with a command the publisher may not send is told to the operator only:
+            // a bad one, or one of a type no worker takes, for another tenant.
+            command("plan.upsert", "{}", id: "\(suffix)-p4", tenant: theirs),
+            command("service.suspend", "{}", id: "\(suffix)-p5", tenant: theirs),
         ])
         // A command without user_id, from the operator's own connection.
         var unstamped = operatorConfiguration
@@ -108,7 +112,7 @@ extension ProvisioningProcessTests {
         let anonymous = AMQPPublisher(configuration: unstamped)
         _ = try await anonymous.publish([plan("\(suffix)-p3", mine)])
         try await operatorView.waitForRejections(
-            of: ["\(suffix)-p2", "\(suffix)-t3", "\(suffix)-p3"], until: deadline)
+            of: ["\(suffix)-p2", "\(suffix)-t3", "\(suffix)-p3", "\(suffix)-p4", "\(suffix)-p5"], until: deadline)
         try await operatorView.waitFor("plan.updated", count: 1, until: deadline)
         let rejected = operatorView.events.of("command.rejected").compactMap { event -> String? in
             guard case .string(let id) = event.data["command_id"], id.hasPrefix(suffix),
@@ -119,6 +123,7 @@ extension ProvisioningProcessTests {
         #expect(
             Set(rejected) == [
                 "\(suffix)-p2 forbidden covenant", "\(suffix)-t3 forbidden covenant", "\(suffix)-p3 forbidden covenant",
+                "\(suffix)-p4 forbidden covenant", "\(suffix)-p5 forbidden covenant",
             ])
         #expect(operatorView.events.of("plan.updated").map(\.tenantId) == [mine])
 
