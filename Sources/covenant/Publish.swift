@@ -15,7 +15,8 @@ struct Publish: AsyncParsableCommand {
     @Flag(
         help: """
             Publish messages as given, unchecked (to test how Covenant treats bad input): each line of \
-            the files a JSON object with routing_key, and optionally message_id, content_type and body \
+            the files a JSON object with routing_key, and optionally message_id, content_type, headers \
+            (an object of strings) and body \
             (text) or body_base64.
             """)
     var raw = false
@@ -53,8 +54,14 @@ struct Publish: AsyncParsableCommand {
             let body =
                 text("body_base64").flatMap { Data(base64Encoded: $0) }.map { [UInt8]($0) }
                 ?? Array((text("body") ?? "").utf8)
+            // String headers as given: what a publisher may set (Covenant's own change nothing).
+            var headers: AMQPTable = [:]
+            if case .object(let given)? = item["headers"] {
+                for (name, value) in given.members { if case .string(let text) = value { headers[name] = .string(text) } }
+            }
             return OutgoingMessage(
-                AMQPMessage(body: body, messageId: text("message_id"), contentType: text("content_type")),
+                AMQPMessage(
+                    body: body, messageId: text("message_id"), contentType: text("content_type"), headers: headers),
                 exchange: Topology.commandsExchange, routingKey: key)
         }
     }

@@ -44,7 +44,8 @@ struct Watch: AsyncParsableCommand {
         let connections = ConnectionState()
         let consumer = AMQPConsumer(
             configuration: configuration, queue: declared.name,
-            topology: AMQPTopology(exchanges: tenant == nil ? Topology.exchanges : [], queues: [declared]),
+            // Declares its queue alone: the exchanges are the workers' (`covenant topology declare`).
+            topology: AMQPTopology(exchanges: [], queues: [declared]),
             onConnectionEvent: { event in
                 deadline.observer(event)
                 connections.record(event)
