@@ -57,7 +57,9 @@ struct Publish: AsyncParsableCommand {
             // String headers as given: what a publisher may set (Covenant's own change nothing).
             var headers: AMQPTable = [:]
             if case .object(let given)? = item["headers"] {
-                for (name, value) in given.members { if case .string(let text) = value { headers[name] = .string(text) } }
+                for (name, value) in given.members {
+                    if case .string(let text) = value { headers[name] = .string(text) }
+                }
             }
             return OutgoingMessage(
                 AMQPMessage(
