@@ -3,6 +3,8 @@ public import BillingDomain
 /// A command of the AMQP interface, decoded and checked field by field.
 public enum Command: Sendable {
     case tenantUpsert(TenantUpsert)
+    /// `tenant.configure`: a tenant's own settings, which its users may change.
+    case tenantConfigure(TenantConfigure)
     case planUpsert(Plan)
     case serviceProvision(ServiceProvision)
     case serviceChangePlan(ServiceChangePlan)
@@ -15,7 +17,8 @@ public enum Command: Sendable {
 
     /// Every command type the interface defines (also their routing keys).
     public static let types = [
-        "tenant.upsert", "plan.upsert", "service.provision", "service.change_plan", "service.cancel", "usage.record",
+        "tenant.upsert", TenantConfigure.type, "plan.upsert", "service.provision", "service.change_plan",
+        "service.cancel", "usage.record",
         billingRunType, webhookResendType,
     ]
 
@@ -40,6 +43,7 @@ public enum Command: Sendable {
             let data = try Fields(event.data, path: "data")
             switch event.type {
             case "tenant.upsert": return .success(.tenantUpsert(try TenantUpsert(data, tenantId: event.tenantId)))
+            case TenantConfigure.type: return .success(.tenantConfigure(try TenantConfigure(data)))
             case "plan.upsert": return .success(.planUpsert(try PlanDecoding.plan(data)))
             case "service.provision": return .success(.serviceProvision(try ServiceProvision(data)))
             case "service.change_plan": return .success(.serviceChangePlan(try ServiceChangePlan(data)))
@@ -77,6 +81,37 @@ public struct TenantUpsert: Sendable, Hashable {
     /// docs/api/webhooks.md: at least 24 characters; at most 512 bytes of UTF-8.
     public static let webhookSecretLength = 24...512
 
+    /// A `notification` object's address and secrets (`tenant.upsert`, `tenant.configure`).
+    static func webhook(_ notification: Fields) throws(Rejection) -> (url: String, secrets: [String]) {
+        let url = try notification.string("webhook_url")
+        guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
+            throw Rejection(.invalidMessage, "data.notification.webhook_url must be an http(s) URL")
+        }
+        let one = try notification.optionalString("webhook_secret")
+        let several = notification.has("webhook_secrets") ? try notification.strings("webhook_secrets") : nil
+        let secrets: [String]
+        switch (one, several) {
+        case (let secret?, nil): secrets = [secret]
+        case (nil, let given?) where (1...2).contains(given.count): secrets = given
+        default:
+            throw Rejection(
+                .invalidMessage,
+                "data.notification needs webhook_secret, or webhook_secrets with one or two secrets (a rotation)")
+        }
+        // Guessing is what a short secret invites; a long one is only a cost to keep.
+        guard
+            secrets.allSatisfy({
+                $0.count >= webhookSecretLength.lowerBound && $0.utf8.count <= webhookSecretLength.upperBound
+            })
+        else {
+            throw Rejection(
+                .invalidMessage,
+                "data.notification: a webhook secret has at least \(webhookSecretLength.lowerBound) "
+                    + "characters and at most \(webhookSecretLength.upperBound) bytes")
+        }
+        return (url, secrets)
+    }
+
     init(_ data: Fields, tenantId: String) throws(Rejection) {
         let license = try data.object("platform_license")
         let zoneName = try data.optionalString("time_zone") ?? "UTC"
@@ -99,33 +134,35 @@ public struct TenantUpsert: Sendable, Hashable {
             optionalTerms: optionalTerms,
             expiryNoticeDays: try data.optionalInt("contract_expiry_notice_days", in: 1...365) ?? 30)
         if let notification = try data.optionalObject("notification") {
-            let url = try notification.string("webhook_url")
-            guard url.hasPrefix("https://") || url.hasPrefix("http://") else {
-                throw Rejection(.invalidMessage, "data.notification.webhook_url must be an http(s) URL")
-            }
-            webhookURL = url
-            let one = try notification.optionalString("webhook_secret")
-            let several = notification.has("webhook_secrets") ? try notification.strings("webhook_secrets") : nil
-            switch (one, several) {
-            case (let secret?, nil): webhookSecrets = [secret]
-            case (nil, let secrets?) where (1...2).contains(secrets.count): webhookSecrets = secrets
-            default:
-                throw Rejection(
-                    .invalidMessage,
-                    "data.notification needs webhook_secret, or webhook_secrets with one or two secrets (a rotation)")
-            }
-            // Guessing is what a short secret invites; a long one is only a cost to keep.
-            guard
-                webhookSecrets.allSatisfy({
-                    $0.count >= Self.webhookSecretLength.lowerBound
-                        && $0.utf8.count <= Self.webhookSecretLength.upperBound
-                })
-            else {
-                throw Rejection(
-                    .invalidMessage,
-                    "data.notification: a webhook secret has at least \(Self.webhookSecretLength.lowerBound) "
-                        + "characters and at most \(Self.webhookSecretLength.upperBound) bytes")
-            }
+            (webhookURL, webhookSecrets) = try Self.webhook(notification)
+        }
+    }
+}
+
+/// `tenant.configure`: the settings a tenant's own users may change. A setting sent replaces
+/// the one kept, one left out is kept, one sent as `null` returns to its default. Only the
+/// webhook (`notification`) is built; the others of the interface (`invoice_profile`,
+/// `payment_terms_days`, `reminder_days`, `taxes`) are ignored until invoices use them (#35).
+public struct TenantConfigure: Sendable, Hashable {
+    public static let type = "tenant.configure"
+
+    public enum WebhookChange: Sendable, Hashable {
+        /// Webhooks to this address, signed with these secrets.
+        case set(url: String, secrets: [String])
+        /// `notification: null`: no webhooks from now on.
+        case removed
+    }
+
+    /// nil: the webhook is kept as it is.
+    public var webhook: WebhookChange?
+
+    init(_ data: Fields) throws(Rejection) {
+        guard let notification = data.members["notification"] else { return }
+        if notification == .null {
+            webhook = .removed
+        } else {
+            let (url, secrets) = try TenantUpsert.webhook(try data.object("notification"))
+            webhook = .set(url: url, secrets: secrets)
         }
     }
 }

@@ -37,7 +37,7 @@ public struct NotificationHandler: MessageHandler {
     /// Notification reads the webhook address and secret from the tenant's own command (the
     /// secret is never published in an event), and applies them in provisioning's order
     /// (``settingsEvents``).
-    public static let commands = ["tenant.upsert", "webhook.resend"]
+    public static let commands = ["tenant.upsert", TenantConfigure.type, "webhook.resend"]
     /// Events that order a tenant's webhook settings: never delivered to a webhook.
     public static let settingsEvents = ["tenant.updated"]
     public static let subscribedEvents = [
@@ -47,7 +47,7 @@ public struct NotificationHandler: MessageHandler {
     ]
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
-        if event.type == "tenant.upsert" { return try await configure(event) }
+        if event.type == "tenant.upsert" || event.type == TenantConfigure.type { return try await configure(event) }
         if event.type == "tenant.updated" { return try await settle(event) }
         if event.type == "webhook.resend" { return try await resend(event) }
         return try await deliver(event, to: try await webhook(event.tenantId))

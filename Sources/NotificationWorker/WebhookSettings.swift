@@ -6,8 +6,8 @@ import WorkerStores
 
 /// A tenant's webhook (address and secrets), kept by notification alone, the secrets sealed.
 ///
-/// The settings come in `tenant.upsert`, the command itself (no event carries a secret), and
-/// take effect in the order provisioning applied the upserts: its `tenant.updated` names the
+/// The settings come in `tenant.upsert` or the tenant's own `tenant.configure`, the command
+/// itself (no event carries a secret), and take effect in the order provisioning applied them: its `tenant.updated` names the
 /// command (`causationid`) and the tenant's `revision` after it. The two reach notification in
 /// either order; whichever comes first waits in a `webhook_change` document under the command's
 /// id until the other comes. An upsert provisioning rejected has no `tenant.updated`, so its
@@ -41,14 +41,23 @@ extension NotificationHandler {
     /// stand. A command provisioning will reject is not notification's to reject: it changes
     /// nothing here.
     func configure(_ event: CloudEvent) async throws -> HandlerOutcome {
-        guard case .success(.tenantUpsert(let upsert)) = Command.decode(event) else {
-            return .commit(UnitOfWork(messageId: nil))
+        let webhook: (url: String, secrets: [String])?
+        switch Command.decode(event) {
+        case .success(.tenantUpsert(let upsert)):
+            webhook = upsert.webhookURL.flatMap { upsert.webhookSecrets.isEmpty ? nil : ($0, upsert.webhookSecrets) }
+        case .success(.tenantConfigure(let configure)):
+            switch configure.webhook {
+            case .set(let url, let secrets)?: webhook = (url, secrets)
+            case .removed?: webhook = nil
+            case nil: return .commit(UnitOfWork(messageId: nil))  // the webhook is kept as it is
+            }
+        default: return .commit(UnitOfWork(messageId: nil))
         }
         var settings: JSONObject = [:]
         // Without an address or secrets the tenant takes no webhooks from then on.
-        if let url = upsert.webhookURL, !upsert.webhookSecrets.isEmpty {
-            settings["url"] = .string(url)
-            settings["secrets"] = .array(try upsert.webhookSecrets.map { .string(try sealer.seal($0)) })
+        if let webhook {
+            settings["url"] = .string(webhook.url)
+            settings["secrets"] = .array(try webhook.secrets.map { .string(try sealer.seal($0)) })
         }
         return try await change(tenant: event.tenantId, command: event.id, settings: .object(settings), revision: nil)
     }

@@ -29,7 +29,8 @@ public struct ProvisioningHandler: MessageHandler {
     /// command provisioning sends itself (see docs/architecture.md), never one of the public
     /// interface's.
     public static let commands = [
-        "tenant.upsert", "plan.upsert", "service.provision", "service.change_plan", "service.cancel", "billing.run",
+        "tenant.upsert", TenantConfigure.type, "plan.upsert", "service.provision", "service.change_plan",
+        "service.cancel", "billing.run",
         AccessChange.grantType, AccessChange.revokeType,
     ]
     /// From the internal exchange: the parts of its own runs, and the clock's runs.
@@ -55,6 +56,7 @@ public struct ProvisioningHandler: MessageHandler {
         do {
             switch command {
             case .tenantUpsert(let upsert): return try await upsertTenant(upsert, event)
+            case .tenantConfigure: return try await configureTenant(event)
             case .planUpsert(let plan): return try await upsertPlan(plan, event)
             case .serviceProvision(let provision): return try await provisionService(provision, event)
             case .serviceChangePlan(let change): return try await changePlan(change, event)
@@ -152,6 +154,27 @@ public struct ProvisioningHandler: MessageHandler {
                 EventPayloads.tenantUpdated(command.data).adding(["revision": .number(String(revision))]))
         ]
         return .commit(unit)
+    }
+
+    /// `tenant.configure`: the tenant's own settings. Provisioning keeps none of them yet (the
+    /// webhook is notification's); the tenant's record is written again so that the change gets
+    /// the next revision, in which order notification applies it among the upserts.
+    func configureTenant(_ command: CloudEvent) async throws -> HandlerOutcome {
+        guard let (stored, version) = try await store.jsonDocument(kind: "tenant", key: command.tenantId) else {
+            throw Rejection(.unknownTenant, "tenant \(command.tenantId) does not exist")
+        }
+        let revision = version + 1
+        return .commit(
+            UnitOfWork(
+                messageId: command.id,
+                documents: [
+                    DocumentWrite(kind: "tenant", key: command.tenantId, json: stored, expectedVersion: version)
+                ],
+                outbox: [
+                    event(
+                        "tenant.updated", command,
+                        EventPayloads.tenantUpdated(stored).adding(["revision": .number(String(revision))]))
+                ]))
     }
 
     func upsertPlan(_ plan: Plan, _ command: CloudEvent) async throws -> HandlerOutcome {

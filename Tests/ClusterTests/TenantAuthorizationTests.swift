@@ -100,6 +100,7 @@ extension ProvisioningProcessTests {
         forgedIdentity.message.headers = ["x-covenant-user": .string("guest")]
         _ = try await upstreamPublisher.publish([
             plan("\(suffix)-p1", mine), forgedIdentity,
+            command(TenantConfigure.type, #"{"payment_terms_days":14}"#, id: "\(suffix)-c1", tenant: mine),
             command("tenant.upsert", #"{"name":"Mine again",\#(license)}"#, id: "\(suffix)-t3", tenant: mine),
             // What is wrong with a command the publisher may not send is told to the operator only:
             // a bad one, or one of a type no worker takes, for another tenant.
@@ -114,6 +115,9 @@ extension ProvisioningProcessTests {
         try await operatorView.waitForRejections(
             of: ["\(suffix)-p2", "\(suffix)-t3", "\(suffix)-p3", "\(suffix)-p4", "\(suffix)-p5"], until: deadline)
         try await operatorView.waitFor("plan.updated", count: 1, until: deadline)
+        // Its own settings it changes itself.
+        try await operatorView.waitFor("tenant.updated", count: 3, until: deadline)
+        #expect(operatorView.events.of("tenant.updated").map(\.tenantId).sorted() == [mine, mine, theirs].sorted())
         let rejected = operatorView.events.of("command.rejected").compactMap { event -> String? in
             guard case .string(let id) = event.data["command_id"], id.hasPrefix(suffix),
                 case .string(let code) = event.data["code"]
