@@ -32,18 +32,30 @@ final class ScriptedSender: WebhookSender {
     }
 }
 
-/// A receiver per URL: `dead.example` answers nothing for two seconds, any other at once.
+/// A receiver per URL: `dead.example` hangs until `waitFor` others were delivered (at most ten
+/// seconds), then times out; any other answers at once. Whether the others got through while it
+/// hung is an order, not a time: nothing here depends on how fast the machine is.
 final class SlowSender: WebhookSender {
-    let delivered = Mutex<[(url: String, at: ContinuousClock.Instant)]>([])
+    let delivered = Mutex<[String]>([])
     let calls = Mutex(0)
+    let waitFor: Int
+    /// Whether the dead receiver, while it hung, saw `waitFor` others delivered.
+    let othersWhileHanging = Mutex<Bool?>(nil)
+
+    init(waitFor: Int) { self.waitFor = waitFor }
 
     func post(to url: String, headers: [String: String], body: [UInt8]) async -> WebhookResponse {
         calls.withLock { $0 += 1 }
         if url.contains("dead.example") {
-            try? await Task.sleep(for: .seconds(2))
+            let deadline = ContinuousClock.now + .seconds(10)
+            while ContinuousClock.now < deadline, delivered.withLock({ $0.count }) < waitFor {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            let saw = delivered.withLock { $0.count } >= waitFor
+            othersWhileHanging.withLock { $0 = saw }
             return .failed(.timeout)
         }
-        delivered.withLock { $0.append((url, .now)) }
+        delivered.withLock { $0.append(url) }
         return .status(200)
     }
 }
@@ -125,7 +137,7 @@ struct NotificationHandlerTests {
 
     @Test("A dead receiver never holds up another tenant's deliveries in the same batch")
     func tenantsApart() async throws {
-        let sender = SlowSender()
+        let sender = SlowSender(waitFor: 2)
         let handler = NotificationHandler(
             store: store, events: EventFactory(source: "covenant/notification"), sender: sender)
         try await configure(handler, url: "https://dead.example/hook", id: "t-1")
@@ -135,14 +147,13 @@ struct NotificationHandlerTests {
                 id: id, source: "tests", type: "invoice.ready", time: "2025-02-01T00:00:00Z", tenantId: tenant,
                 data: JSONValue.parse(Array(invoiceReady.utf8))!)
         }
-        let started = ContinuousClock.now
         let outcomes = try await handler.handle(batch: [
             ready("a-1", "acme"), ready("a-2", "acme"), ready("b-1", "beta"), ready("b-2", "beta"),
         ])
         // Beta's two were delivered while acme's receiver hung; acme's second was not tried.
         let delivered = sender.delivered.withLock { $0 }
-        #expect(delivered.map(\.url) == ["https://alive.example/hook", "https://alive.example/hook"])
-        #expect(delivered.allSatisfy { $0.at - started < .seconds(1) })
+        #expect(delivered == ["https://alive.example/hook", "https://alive.example/hook"])
+        #expect(sender.othersWhileHanging.withLock { $0 } == true)
         #expect(sender.calls.withLock { $0 } == 3)
         guard case .retryLater = outcomes[1] else {
             Issue.record("acme's second event was tried behind a dead receiver")
