@@ -2,37 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-
-/// What a user of each role may do at the broker (docs/api/amqp.md, "Tenant authorization"):
-/// RabbitMQ's permissions, as regular expressions over resource names.
-enum BrokerRole: String, CaseIterable, Sendable {
-    /// Writes `covenant.commands`, nothing else.
-    case upstream
-    /// Declares queues of its own (`<user>.…`) and binds them to its tenants' keys of
-    /// `covenant.events` only.
-    case integrator
-
-    struct Permissions: Equatable, Sendable {
-        var configure: String
-        var write: String
-        var read: String
-        /// On `covenant.events`: the routing keys the user may bind (read); nil: none set.
-        var topicRead: String?
-    }
-
-    /// The permissions of `user` entitled to `tenants` (tenant ids: no character to escape).
-    func permissions(user: String, tenants: [String]) -> Permissions {
-        let own = "^" + NSRegularExpression.escapedPattern(for: user) + "\\..*"
-        switch self {
-        case .upstream:
-            return Permissions(configure: "^$", write: "^covenant\\.commands$", read: "^$", topicRead: nil)
-        case .integrator:
-            return Permissions(
-                configure: own, write: own, read: "^(covenant\\.events|\(own.dropFirst()))$",
-                topicRead: "^(\(tenants.sorted().joined(separator: "|")))\\.")
-        }
-    }
-}
+import WorkerRuntime
 
 /// RabbitMQ's management HTTP API, for users' permissions and connections.
 struct BrokerManagement: Sendable {
