@@ -21,13 +21,14 @@ public struct EventFactory: Sendable {
     }
 
     /// An event of `type` following from command `causationId`. Its id is derived from the
-    /// command's id and `key` (default: `sequence`), so the same command always yields the
-    /// same event ids. Routed as ``Topology/route(event:tenantId:)`` says.
+    /// tenant, the command's id and `key` (default: `sequence`), so the same command always
+    /// yields the same event ids, and two tenants' commands of the same id (ids are scoped by
+    /// tenant) never one. Routed as ``Topology/route(event:tenantId:)`` says.
     public func event(
         _ type: String, tenantId: String, causationId: String, data: JSONValue, time: String, sequence: Int = 0,
         key: String? = nil
     ) -> OutboxMessage {
-        let id = Self.eventId("\(causationId):\(type):\(key ?? String(sequence))")
+        let id = Self.eventId("\(tenantId)/\(causationId):\(type):\(key ?? String(sequence))")
         let event = CloudEvent(
             id: id, source: source, type: type, time: time, tenantId: tenantId, causationId: causationId, data: data)
         let route = Topology.route(event: type, tenantId: tenantId)
