@@ -19,6 +19,13 @@ struct ProvisioningProcessTests {
             "\(bin)/\(executable)", environment: environment, output: output ?? "\(logs)/\(executable).log")
     }
 
+    /// A provisioning worker on a SQLite store of its own.
+    func provisioning(_ url: String) throws -> pid_t {
+        try launch(
+            "covenant-provisioning",
+            ["COVENANT_AMQP_URL": url, "COVENANT_DATA_DIR": NSTemporaryDirectory() + "covenant-\(UUID().uuidString)"])
+    }
+
     func command(_ type: String, _ data: String, id: String, tenant: String) -> OutgoingMessage {
         let event = CloudEvent(
             id: id, source: "tests", type: type, time: "2025-01-15T09:30:00Z", tenantId: tenant,
@@ -38,14 +45,7 @@ struct ProvisioningProcessTests {
         try await Task.sleep(for: .milliseconds(300))
 
         let workers = ChildGroup()
-        workers.add(
-            try launch(
-                "covenant-provisioning",
-                [
-                    "COVENANT_AMQP_URL": url,
-                    "COVENANT_DATA_DIR": NSTemporaryDirectory() + "covenant-\(UUID().uuidString)",
-                ]
-            ))
+        workers.add(try provisioning(url))
         let publisher = AMQPPublisher(
             configuration: configuration, topology: AMQPTopology(exchanges: Topology.exchanges))
         // The worker declares its queue when it connects; commands published before that would

@@ -58,14 +58,7 @@ extension ProvisioningProcessTests {
                 ]))
         try await Task.sleep(for: .milliseconds(300))
         let workers = ChildGroup()
-        workers.add(
-            try launch(
-                "covenant-provisioning",
-                [
-                    "COVENANT_AMQP_URL": url,
-                    "COVENANT_DATA_DIR": NSTemporaryDirectory() + "covenant-\(UUID().uuidString)",
-                ]
-            ))
+        workers.add(try provisioning(url))
         let deadline = ContinuousClock.now + .seconds(60)
         try await waitForWorkers(["covenant.provisioning"], operatorConfiguration, until: deadline)
         let operatorPublisher = AMQPPublisher(configuration: operatorConfiguration)
