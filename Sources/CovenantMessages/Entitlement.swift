@@ -6,9 +6,7 @@ public import BillingDomain
 public enum Entitlement {
     /// Commands only operators send: creating a tenant (its licence, its contracts switch) and
     /// granting access.
-    public static let operatorCommands: Set<String> = [
-        "tenant.upsert", AccessChange.grantType, AccessChange.revokeType,
-    ]
+    public static let operatorCommands = AccessChange.types.union(["tenant.upsert"])
 
     /// Why `publisher` may not send a `type` command for `tenant`; nil when it may. `grants`:
     /// the tenants granted to the publisher (unused for an operator).
@@ -33,6 +31,11 @@ public enum Entitlement {
 public struct AccessChange: Sendable, Hashable {
     public static let grantType = "access.grant"
     public static let revokeType = "access.revoke"
+    public static let types: Set<String> = [grantType, revokeType]
+
+    /// Its command type, and the command's `data`, as ``init(_:)`` reads them.
+    public var type: String { grants ? Self.grantType : Self.revokeType }
+    public var data: JSONValue { .object(["user": .string(user), "tenants": .array(tenants.map(JSONValue.string))]) }
 
     public var user: String
     public var tenants: [String]

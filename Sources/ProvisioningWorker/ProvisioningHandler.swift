@@ -28,11 +28,11 @@ public struct ProvisioningHandler: MessageHandler {
     /// The command types provisioning consumes: the public ones, and ``BillingRunPart``, a
     /// command provisioning sends itself (see docs/architecture.md), never one of the public
     /// interface's.
-    public static let commands = [
-        "tenant.upsert", TenantConfigure.type, "plan.upsert", "service.provision", "service.change_plan",
-        "service.cancel", "billing.run",
-        AccessChange.grantType, AccessChange.revokeType,
-    ]
+    public static let commands =
+        [
+            "tenant.upsert", TenantConfigure.type, "plan.upsert", "service.provision", "service.change_plan",
+            "service.cancel", "billing.run",
+        ] + AccessChange.types.sorted()
     /// From the internal exchange: the parts of its own runs, and the clock's runs.
     public static let subscribedEvents = [BillingRunPart.type, Command.billingRunType]
 
@@ -40,7 +40,7 @@ public struct ProvisioningHandler: MessageHandler {
     public static let customersPerPart = 100
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
-        if event.type == AccessChange.grantType || event.type == AccessChange.revokeType {
+        if AccessChange.types.contains(event.type) {
             return try await changeAccess(event)
         }
         if event.type == BillingRunPart.type {
@@ -148,12 +148,15 @@ public struct ProvisioningHandler: MessageHandler {
         // The revision orders a tenant's upserts as provisioning applied them: notification
         // applies the webhook of each in that order, not in the order the commands reach it.
         let revision = (unit.documents.first?.expectedVersion ?? 0) + 1
-        unit.outbox = [
-            event(
-                "tenant.updated", command,
-                EventPayloads.tenantUpdated(command.data).adding(["revision": .number(String(revision))]))
-        ]
+        unit.outbox = [tenantUpdated(command.data, revision: revision, command)]
         return .commit(unit)
+    }
+
+    /// `tenant.updated`: the tenant as `data` says, at `revision`.
+    func tenantUpdated(_ data: JSONValue, revision: Int64, _ command: CloudEvent) -> OutboxMessage {
+        event(
+            "tenant.updated", command, EventPayloads.tenantUpdated(data).adding(["revision": .number(String(revision))])
+        )
     }
 
     /// `tenant.configure`: the tenant's own settings. Provisioning keeps none of them yet (the
@@ -163,18 +166,13 @@ public struct ProvisioningHandler: MessageHandler {
         guard let (stored, version) = try await store.jsonDocument(kind: "tenant", key: command.tenantId) else {
             throw Rejection(.unknownTenant, "tenant \(command.tenantId) does not exist")
         }
-        let revision = version + 1
         return .commit(
             UnitOfWork(
                 messageId: command.id,
                 documents: [
                     DocumentWrite(kind: "tenant", key: command.tenantId, json: stored, expectedVersion: version)
                 ],
-                outbox: [
-                    event(
-                        "tenant.updated", command,
-                        EventPayloads.tenantUpdated(stored).adding(["revision": .number(String(revision))]))
-                ]))
+                outbox: [tenantUpdated(stored, revision: version + 1, command)]))
     }
 
     func upsertPlan(_ plan: Plan, _ command: CloudEvent) async throws -> HandlerOutcome {

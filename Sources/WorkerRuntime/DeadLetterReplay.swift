@@ -27,12 +27,12 @@ public enum DeadLetterReplay {
         let headers = letter.headers
         let deaths = headers["x-death"]?.arrayValue?.compactMap(\.tableValue) ?? []
         let covenants: (String, String)? = {
-            guard let exchange = headers["x-covenant-original-exchange"]?.stringValue,
-                let routingKey = headers["x-covenant-original-routing-key"]?.stringValue
+            guard let exchange = headers[Worker.originalExchangeHeader]?.stringValue,
+                let routingKey = headers[Worker.originalRoutingKeyHeader]?.stringValue
             else { return nil }
             return (exchange, routingKey)
         }()
-        let recordedUser = headers["x-covenant-user"]?.stringValue
+        let recordedUser = headers[Worker.userHeader]?.stringValue
         let origin: (String, String)?
         let user: String?
         if let latest = deaths.first {  // the broker's dead letter: its latest death first
@@ -50,10 +50,10 @@ public enum DeadLetterReplay {
         for key in headers.keys where key.hasPrefix("x-covenant-") || key == "x-death" || key == "x-delivery-count" {
             message.headers[key] = nil
         }
-        message.headers["x-covenant-original-exchange"] = .string(origin.0)
-        message.headers["x-covenant-original-routing-key"] = .string(origin.1)
+        message.headers[Worker.originalExchangeHeader] = .string(origin.0)
+        message.headers[Worker.originalRoutingKeyHeader] = .string(origin.1)
         // Checked again as the publisher Covenant verified (none: forbidden), whoever replays it.
-        if let user { message.headers["x-covenant-user"] = .string(user) }
+        if let user { message.headers[Worker.userHeader] = .string(user) }
         message.userId = nil
         return Replay(message: message, routingKey: queue, origin: origin)
     }

@@ -29,8 +29,16 @@ public enum Topology {
     /// Where a worker publishes an event of `type` for `tenantId`: the internal exchange for
     /// ``internalTypes``, else the events exchange; routing key `<tenantid>.<type>`.
     public static func route(event type: String, tenantId: String) -> (exchange: String, routingKey: String) {
-        (internalTypes.contains(type) ? internalExchange : eventsExchange, "\(tenantId).\(type)")
+        (exchange(ofEvent: type), "\(tenantId).\(type)")
     }
+
+    /// The exchange an event of `type` travels on.
+    static func exchange(ofEvent type: String) -> String {
+        internalTypes.contains(type) ? internalExchange : eventsExchange
+    }
+
+    /// How long a worker's messages wait in its retry queues, unless its role says otherwise.
+    public static let retryDelaysMilliseconds = [500, 5_000, 60_000]
 
     /// Deliveries of one message after which a worker's quorum queue dead-letters it, unsettled:
     /// the broker's backstop behind the worker's own count (`Worker+Redeliveries`), for a message
@@ -46,12 +54,12 @@ public enum Topology {
     /// dead-letter exchange.
     public static func workerQueue(
         _ name: String, commands: [String] = [], events: [String] = [], kind: AMQPTopology.Queue.Kind = .quorum,
-        takesUnroutedCommands: Bool = false, retryDelaysMilliseconds: [Int] = [500, 5_000, 60_000]
+        takesUnroutedCommands: Bool = false, retryDelaysMilliseconds: [Int] = retryDelaysMilliseconds
     ) -> AMQPTopology {
         let bindings =
             (takesUnroutedCommands ? [(exchange: unroutedExchange, routingKey: "")] : [])
             + commands.map { (exchange: commandsExchange, routingKey: $0) }
-            + events.map { (exchange: route(event: $0, tenantId: "*").exchange, routingKey: "*.\($0)") }
+            + events.map { (exchange: exchange(ofEvent: $0), routingKey: "*.\($0)") }
         return AMQPTopology(
             exchanges: exchanges,
             queues: [

@@ -61,8 +61,9 @@ extension Worker {
             attempt += 1
             do {
                 return try await store.documents(kind: Self.accessKind, keys: users).compactMapValues { stored in
-                    guard let json = JSONValue.parse(stored.body), let change = try? AccessChanged(decoding: json)
-                    else { throw StoreError.corrupt(Self.accessKind, stored.key) }
+                    guard let change = Self.access(in: stored) else {
+                        throw StoreError.corrupt(Self.accessKind, stored.key)
+                    }
                     return Set(change.tenants)
                 }
             } catch {
@@ -78,9 +79,7 @@ extension Worker {
     func applyAccess(_ event: CloudEvent) async throws -> HandlerOutcome {
         let change = try AccessChanged(decoding: event)
         let kept = try await store.document(kind: Self.accessKind, key: change.user)
-        if let kept, let json = JSONValue.parse(kept.body), let known = try? AccessChanged(decoding: json),
-            known.revision >= change.revision
-        {
+        if let kept, let known = Self.access(in: kept), known.revision >= change.revision {
             return .commit(UnitOfWork(messageId: nil))
         }
         return .commit(
@@ -93,8 +92,10 @@ extension Worker {
     }
 }
 
-extension AccessChanged {
-    init(decoding json: JSONValue) throws(Rejection) {
-        try self.init(Fields(json, path: "access"))
+extension Worker {
+    /// The grants a stored `access` document keeps; nil when it cannot be read.
+    static func access(in stored: StoredDocument) -> AccessChanged? {
+        guard let json = JSONValue.parse(stored.body) else { return nil }
+        return try? AccessChanged(Fields(json, path: "access"))
     }
 }

@@ -20,10 +20,7 @@ extension Worker {
                     commandId: messageId.flatMap { $0.isEmpty ? nil : $0 }
                         ?? Self.anonymousCommandId(of: delivery.message.body),
                     commandType: delivery.message.type ?? delivery.routingKey,
-                    // Forbidden: told to the operator, never to the tenant the command named.
-                    tenantId: rejection.code == .forbidden
-                        ? CloudEvent.clusterTenant : Self.bestEffortTenant(delivery.message.body),
-                    rejection: rejection)
+                    tenantId: Self.bestEffortTenant(delivery.message.body), rejection: rejection)
             }
             return
         }

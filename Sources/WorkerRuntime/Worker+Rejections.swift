@@ -64,8 +64,7 @@ extension Worker {
         }
         guard isCommand else { return nil }
         // Granting access belongs to no tenant: the one command that may say so.
-        let accessCommands = [AccessChange.grantType, AccessChange.revokeType]
-        if event.tenantId == CloudEvent.clusterTenant && !accessCommands.contains(event.type) {
+        if event.tenantId == CloudEvent.clusterTenant && !AccessChange.types.contains(event.type) {
             return Rejection(.invalidMessage, "tenantid \(CloudEvent.clusterTenant) is reserved: it names no tenant")
         }
         if event.id.hasPrefix(CloudEvent.reservedIdPrefix) {
@@ -120,14 +119,16 @@ extension Worker {
         let commandId = commandId.storableText
         let rejected = events.event(
             "command.rejected",
-            tenantId: CloudEvent.tenantIdProblem(tenantId) == nil ? tenantId : CloudEvent.clusterTenant,
+            // Forbidden: told to the operator, never to the tenant the command named.
+            tenantId: rejection.code != .forbidden && CloudEvent.tenantIdProblem(tenantId) == nil
+                ? tenantId : CloudEvent.clusterTenant,
             causationId: Identifier.normalized(commandId),
             data: EventPayloads.commandRejected(commandId: commandId, commandType: commandType, rejection),
             time: clock.timestamp())
         let origin = Self.origin(of: delivery)
         var headers = [
             "x-covenant-reason-code": rejection.code.rawValue, "x-covenant-reason": rejection.message,
-            "x-covenant-original-exchange": origin.exchange, "x-covenant-original-routing-key": origin.routingKey,
+            Self.originalExchangeHeader: origin.exchange, Self.originalRoutingKeyHeader: origin.routingKey,
         ]
         // How long it waited first, and the faults it met, for whoever reads the dead letters.
         let retries = Self.retries(of: delivery)

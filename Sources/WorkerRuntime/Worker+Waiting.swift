@@ -63,12 +63,10 @@ extension Worker {
         }
         var headers = [Self.retriesHeader: String(faults == nil ? retries + 1 : retries)]
         if let faults { headers[FaultPolicy.faultsHeader] = String(faults) }
-        for (name, value) in delivery.message.headers where name.hasPrefix("x-covenant-original-") {
-            if let text = value.stringValue { headers[name] = text }
-        }
+        // Where it was first published (read from these same headers on a copy back from here).
         let (exchange, routingKey) = Self.origin(of: delivery)
-        headers["x-covenant-original-exchange"] = exchange
-        headers["x-covenant-original-routing-key"] = routingKey
+        headers[Self.originalExchangeHeader] = exchange
+        headers[Self.originalRoutingKeyHeader] = routingKey
         if let user = Self.publisher(of: delivery) { headers[Self.userHeader] = user }
         let copy = OutboxMessage(
             exchange: "", routingKey: retryQueue,
@@ -79,6 +77,10 @@ extension Worker {
     }
 
     static let retriesHeader = "x-covenant-retries"
+    /// Where a message set aside was first published, as the worker verified it (retry copies,
+    /// dead letters, replays).
+    static let originalExchangeHeader = "x-covenant-original-exchange"
+    static let originalRoutingKeyHeader = "x-covenant-original-routing-key"
 
     /// The largest body taken from the commands exchange.
     public static let maximumCommandBytes = 1 << 20
@@ -113,8 +115,8 @@ extension Worker {
     /// headers.
     static func origin(of delivery: AMQPDelivery) -> (exchange: String, routingKey: String) {
         (
-            delivery.message.headers["x-covenant-original-exchange"]?.stringValue ?? delivery.exchange,
-            delivery.message.headers["x-covenant-original-routing-key"]?.stringValue ?? delivery.routingKey
+            delivery.message.headers[originalExchangeHeader]?.stringValue ?? delivery.exchange,
+            delivery.message.headers[originalRoutingKeyHeader]?.stringValue ?? delivery.routingKey
         )
     }
 

@@ -49,13 +49,9 @@ public enum WorkerProcess {
             let subscribed = subscribed + [AccessChanged.type]
             var configuration = Worker.Configuration(
                 queue: queue,
-                topology: retryDelaysMilliseconds.map {
-                    Topology.workerQueue(
-                        queue, commands: commands, events: subscribed, takesUnroutedCommands: takesUnroutedCommands,
-                        retryDelaysMilliseconds: $0)
-                }
-                    ?? Topology.workerQueue(
-                        queue, commands: commands, events: subscribed, takesUnroutedCommands: takesUnroutedCommands))
+                topology: Topology.workerQueue(
+                    queue, commands: commands, events: subscribed, takesUnroutedCommands: takesUnroutedCommands,
+                    retryDelaysMilliseconds: retryDelaysMilliseconds ?? Topology.retryDelaysMilliseconds))
             configuration.batchSize = batchSize
             configuration.operators = settings.operators
             configuration.prefetch = UInt16(clamping: 2 * batchSize)

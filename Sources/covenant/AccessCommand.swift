@@ -32,10 +32,8 @@ struct AccessCommand: AsyncParsableCommand {
             let management = try BrokerManagement(url: url)
             let change = AccessChange(user: user, tenants: tenants, grants: grants)
             let command = CloudEvent(
-                id: "access-\(UUID().uuidString.lowercased())", source: "covenant-cli",
-                type: grants ? AccessChange.grantType : AccessChange.revokeType, time: EventClock.system.timestamp(),
-                tenantId: CloudEvent.clusterTenant,
-                data: .object(["user": .string(user), "tenants": .array(change.tenants.map(JSONValue.string))]))
+                id: "access-\(UUID().uuidString.lowercased())", source: "covenant-cli", type: change.type,
+                time: EventClock.system.timestamp(), tenantId: CloudEvent.clusterTenant, data: change.data)
             let cluster = CloudEvent.clusterTenant
             let outcome = try await CommandOutcome.publish(
                 command,

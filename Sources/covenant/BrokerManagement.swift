@@ -39,7 +39,7 @@ struct BrokerManagement: Sendable {
             .PUT, path,
             ["configure": permissions.configure, "write": permissions.write, "read": permissions.read])
         if let topicRead = permissions.topicRead {
-            try await call(.PUT, topics, ["exchange": "covenant.events", "write": "^$", "read": topicRead])
+            try await call(.PUT, topics, ["exchange": Topology.eventsExchange, "write": "^$", "read": topicRead])
         } else {
             try await call(.DELETE, topics, allowing: [404])
         }

@@ -36,8 +36,8 @@ struct Watch: AsyncParsableCommand {
                 routingKey: type == "#" ? tenant.map { "\($0).#" } ?? "#" : "\(tenant ?? "*").\(type)"
             )
         }
-        // An integrator's user may declare only queues named after itself (`<user>.…`), and no
-        // exchange: with --tenant, the queue is so named and the exchanges are left as they are.
+        // An integrator's user may declare only queues named after itself (`<user>.…`): with
+        // --tenant, the queue is so named.
         let name =
             queue ?? (tenant == nil ? "" : "\(configuration.user).watch-\(UUID().uuidString.prefix(8).lowercased())")
         let declared = AMQPTopology.Queue(name: name, kind: .classic, bindings: bindings, exclusive: queue == nil)
