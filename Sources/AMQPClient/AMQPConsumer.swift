@@ -183,7 +183,7 @@ final class ConsumerDriver: ConnectionDriver {
             // Acknowledgements of the lost connection's deliveries cannot be sent any more.
             state.commands.removeAll { $0.epoch != epoch }
         }
-        onEvent(.connected(epoch: epoch))
+        onEvent(.connected(epoch: epoch, node: connection.node))
     }
 
     func disconnected(_ error: AMQPError) {

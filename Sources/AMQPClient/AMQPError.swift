@@ -41,6 +41,12 @@ public struct AMQPError: Error, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The same fault, its message naming the broker node it happened on.
+    func at(_ node: AMQPConfiguration.Node) -> AMQPError {
+        let prefix = "node \(node): "
+        return message.hasPrefix(prefix) ? self : AMQPError(code, prefix + message, replyCode: replyCode)
+    }
+
     public var description: String {
         "AMQP \(code.rawValue)\(replyCode.map { " (\($0))" } ?? ""): \(message)"
     }

@@ -155,7 +155,9 @@ final class PublishReceipt: Sendable {
 
 /// Connection state changes, for logs and metrics.
 public enum AMQPConnectionEvent: Sendable {
-    case connected(epoch: Int)
+    /// Connected (epoch 1) or connected again, to this node.
+    case connected(epoch: Int, node: AMQPConfiguration.Node)
+    /// The connection was lost, or an attempt failed; the error names the node.
     case disconnected(AMQPError)
 }
 
@@ -242,7 +244,7 @@ final class PublisherDriver: ConnectionDriver {
         try connection.declare(topology)
         try connection.enableConfirms()
         state.withLock { $0.unconfirmed = UnconfirmedWindow() }
-        onEvent(.connected(epoch: epoch))
+        onEvent(.connected(epoch: epoch, node: connection.node))
     }
 
     func disconnected(_ error: AMQPError) {

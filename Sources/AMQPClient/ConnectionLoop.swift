@@ -80,13 +80,16 @@ final class ConnectionLoop: Sendable {
     private func run() {
         var connection: RabbitConnection?
         var epoch = 0
-        var delay = configuration.reconnectDelay.lowerBound
+        var rotation = NodeRotation(
+            nodes: configuration.nodes, delays: configuration.reconnectDelay,
+            start: Int.random(in: 0..<configuration.nodes.count))
         var pausedSince: ContinuousClock.Instant?
         while true {
             guard let open = connection else {
                 if driver.isFinished { break }
+                let node = rotation.next
                 do throws(AMQPError) {
-                    let fresh = try RabbitConnection(configuration)
+                    let fresh = try RabbitConnection(configuration, node: node)
                     epoch += 1
                     do throws(AMQPError) {
                         try driver.connected(fresh, epoch: epoch)
@@ -95,13 +98,13 @@ final class ConnectionLoop: Sendable {
                         throw error
                     }
                     connection = fresh
-                    delay = configuration.reconnectDelay.lowerBound
+                    rotation.connected()
                 } catch {
-                    driver.disconnected(error)
+                    driver.disconnected(error.at(node))
+                    let wait = rotation.failed()
                     sleeping.store(true, ordering: .sequentiallyConsistent)
-                    if !driver.isFinished { sleep(for: delay) }
+                    if !driver.isFinished && wait > .zero { sleep(for: wait) }
                     sleeping.store(false, ordering: .sequentiallyConsistent)
-                    delay = min(delay * 2, configuration.reconnectDelay.upperBound)
                 }
                 continue
             }
@@ -143,7 +146,8 @@ final class ConnectionLoop: Sendable {
             } catch {
                 open.close(politely: false)
                 connection = nil
-                driver.disconnected(error)
+                driver.disconnected(error.at(open.node))
+                rotation.lost()
             }
         }
         driver.loopEnded()
@@ -183,7 +187,7 @@ final class ConnectionLoop: Sendable {
 extension AMQPTopology {
     /// Declares the topology once over a short-lived connection (what the ops CLI does).
     public func declare(using configuration: AMQPConfiguration) throws(AMQPError) {
-        let connection = try RabbitConnection(configuration)
+        let connection = try RabbitConnection.toAnyNode(of: configuration)
         defer { connection.close(politely: true) }
         try connection.declare(self)
     }
@@ -198,7 +202,7 @@ public func inspectQueues(
     var result: [(String, Int, Int)] = []
     for name in names {
         // A passive declare of a missing queue closes the channel: one connection per queue.
-        let connection = try RabbitConnection(configuration)
+        let connection = try RabbitConnection.toAnyNode(of: configuration)
         defer { connection.close(politely: true) }
         let (messages, consumers) = try connection.inspect(queue: name)
         result.append((name, messages, consumers))

@@ -14,11 +14,15 @@ final class RabbitConnection {
     /// The `user_id` published messages carry when they name none (``AMQPConfiguration/stampsUserId``).
     private let stampedUserId: String?
 
-    init(_ configuration: AMQPConfiguration) throws(AMQPError) {
+    /// The broker node this connection is to.
+    let node: AMQPConfiguration.Node
+
+    init(_ configuration: AMQPConfiguration, node: AMQPConfiguration.Node) throws(AMQPError) {
         guard let state = amqp_new_connection() else {
             throw AMQPError(.connectionFailed, "rabbitmq-c could not allocate a connection")
         }
         self.state = state
+        self.node = node
         self.stampedUserId = configuration.stampsUserId ? configuration.user : nil
         do {
             try open(configuration)
@@ -31,6 +35,20 @@ final class RabbitConnection {
 
     deinit {
         if isOpen { amqp_destroy_connection(state) }
+    }
+
+    /// A connection to the first of the nodes, in order, that takes one (the CLI's short-lived
+    /// connections); the last node's error when none does.
+    static func toAnyNode(of configuration: AMQPConfiguration) throws(AMQPError) -> RabbitConnection {
+        var lastError = AMQPError(.invalidConfiguration, "the configuration names no broker node")
+        for node in configuration.nodes {
+            do throws(AMQPError) {
+                return try RabbitConnection(configuration, node: node)
+            } catch {
+                lastError = error.at(node)
+            }
+        }
+        throw lastError
     }
 
     private func open(_ configuration: AMQPConfiguration) throws(AMQPError) {
@@ -53,11 +71,9 @@ final class RabbitConnection {
         }
         guard let socket else { throw AMQPError(.connectionFailed, "rabbitmq-c could not create a socket") }
         var timeout = timeval(tv_sec: configuration.connectTimeoutSeconds, tv_usec: 0)
-        let status = amqp_socket_open_noblock(socket, configuration.host, Int32(configuration.port), &timeout)
+        let status = amqp_socket_open_noblock(socket, node.host, Int32(node.port), &timeout)
         guard status == AMQP_STATUS_OK.rawValue else {
-            throw AMQPError(
-                .connectionFailed,
-                "cannot connect to \(configuration.host):\(configuration.port): \(Self.statusText(status))")
+            throw AMQPError(.connectionFailed, "cannot connect: \(Self.statusText(status))")
         }
         let arena = CArena()
         var properties = arena.table([

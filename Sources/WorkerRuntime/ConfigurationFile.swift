@@ -40,6 +40,17 @@ public struct ConfigurationFile: Sendable {
             case .null: continue
             case .string(let text): values[variable] = text
             case .number(let text): values[variable] = text
+            case .array(let items) where key == "amqp_url":
+                // A cluster's nodes, one URL each: the setting joins them with spaces.
+                let urls = items.compactMap { item -> String? in
+                    if case .string(let url) = item, !url.isEmpty, !url.contains(where: \.isWhitespace) { return url }
+                    return nil
+                }
+                guard !urls.isEmpty, urls.count == items.count else {
+                    throw WorkerSettings.Invalid(
+                        variable: "\(key) in \(path)", problem: "must be a URL or a list of URLs (one per node)")
+                }
+                values[variable] = urls.joined(separator: " ")
             default:
                 throw WorkerSettings.Invalid(variable: "\(key) in \(path)", problem: "must be a string or a number")
             }

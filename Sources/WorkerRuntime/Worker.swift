@@ -84,6 +84,8 @@ public final class Worker: Service {
         var brokerConnected = false
         var consuming = false
         var connections = 0
+        var consumerLink = BrokerLinkLog()
+        var relayLink = BrokerLinkLog()
     }
     let relayId = "relay-\(UUID().uuidString.prefix(8))"
 
@@ -116,31 +118,49 @@ public final class Worker: Service {
             queue: configuration.queue, broker: broker, consuming: consuming && broker, outboxBacklog: backlog)
     }
 
-    func connectionEvent(_ event: AMQPConnectionEvent) {
-        let reconnected = status.withLock { status -> Bool in
+    /// The consumer's connection changed: health, the reconnection count, and a log line.
+    func consumerConnectionEvent(_ event: AMQPConnectionEvent) {
+        let (reconnected, line) = status.withLock { status -> (Bool, BrokerLinkLog.Line) in
+            let line = status.consumerLink.record(event)
             switch event {
             case .connected:
                 status.brokerConnected = true
                 status.connections += 1
-                return status.connections > 1
+                return (status.connections > 1, line)
             case .disconnected:
                 status.brokerConnected = false
-                return false
+                return (false, line)
             }
         }
         if reconnected { metrics.reconnects.increment() }
+        log(line, link: "consumer")
+    }
+
+    /// The relay's connection changed: a log line.
+    func relayConnectionEvent(_ event: AMQPConnectionEvent) {
+        log(status.withLock { $0.relayLink.record(event) }, link: "relay")
+    }
+
+    private func log(_ line: BrokerLinkLog.Line, link: String) {
+        switch line {
+        case .connected: logger.info("\(line.text(link: link))")
+        case .reconnected: logger.notice("\(line.text(link: link))")
+        case .lost, .attemptFailed: logger.warning("\(line.text(link: link))")
+        }
     }
 
     public func run() async throws {
         try await store.migrate()
         // What this worker commits goes to its own relay without being read back.
         store.handOffOutbox(to: relayId, lease: configuration.relayLease)
-        let publisher = AMQPPublisher(configuration: amqp, topology: configuration.topology)
+        let publisher = AMQPPublisher(
+            configuration: amqp, topology: configuration.topology,
+            onConnectionEvent: { [weak self] event in self?.relayConnectionEvent(event) })
         let consumer = AMQPConsumer(
             configuration: amqp, queue: configuration.queue, topology: configuration.topology,
             prefetch: configuration.prefetch, maximumHeldBytes: configuration.maximumHeldBytes,
             consumerTag: "\(configuration.queue)-\(relayId)",
-            onConnectionEvent: { [weak self] event in self?.connectionEvent(event) })
+            onConnectionEvent: { [weak self] event in self?.consumerConnectionEvent(event) })
         let relay = OutboxRelay(
             store: store, publisher: publisher, relayId: relayId, configuration: configuration, bell: outboxBell,
             stopping: StopFlag(), metrics: metrics, logger: logger)

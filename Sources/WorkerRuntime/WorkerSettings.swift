@@ -8,7 +8,9 @@ public import WorkerStores
 /// ``ConfigurationFile``), checked at start: a bad or missing value stops the worker with a
 /// message naming the variable or key (never its secret value).
 ///
-/// - `COVENANT_AMQP_URL`: the broker (`amqp://…` or `amqps://…`), required.
+/// - `COVENANT_AMQP_URL`: the broker (`amqp://…` or `amqps://…`), required; a cluster's nodes
+///   as a comma-separated list of hosts (`amqps://u:p@rabbit-1,rabbit-2,rabbit-3/`), or as
+///   several URLs separated by spaces (what a list in the configuration file becomes).
 /// - `COVENANT_DATABASE_URL`: PostgreSQL (`postgres://…`); when absent, SQLite files under
 ///   `COVENANT_DATA_DIR` (default `./var/data`), one per role.
 public struct WorkerSettings: Sendable {
@@ -56,7 +58,10 @@ public struct WorkerSettings: Sendable {
         let amqp: AMQPConfiguration
         let tls = try tls(environment)
         do {
-            amqp = try AMQPConfiguration(url: url, connectionName: connectionName, tls: tls)
+            // Several URLs (a configuration file's list) are separated by white space; each may
+            // itself name several nodes.
+            let urls = url.split(whereSeparator: \.isWhitespace).map(String.init)
+            amqp = try AMQPConfiguration(urls: urls, connectionName: connectionName, tls: tls)
         } catch {
             throw Invalid(variable: "COVENANT_AMQP_URL", problem: error.message)
         }

@@ -24,7 +24,13 @@ struct Watch: AsyncParsableCommand {
     @Option(help: "Write a line to this file once the queue is bound (for scripts).") var readyFile: String?
     @Option(help: "A durable queue of this name, left in place for a later watch (default: none kept).")
     var queue: String?
+    @Flag(help: "With --queue: a quorum queue, replicated on the broker cluster's nodes (survives a node's loss).")
+    var quorum = false
     @Flag(help: "Print each event as one line of CloudEvents JSON.") var json = false
+
+    func validate() throws {
+        if quorum && queue == nil { throw ValidationError("--quorum needs --queue: a quorum queue is durable") }
+    }
 
     func run() async throws {
         let configuration = try connection.configuration()
@@ -40,7 +46,8 @@ struct Watch: AsyncParsableCommand {
         // --tenant, the queue is so named.
         let name =
             queue ?? (tenant == nil ? "" : "\(configuration.user).watch-\(UUID().uuidString.prefix(8).lowercased())")
-        let declared = AMQPTopology.Queue(name: name, kind: .classic, bindings: bindings, exclusive: queue == nil)
+        let declared = AMQPTopology.Queue(
+            name: name, kind: quorum ? .quorum : .classic, bindings: bindings, exclusive: queue == nil)
         let connections = ConnectionState()
         let consumer = AMQPConsumer(
             configuration: configuration, queue: declared.name,

@@ -1,5 +1,6 @@
 import AMQPClient
 import Foundation
+import Glibc
 import Testing
 
 @Suite("AMQP client against a real RabbitMQ", .serialized)
@@ -30,6 +31,50 @@ struct AMQPClientTests {
         #expect(delivery.message == stamped)
         #expect(delivery.routingKey == "usage.record" && delivery.exchange == exchange)
         #expect(delivery.redelivered == false)
+        await consumer.stop()
+        await publisher.close()
+    }
+
+    @Test("Given a node that is down and one that is up, publisher, consumer and declarations use the live one")
+    func deadNodeSkipped() async throws {
+        var configuration = try Broker.configuration(name: "cluster-test")
+        // A loopback port nothing listens on: refused at once, as a killed node's is.
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(socket, pointer, length)
+                return getsockname(socket, pointer, &length)
+            }
+        }
+        close(socket)
+        let dead = AMQPConfiguration.Node(host: "127.0.0.1", port: Int(UInt16(bigEndian: address.sin_port)))
+        let live = try #require(configuration.nodes.first)
+        configuration.nodes = [dead, live]
+        let exchange = Broker.uniqueName("nodes")
+        let queue = Broker.uniqueName("nodes.q")
+        let topology = Broker.topology(exchange: exchange, queue: queue)
+        try topology.declare(using: configuration)
+        let events = Shared<[AMQPConnectionEvent]>([])
+        let publisher = AMQPPublisher(configuration: configuration, topology: topology)
+        let consumer = AMQPConsumer(
+            configuration: configuration, queue: queue, topology: topology,
+            onConnectionEvent: { event in events.update { $0.append(event) } })
+        let collector = DeliveryCollector(consumer)
+        for n in 0..<3 {
+            let message = AMQPMessage(body: Array("m\(n)".utf8), messageId: "n-\(n)")
+            #expect(try await publisher.publish(message, exchange: exchange, routingKey: "k") == .confirmed)
+        }
+        #expect(await collector.wait(for: 3).count == 3)
+        // Connected to the live node, after at most one refusal by the dead one, which names it.
+        let seen = events.current
+        let connectedTo = seen.compactMap { if case .connected(_, let node) = $0 { node } else { nil } }
+        let refusals = seen.compactMap { if case .disconnected(let error) = $0 { error } else { nil } }
+        #expect(connectedTo == [live])
+        #expect(refusals.count <= 1 && refusals.allSatisfy { $0.message.hasPrefix("node \(dead): cannot connect") })
         await consumer.stop()
         await publisher.close()
     }
@@ -197,10 +242,10 @@ struct AMQPClientTests {
     @Test("URLs: defaults, percent-decoding and the TLS scheme")
     func urls() throws {
         let plain = try AMQPConfiguration(url: "amqp://svc%40acme:p%2Fss@rabbit.internal:5673/billing%2Feu")
-        #expect(plain.user == "svc@acme" && plain.password == "p/ss" && plain.host == "rabbit.internal")
-        #expect(plain.port == 5673 && plain.virtualHost == "billing/eu" && plain.tls == nil)
+        #expect(plain.user == "svc@acme" && plain.password == "p/ss" && plain.nodes.map(\.host) == ["rabbit.internal"])
+        #expect(plain.nodes.map(\.port) == [5673] && plain.virtualHost == "billing/eu" && plain.tls == nil)
         let defaults = try AMQPConfiguration(url: "amqps://broker")
-        #expect(defaults.port == 5671 && defaults.virtualHost == "/" && defaults.user == "guest")
+        #expect(defaults.nodes.map(\.port) == [5671] && defaults.virtualHost == "/" && defaults.user == "guest")
         #expect(defaults.tls?.verifyPeer == true && defaults.tls?.verifyHostname == true)
         #expect(try AMQPConfiguration(url: "amqp://h/%2F").virtualHost == "/")
         #expect(throws: AMQPError.self) { try AMQPConfiguration(url: "http://broker") }

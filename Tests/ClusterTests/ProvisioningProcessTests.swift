@@ -155,7 +155,17 @@ struct ProvisioningProcessTests {
         try write(#"{"amqp_url":"amqp://u:hunter2@rabbit:5672/","http_port":9401,"data_dir":"/srv/covenant"}"#)
         let settings = try WorkerSettings.from(environment: ["COVENANT_CONFIG": path], connectionName: "x")
         #expect(
-            settings.amqp.host == "rabbit" && settings.httpPort == 9401 && settings.dataDirectory == "/srv/covenant")
+            settings.amqp.nodes.map(\.host) == ["rabbit"] && settings.httpPort == 9401
+                && settings.dataDirectory == "/srv/covenant")
+        // A list in the file: a cluster's nodes.
+        try write(#"{"amqp_url":["amqp://u:hunter2@rabbit-1:5672/","amqp://u:hunter2@rabbit-2:5673/"]}"#)
+        let cluster = try WorkerSettings.from(environment: ["COVENANT_CONFIG": path], connectionName: "x")
+        #expect(cluster.amqp.nodes.map(\.description) == ["rabbit-1:5672", "rabbit-2:5673"])
+        try write(#"{"amqp_url":["amqp://u:hunter2@rabbit-1:5672/",5]}"#)
+        #expect(throws: WorkerSettings.Invalid.self) {
+            try WorkerSettings.from(environment: ["COVENANT_CONFIG": path], connectionName: "x")
+        }
+        try write(#"{"amqp_url":"amqp://u:hunter2@rabbit:5672/","http_port":9401,"data_dir":"/srv/covenant"}"#)
         let overridden = try WorkerSettings.from(
             environment: ["COVENANT_CONFIG": path, "COVENANT_HTTP_PORT": "9500"], connectionName: "x")
         #expect(overridden.httpPort == 9500)
