@@ -137,7 +137,7 @@ class Cluster:
         for worker in WORKERS:
             with open(os.path.join(ROOT, self.dir, "logs", f"{worker}.log")) as f:
                 found += [line.rstrip("\n") for line in f if "moved from broker node" in line]
-        return found
+        return sorted(found)  # each line starts with its time
 
     def restart_database(self):
         """A fast shutdown of PostgreSQL (open transactions are rolled back, connections cut),
