@@ -14,12 +14,14 @@ public enum Command: Sendable {
     /// `webhook.resend`: one more try of a webhook delivery notification gave up, by the
     /// event's id (an operator's `covenant webhook resend`; a tenant may send it for its own).
     case webhookResend(eventId: String)
+    /// `customer.upsert`: a customer's billing profile (invoicing keeps it).
+    case customerUpsert(CustomerUpsert)
 
     /// Every command type the interface defines (also their routing keys).
     public static let types = [
         "tenant.upsert", TenantConfigure.type, "plan.upsert", "service.provision", "service.change_plan",
         "service.cancel", "usage.record",
-        billingRunType, webhookResendType,
+        billingRunType, webhookResendType, CustomerUpsert.type,
     ]
 
     /// The commands Covenant sends itself (provisioning's billing clock, the ops CLI), named
@@ -51,6 +53,7 @@ public enum Command: Sendable {
             case "usage.record": return .success(.usageRecord(try UsageRecord(data)))
             case billingRunType: return .success(.billingRun(BillingRunRequest(asOf: try data.date("as_of"))))
             case webhookResendType: return .success(.webhookResend(eventId: try data.string("event_id")))
+            case CustomerUpsert.type: return .success(.customerUpsert(try CustomerUpsert(data)))
             default: return .failure(Rejection(.unknownType, "unknown command type \(event.type)"))
             }
         } catch {
@@ -136,13 +139,14 @@ public struct TenantUpsert: Sendable, Hashable {
         if let notification = try data.optionalObject("notification") {
             (webhookURL, webhookSecrets) = try Self.webhook(notification)
         }
+        _ = try BillingSettingsCoding.settings(data)
     }
 }
 
 /// `tenant.configure`: the settings a tenant's own users may change. A setting sent replaces
-/// the one kept, one left out is kept, one sent as `null` returns to its default. Only the
-/// webhook (`notification`) is built; the others of the interface (`invoice_profile`,
-/// `payment_terms_days`, `reminder_days`, `taxes`) are ignored until invoices use them (#35).
+/// the one kept, one left out is kept, one sent as `null` returns to its default: the webhook
+/// (`notification`, notification's alone) and the invoicing settings (``BillingSettingsCoding``),
+/// which are checked here and merged into the stored tenant by provisioning.
 public struct TenantConfigure: Sendable, Hashable {
     public static let type = "tenant.configure"
 
@@ -157,6 +161,7 @@ public struct TenantConfigure: Sendable, Hashable {
     public var webhook: WebhookChange?
 
     init(_ data: Fields) throws(Rejection) {
+        _ = try BillingSettingsCoding.settings(data)
         guard let notification = data.members["notification"] else { return }
         if notification == .null {
             webhook = .removed

@@ -4,14 +4,29 @@ public import BillingDomain
 /// decimal strings with the currency's minor-unit digits; dates as `YYYY-MM-DD`; periods with
 /// an exclusive `end`.
 public enum EventPayloads {
-    /// `invoice.ready`.
+    /// `invoice.ready`: the lines, each with its taxes; the legal number and due date once the
+    /// invoice is final; the totals (`total` = Σ amounts + `tax_total`) and `amount_due`.
     public static func invoiceReady(_ invoice: Invoice) -> JSONValue {
-        .object([
+        var lines: [JSONValue] = []
+        for (index, item) in invoice.lines.enumerated() {
+            let taxes = index < invoice.lineTaxes.count ? invoice.lineTaxes[index] : []
+            lines.append(line(item).adding(["taxes": .array(taxes.map(tax))]))
+        }
+        var fields: JSONObject = [
             "invoice_id": .string(invoice.id), "customer_id": .string(invoice.customerId),
             "currency": .string(invoice.currency.code), "issue_date": .string(invoice.issueDate.description),
-            "lines": .array(invoice.lines.map(line)), "subtotal": .money(invoice.subtotal),
-            "discount_total": .money(invoice.discountTotal), "total": .money(invoice.total),
-        ])
+            "lines": .array(lines), "subtotal": .money(invoice.subtotal),
+            "discount_total": .money(invoice.discountTotal), "tax_total": .money(invoice.taxTotal),
+            "total": .money(invoice.total), "amount_due": .money(invoice.amountDue),
+        ]
+        if let number = invoice.number { fields["number"] = .string(number) }
+        if let dueDate = invoice.dueDate { fields["due_date"] = .string(dueDate.description) }
+        return .object(fields)
+    }
+
+    /// One tax of a line: its code, rate (percent) and amount.
+    static func tax(_ tax: LineTax) -> JSONValue {
+        .object(["code": .string(tax.code), "rate": .string(figure(tax.rate)), "amount": .money(tax.amount)])
     }
 
     static func line(_ line: InvoiceLine) -> JSONValue {
@@ -118,7 +133,7 @@ public enum EventPayloads {
     /// `notification` (the webhook's address and secrets are notification's alone).
     public static let tenantSettingsPublished = [
         "name", "platform_license", "service_contracts_enabled", "time_zone", "optional_terms", "invoice_profile",
-        "payment_terms_days", "taxes",
+        "payment_terms_days", "reminder_days", "taxes",
     ]
 
     /// `tenant.updated`: the allowed settings of a `tenant.upsert`'s data.

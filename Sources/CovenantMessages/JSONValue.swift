@@ -115,6 +115,13 @@ public enum JSONValue: Sendable, Hashable {
         guard case .object(let existing) = self else { return self }
         return .object(existing.merging(members))
     }
+
+    /// This object without the member `name`; other values are returned unchanged.
+    public func removing(_ name: String) -> JSONValue {
+        guard case .object(var existing) = self else { return self }
+        existing[name] = nil
+        return .object(existing)
+    }
 }
 
 private struct JSONParser {

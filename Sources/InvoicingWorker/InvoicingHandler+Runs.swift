@@ -115,7 +115,7 @@ extension InvoicingHandler {
             return UnitOfWork(messageId: nil)
         }
         var unit = UnitOfWork(messageId: nil, documents: documents.write([account], tenant))
-        announce(invoices, tenant: tenant, causation: runId, into: &unit)
+        try await announce(invoices, tenant: tenant, causation: runId, documents: documents, into: &unit)
         let stored = try await documents.runs.value(runKey)
         // A stored document that cannot be read is a fault, never the message's: not a rejection.
         // `done` was an object of every customer's invoice ids before it became a count; a run

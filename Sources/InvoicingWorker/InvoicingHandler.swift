@@ -28,9 +28,9 @@ public struct InvoicingHandler: MessageHandler {
         self.now = now
     }
 
-    public static let commands: [String] = []
+    public static let commands = [CustomerUpsert.type]
     public static let subscribedEvents = [
-        "plan.updated", ServiceEvent.activated, ServiceEvent.planChanged, ServiceEvent.cancelled,
+        "tenant.updated", "plan.updated", ServiceEvent.activated, ServiceEvent.planChanged, ServiceEvent.cancelled,
         ServiceEvent.contractActivated, ServiceEvent.contractPlanChanged, ServiceEvent.contractCancelled,
         UsageRated.type, BillingPeriodClosed.type,
         CommitmentsEvaluated.type,
@@ -55,6 +55,8 @@ public struct InvoicingHandler: MessageHandler {
             events.flatMap { event in event.customerIds.map { Documents.key(event.tenantId, $0) } })
         try await documents.runs.prefetch(runs)
         try await documents.runCustomers.prefetch(runCustomers)
+        try await documents.profiles.customers.prefetch(
+            events.flatMap { event in event.customerIds.map { Documents.key(event.tenantId, $0) } })
         return try await events.asyncMap { try await handle($0, documents) }
     }
 
@@ -67,6 +69,10 @@ public struct InvoicingHandler: MessageHandler {
             let data = try Fields(event.data, path: "data")
             let tenant = event.tenantId
             switch event.type {
+            case "tenant.updated":
+                return try await applyTenantSettings(event, documents.profiles)
+            case CustomerUpsert.type:
+                return try await upsertCustomer(event, documents.profiles)
             case "plan.updated":
                 return .commit(
                     try await store.replacing(
@@ -94,8 +100,10 @@ public struct InvoicingHandler: MessageHandler {
         let plans: BatchDocuments<Plan>
         let runs: BatchDocuments<JSONValue>
         let runCustomers: BatchDocuments<JSONValue>
+        let profiles: Profiles
 
         init(_ store: any InvoicingStore) {
+            profiles = Profiles(store)
             accounts = BatchDocuments("account", in: store, decode: CustomerAccount.init(json:), encode: \.json)
             plans = .plans(in: store)
             runs = BatchDocuments("run", in: store)
@@ -179,7 +187,8 @@ public struct InvoicingHandler: MessageHandler {
         }
         var unit = UnitOfWork(messageId: nil, documents: documents.write([account], tenant))
         if !invoices.isEmpty {
-            announce(invoices, tenant: tenant, causation: event.causationId ?? event.id, into: &unit)
+            try await announce(
+                invoices, tenant: tenant, causation: event.causationId ?? event.id, documents: documents, into: &unit)
             unit.outbox.append(
                 events.event(
                     "billing.run.completed", tenantId: tenant, causationId: event.causationId ?? event.id,
@@ -190,8 +199,13 @@ public struct InvoicingHandler: MessageHandler {
         return .commit(unit)
     }
 
-    /// Stores invoices and adds `invoice.ready` for each.
-    func announce(_ invoices: [Invoice], tenant: String, causation: String, into unit: inout UnitOfWork) {
+    /// Makes invoices final (``finalise(_:tenant:profiles:)``), stores them and adds
+    /// `invoice.ready` for each.
+    func announce(
+        _ issued: [Invoice], tenant: String, causation: String, documents: Documents, into unit: inout UnitOfWork
+    ) async throws {
+        let (invoices, numbering) = try await finalise(issued, tenant: tenant, profiles: documents.profiles)
+        unit.documents += numbering
         for invoice in invoices {
             let payload = EventPayloads.invoiceReady(invoice)
             unit.invoices.append(

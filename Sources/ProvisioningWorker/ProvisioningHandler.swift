@@ -62,7 +62,7 @@ public struct ProvisioningHandler: MessageHandler {
             case .serviceChangePlan(let change): return try await changePlan(change, event)
             case .serviceCancel(let cancel): return try await cancelService(cancel, event)
             case .billingRun(let run): return try await startRun(asOf: run.asOf, event)
-            case .usageRecord, .webhookResend:
+            case .usageRecord, .webhookResend, .customerUpsert:
                 return .reject(Rejection(.unknownType, "provisioning does not handle \(event.type)"))
             }
         } catch let rejection as Rejection {
@@ -138,18 +138,24 @@ public struct ProvisioningHandler: MessageHandler {
     // MARK: Commands
 
     func upsertTenant(_ upsert: TenantUpsert, _ command: CloudEvent) async throws -> HandlerOutcome {
+        let stored = try await store.jsonDocument(kind: "tenant", key: upsert.tenant.id)
         // The webhook (address and secrets) is notification's alone: provisioning keeps none of it.
-        var kept = command.data
-        if case .object(var fields) = kept {
-            fields["notification"] = nil
-            kept = .object(fields)
-        }
-        var unit = try await store.replacing(kind: "tenant", key: upsert.tenant.id, with: kept)
+        // The invoicing settings are merged: those not sent are kept.
+        guard case .object(var fields) = command.data, case .object(let before) = stored?.0 ?? .object([:])
+        else { throw StoreError.corrupt("tenant", upsert.tenant.id, "not an object") }
+        fields["notification"] = nil
+        for key in BillingSettingsCoding.keys { fields[key] = before[key] }
+        let kept = try BillingSettingsCoding.merged(fields, with: Fields(command.data, path: "data"))
         // The revision orders a tenant's upserts as provisioning applied them: notification
         // applies the webhook of each in that order, not in the order the commands reach it.
-        let revision = (unit.documents.first?.expectedVersion ?? 0) + 1
-        unit.outbox = [tenantUpdated(command.data, revision: revision, command)]
-        return .commit(unit)
+        let version = stored?.1 ?? 0
+        return .commit(
+            UnitOfWork(
+                messageId: command.id,
+                documents: [
+                    DocumentWrite(kind: "tenant", key: upsert.tenant.id, json: .object(kept), expectedVersion: version)
+                ],
+                outbox: [tenantUpdated(.object(kept), revision: version + 1, command)]))
     }
 
     /// `tenant.updated`: the tenant as `data` says, at `revision`.
@@ -159,20 +165,24 @@ public struct ProvisioningHandler: MessageHandler {
         )
     }
 
-    /// `tenant.configure`: the tenant's own settings. Provisioning keeps none of them yet (the
-    /// webhook is notification's); the tenant's record is written again so that the change gets
-    /// the next revision, in which order notification applies it among the upserts.
+    /// `tenant.configure`: the tenant's own settings. The invoicing settings sent are merged into
+    /// the tenant's record (the webhook is notification's); the record is written even when
+    /// nothing of it changed, so that the change gets the next revision, in which order
+    /// notification and invoicing apply it among the upserts.
     func configureTenant(_ command: CloudEvent) async throws -> HandlerOutcome {
         guard let (stored, version) = try await store.jsonDocument(kind: "tenant", key: command.tenantId) else {
             throw Rejection(.unknownTenant, "tenant \(command.tenantId) does not exist")
         }
+        guard case .object(let fields) = stored else { throw StoreError.corrupt("tenant", command.tenantId) }
+        let kept = JSONValue.object(
+            try BillingSettingsCoding.merged(fields, with: Fields(command.data, path: "data")))
         return .commit(
             UnitOfWork(
                 messageId: command.id,
                 documents: [
-                    DocumentWrite(kind: "tenant", key: command.tenantId, json: stored, expectedVersion: version)
+                    DocumentWrite(kind: "tenant", key: command.tenantId, json: kept, expectedVersion: version)
                 ],
-                outbox: [tenantUpdated(stored, revision: version + 1, command)]))
+                outbox: [tenantUpdated(kept, revision: version + 1, command)]))
     }
 
     func upsertPlan(_ plan: Plan, _ command: CloudEvent) async throws -> HandlerOutcome {

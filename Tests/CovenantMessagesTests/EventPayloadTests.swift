@@ -4,7 +4,8 @@ import Testing
 
 @Suite("Event payloads")
 struct EventPayloadTests {
-    /// The `invoice.ready` example of `spec/amqp-api.md`, ids aside.
+    /// The `invoice.ready` example of `spec/amqp-api.md`, ids aside, with the fields every final
+    /// invoice also carries (`number`, `due_date`, `tax_total`, `amount_due`, each line's `taxes`).
     static let specExample = """
         {
           "invoice_id": "INV-cust-1-20250201-INR", "customer_id": "cust-1", "currency": "INR", "issue_date": "2025-02-01",
@@ -12,9 +13,10 @@ struct EventPayloadTests {
             {"type": "recurring", "service_id": "vm-1", "contract_id": "c-1",
              "period": {"start": "2025-01-15", "end": "2025-02-01"},
              "description": "VM Standard, 15–31 Jan 2025",
-             "gross_amount": "548.39", "discount_amount": "54.84", "amount": "493.55"}
+             "gross_amount": "548.39", "discount_amount": "54.84", "amount": "493.55", "taxes": []}
           ],
-          "subtotal": "548.39", "discount_total": "54.84", "total": "493.55"
+          "subtotal": "548.39", "discount_total": "54.84", "total": "493.55",
+          "number": "INV-000001", "due_date": "2025-03-03", "tax_total": "0.00", "amount_due": "493.55"
         }
         """
 
@@ -37,6 +39,7 @@ struct EventPayloadTests {
         var ledger = CustomerLedger(customerId: "cust-1")
         ledger.record(contract)
         let invoice = try #require(ledger.runBilling(asOf: CalendarDate(year: 2025, month: 2, day: 1)!).first)
+            .finalised(number: "INV-000001", dueDate: CalendarDate(year: 2025, month: 3, day: 3)!, taxes: [])
         #expect(EventPayloads.invoiceReady(invoice) == JSONValue.parse(Array(Self.specExample.utf8)))
     }
 

@@ -55,7 +55,9 @@ final class Pipeline {
         if (ProvisioningHandler.commands + ProvisioningHandler.subscribedEvents).contains(event.type) {
             queue.append((event, .provisioning))
         }
-        if InvoicingHandler.subscribedEvents.contains(event.type) { queue.append((event, .invoicing)) }
+        if (InvoicingHandler.commands + InvoicingHandler.subscribedEvents).contains(event.type) {
+            queue.append((event, .invoicing))
+        }
         if CommitmentsHandler.subscribedEvents.contains(event.type) { queue.append((event, .commitments)) }
     }
 

@@ -32,6 +32,8 @@ public enum RejectionCode: String, Sendable, Hashable, CaseIterable {
     case invalidQuantity = "invalid_quantity"
     case periodAlreadyInvoiced = "period_already_invoiced"
     case dateOutOfRange = "date_out_of_range"
+    /// A customer names a tax code its tenant does not list.
+    case unknownTaxCode = "unknown_tax_code"
     /// The publisher is not entitled to the command's tenant, or to an operator's command.
     case forbidden
     /// A message set aside after repeated faults (not a rule it broke).

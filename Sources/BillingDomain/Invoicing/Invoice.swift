@@ -6,6 +6,11 @@ public struct Invoice: Sendable, Hashable {
     public let currency: Currency
     public let issueDate: CalendarDate
     public let lines: [InvoiceLine]
+    /// The tenant's legal number, once final (``finalised(number:dueDate:taxes:)``).
+    public private(set) var number: String?
+    public private(set) var dueDate: CalendarDate?
+    /// Each line's taxes, in the order of ``lines``: empty when the invoice bears no tax.
+    public private(set) var lineTaxes: [[LineTax]] = []
 
     /// An invoice of lines all in `currency`; a line of another currency is an error.
     public init(
@@ -26,8 +31,55 @@ public struct Invoice: Sendable, Hashable {
     public var subtotal: Money { sum(\.grossAmount) }
     /// Σ discount amounts.
     public var discountTotal: Money { sum(\.discountAmount) }
-    /// Σ amounts: what the customer owes.
-    public var total: Money { sum(\.amount) }
+    /// Σ amounts: the lines' net amounts, before tax.
+    public var netTotal: Money { sum(\.amount) }
+    /// Σ every line's taxes.
+    public var taxTotal: Money {
+        Money(minorUnits: lineTaxes.reduce(0) { $0 + $1.reduce(0) { $0 + $1.amount.minorUnits } }, currency: currency)
+    }
+    /// What the customer owes: Σ amounts + the tax total (with no taxes, Σ amounts).
+    public var total: Money { Money(minorUnits: netTotal.minorUnits + taxTotal.minorUnits, currency: currency) }
+    /// What is due at issue: the total, or zero when the total is below zero (the rest is the
+    /// customer's credit).
+    public var amountDue: Money { total.isNegative ? .zero(currency) : total }
+
+    /// Each tax's total over the lines, in the order the taxes first appear: what a document
+    /// lists under the subtotal.
+    public var taxTotals: [LineTax] {
+        var totals: [LineTax] = []
+        for tax in lineTaxes.joined() {
+            if let index = totals.firstIndex(where: { $0.code == tax.code && $0.rate == tax.rate }) {
+                let sum = Money(minorUnits: totals[index].amount.minorUnits + tax.amount.minorUnits, currency: currency)
+                totals[index] = LineTax(code: tax.code, rate: tax.rate, amount: sum)
+            } else {
+                totals.append(tax)
+            }
+        }
+        return totals
+    }
+
+    /// The invoice made final: its legal number, its due date, and each of `taxes` on each
+    /// line's net amount, rounded once per line and tax. No taxes: the amounts stay as they were.
+    public func finalised(
+        number: String, dueDate: CalendarDate, taxes: [TaxRate]
+    ) throws(ArithmeticOverflow)
+        -> Invoice
+    {
+        var final = self
+        final.number = number
+        final.dueDate = dueDate
+        final.lineTaxes = []
+        if !taxes.isEmpty {
+            for line in lines {
+                var onLine: [LineTax] = []
+                for tax in taxes {
+                    onLine.append(LineTax(code: tax.code, rate: tax.rate, amount: try tax.tax(on: line.amount)))
+                }
+                final.lineTaxes.append(onLine)
+            }
+        }
+        return final
+    }
 
     private func sum(_ value: (InvoiceLine) -> Money) -> Money {
         Money(minorUnits: lines.reduce(0) { $0 + value($1).minorUnits }, currency: currency)

@@ -1,0 +1,113 @@
+import BillingDomain
+import CovenantMessages
+import WorkerRuntime
+import WorkerStores
+
+/// Customers' profiles, tenants' invoicing settings, and what they make of an invoice as it
+/// becomes final: its legal number, due date and taxes.
+extension InvoicingHandler {
+    /// The documents that make invoices final: read by each issue, the numbering written.
+    final class Profiles {
+        /// `customer.upsert`'s data, keyed `tenant/customer`.
+        let customers: BatchDocuments<CustomerProfile>
+        /// The invoicing settings of `tenant.updated`, keyed by tenant, with its revision.
+        let settings: BatchDocuments<RevisedSettings>
+        /// Each tenant's invoice numbers taken, keyed by tenant.
+        let numbering: BatchDocuments<InvoiceNumbering>
+
+        init(_ store: any InvoicingStore) {
+            customers = BatchDocuments(
+                "customer", in: store, decode: { try CustomerUpsert.profile(stored: $0).get() },
+                encode: { _ in preconditionFailure("customers are written as their messages' data") })
+            settings = BatchDocuments(
+                "tenant-billing", in: store, decode: RevisedSettings.init(json:),
+                encode: { _ in preconditionFailure("settings are written as their messages' data") })
+            numbering = BatchDocuments(
+                "numbering", in: store,
+                decode: { json in
+                    guard case .number(let text)? = json["invoices"], let taken = Int(text), taken >= 0 else {
+                        throw Rejection(.invalidMessage, "numbering.invoices is not a count")
+                    }
+                    return InvoiceNumbering(taken: taken)
+                }, encode: { .object(["invoices": .number(String($0.taken))]) })
+        }
+    }
+
+    /// A tenant's invoicing settings as of a revision of `tenant.updated`.
+    struct RevisedSettings {
+        var revision: Int64
+        var settings: TenantBillingSettings
+
+        init(json: JSONValue) throws(Rejection) {
+            guard case .number(let text)? = json["revision"], let revision = Int64(text) else {
+                throw Rejection(.invalidMessage, "tenant.revision is missing")
+            }
+            self.revision = revision
+            settings = try BillingSettingsCoding.settings(stored: json).get()
+        }
+    }
+
+    /// `invoices` made final in issue order, as the tenant's settings and each customer's
+    /// profile stand now: numbered from the tenant's sequence, due after the payment terms,
+    /// taxed; and the numbering's write, which makes two finishes at once conflict instead of
+    /// sharing a number.
+    func finalise(
+        _ invoices: [Invoice], tenant: String, profiles: Profiles
+    ) async throws -> (
+        [Invoice], [DocumentWrite]
+    ) {
+        guard !invoices.isEmpty else { return ([], []) }
+        let settings = try await profiles.settings.value(tenant)?.settings ?? TenantBillingSettings()
+        var numbering = try await profiles.numbering.value(tenant) ?? InvoiceNumbering()
+        var final: [Invoice] = []
+        for invoice in invoices {
+            let profile =
+                try await profiles.customers.value(Documents.key(tenant, invoice.customerId)) ?? CustomerProfile()
+            let (taxes, dueDate) = profile.terms(under: settings, issuedOn: invoice.issueDate)
+            do {
+                final.append(
+                    try invoice.finalised(
+                        number: numbering.next(prefix: settings.profile.numberPrefix), dueDate: dueDate, taxes: taxes))
+            } catch {
+                throw Rejection(.invalidMessage, "the taxes of invoice \(invoice.id): \(error)")
+            }
+        }
+        return (final, profiles.numbering.writes([tenant: numbering]))
+    }
+
+    /// `tenant.updated`: the tenant's invoicing settings, kept when newer than those kept.
+    func applyTenantSettings(_ event: CloudEvent, _ profiles: Profiles) async throws -> HandlerOutcome {
+        let tenant = event.tenantId
+        let incoming = try RevisedSettings(json: event.data)
+        if let kept = try await profiles.settings.value(tenant), kept.revision >= incoming.revision {
+            return .commit(UnitOfWork(messageId: nil))
+        }
+        var kept: JSONObject = [:]
+        for key in BillingSettingsCoding.keys + ["revision"] { kept[key] = event.data[key] }
+        return .commit(try await store.replacing(kind: "tenant-billing", key: tenant, with: .object(kept)))
+    }
+
+    /// `customer.upsert`: the profile replaces the one kept, once every tax code it names is one
+    /// of the tenant's; `customer.updated` says so.
+    func upsertCustomer(_ event: CloudEvent, _ profiles: Profiles) async throws -> HandlerOutcome {
+        guard case .success(.customerUpsert(let upsert)) = Command.decode(event) else {
+            if case .failure(let rejection) = Command.decode(event) { return .reject(rejection) }
+            return .reject(Rejection(.unknownType, "invoicing does not handle \(event.type)"))
+        }
+        guard let settings = try await profiles.settings.value(event.tenantId) else {
+            return .rejectUnlessItArrives(Rejection(.unknownTenant, "tenant \(event.tenantId) does not exist"))
+        }
+        let unknown = upsert.profile.taxes.unknownCodes(among: settings.settings.taxes)
+        guard unknown.isEmpty else {
+            return .reject(
+                Rejection(.unknownTaxCode, "the tenant lists no tax \(unknown.joined(separator: ", "))"))
+        }
+        var unit = try await store.replacing(
+            kind: "customer", key: Documents.key(event.tenantId, upsert.customerId), with: event.data)
+        unit.outbox = [
+            events.event(
+                CustomerUpsert.updated, tenantId: event.tenantId, causationId: event.id, data: event.data, time: now())
+        ]
+        return .commit(unit)
+    }
+}
