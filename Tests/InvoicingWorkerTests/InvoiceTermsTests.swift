@@ -68,18 +68,7 @@ struct InvoiceTermsTests {
 
     @Test("A tenant without taxes sees the amounts it saw before, with a number and a due date")
     func untaxed() async throws {
-        let pipeline = try await Pipeline()
-        try await pipeline.send(
-            "tenant.upsert",
-            #"{"name":"Acme","platform_license":{"kind":"virtual","status":"active"},"service_contracts_enabled":true}"#
-        )
-        try await pipeline.send(
-            "plan.upsert",
-            #"{"plan_id":"vm","name":"VM Standard","currency":"INR","monthly_fee":"1000.00","service_type":"vm"}"#)
-        try await pipeline.send(
-            "service.provision",
-            #"{"customer_id":"cust-1","service_id":"vm-1","plan_id":"vm","start_date":"2025-01-15","billing_model":"fixed_term","payment_mode":"postpaid","contract":{"term_months":12,"monthly_fee":"1000.00","discount_percent":"10"}}"#
-        )
+        let pipeline = try await InvoicingPipelineTests().setUp()
         let invoice = try #require(
             try await pipeline.send("billing.run", #"{"as_of":"2025-02-01"}"#).of("invoice.ready").first?.data)
         #expect(invoice["total"] == .string("493.55") && invoice["tax_total"] == .string("0.00"))
