@@ -95,7 +95,9 @@ extension InvoicingHandler {
             return .reject(Rejection(.unknownType, "invoicing does not handle \(event.type)"))
         }
         guard let settings = try await profiles.settings.value(event.tenantId) else {
-            return .rejectUnlessItArrives(Rejection(.unknownTenant, "tenant \(event.tenantId) does not exist"))
+            // The tenant's `tenant.updated` may still be on its way from provisioning: about 12 s.
+            return .rejectUnlessItArrives(
+                Rejection(.unknownTenant, "tenant \(event.tenantId) does not exist"), attempts: 6, after: .seconds(2))
         }
         let unknown = upsert.profile.taxes.unknownCodes(among: settings.settings.taxes)
         guard unknown.isEmpty else {
