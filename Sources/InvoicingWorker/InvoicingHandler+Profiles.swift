@@ -48,8 +48,8 @@ extension InvoicingHandler {
     }
 
     /// `invoices` made final in issue order, as the tenant's settings and each customer's
-    /// profile stand now: numbered from the tenant's sequence, due after the payment terms,
-    /// taxed; and the numbering's write, which makes two finishes at once conflict instead of
+    /// profile stand now: split by service for a customer grouping `per_service`, numbered from
+    /// the tenant's sequence, due after the payment terms, taxed; and the numbering's write, which makes two finishes at once conflict instead of
     /// sharing a number.
     func finalise(
         _ invoices: [Invoice], tenant: String, profiles: Profiles
@@ -64,12 +64,15 @@ extension InvoicingHandler {
             let profile =
                 try await profiles.customers.value(Documents.key(tenant, invoice.customerId)) ?? CustomerProfile()
             let (taxes, dueDate) = profile.terms(under: settings, issuedOn: invoice.issueDate)
-            do {
-                final.append(
-                    try invoice.finalised(
-                        number: numbering.next(prefix: settings.profile.numberPrefix), dueDate: dueDate, taxes: taxes))
-            } catch {
-                throw Rejection(.invalidMessage, "the taxes of invoice \(invoice.id): \(error)")
+            for part in invoice.grouped(profile.grouping) {
+                do {
+                    final.append(
+                        try part.finalised(
+                            number: numbering.next(prefix: settings.profile.numberPrefix), dueDate: dueDate,
+                            taxes: taxes))
+                } catch {
+                    throw Rejection(.invalidMessage, "the taxes of invoice \(part.id): \(error)")
+                }
             }
         }
         return (final, profiles.numbering.writes([tenant: numbering]))

@@ -115,7 +115,7 @@ extension InvoicingHandler {
             return UnitOfWork(messageId: nil)
         }
         var unit = UnitOfWork(messageId: nil, documents: documents.write([account], tenant))
-        try await announce(invoices, tenant: tenant, causation: runId, documents: documents, into: &unit)
+        let final = try await announce(invoices, tenant: tenant, causation: runId, documents: documents, into: &unit)
         let stored = try await documents.runs.value(runKey)
         // A stored document that cannot be read is a fault, never the message's: not a rejection.
         // `done` was an object of every customer's invoice ids before it became a count; a run
@@ -132,7 +132,7 @@ extension InvoicingHandler {
             done = members.count
         default: throw StoreError.corrupt("run", runKey, "an unreadable count")
         }
-        let ids: JSONValue = .array(invoices.map { .string($0.id) })
+        let ids: JSONValue = .array(final.map { .string($0.id) })
         unit.documents += documents.runs.writes([
             runKey: .object([
                 "as_of": .string(asOf.description), "customers": .number(String(customers)),

@@ -187,23 +187,23 @@ public struct InvoicingHandler: MessageHandler {
         }
         var unit = UnitOfWork(messageId: nil, documents: documents.write([account], tenant))
         if !invoices.isEmpty {
-            try await announce(
+            let final = try await announce(
                 invoices, tenant: tenant, causation: event.causationId ?? event.id, documents: documents, into: &unit)
             unit.outbox.append(
                 events.event(
                     "billing.run.completed", tenantId: tenant, causationId: event.causationId ?? event.id,
-                    data: EventPayloads.billingRunCompleted(
-                        asOf: invoices[0].issueDate, invoiceIds: invoices.map(\.id)),
+                    data: EventPayloads.billingRunCompleted(asOf: invoices[0].issueDate, invoiceIds: final.map(\.id)),
                     time: now()))
         }
         return .commit(unit)
     }
 
     /// Makes invoices final (``finalise(_:tenant:profiles:)``), stores them and adds
-    /// `invoice.ready` for each.
+    /// `invoice.ready` for each; returns them.
+    @discardableResult
     func announce(
         _ issued: [Invoice], tenant: String, causation: String, documents: Documents, into unit: inout UnitOfWork
-    ) async throws {
+    ) async throws -> [Invoice] {
         let (invoices, numbering) = try await finalise(issued, tenant: tenant, profiles: documents.profiles)
         unit.documents += numbering
         for invoice in invoices {
@@ -219,6 +219,7 @@ public struct InvoicingHandler: MessageHandler {
                     "invoice.ready", tenantId: tenant, causationId: causation, data: payload, time: now(),
                     key: invoice.id))
         }
+        return invoices
     }
 
     func rateUsage(_ rated: UsageRated, _ tenant: String, _ documents: Documents) async throws -> HandlerOutcome {

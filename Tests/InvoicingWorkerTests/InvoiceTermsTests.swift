@@ -75,6 +75,29 @@ struct InvoiceTermsTests {
         #expect(invoice["number"] == .string("INV-000001") && invoice["due_date"] == .string("2025-03-03"))
     }
 
+    @Test("A customer grouping per service gets an invoice per service, each with its own number")
+    func perService() async throws {
+        let pipeline = try await InvoicingPipelineTests().setUp()
+        try await pipeline.send(
+            "customer.upsert", #"{"customer_id":"cust-1","name":"Initech","invoice_grouping":"per_service"}"#)
+        try await pipeline.send(
+            "usage.rated",
+            #"{"records":[{"usage_id":"u-1","customer_id":"cust-1","service_id":"sim-1","metric":"gb","quantity":"123.5","month":"2025-01","date":"2025-01-20","late":false,"billing_model":"payg"}]}"#
+        )
+        let events = try await pipeline.send("billing.run", #"{"as_of":"2025-02-01"}"#)
+        let ready = events.of("invoice.ready").map(\.data)
+        #expect(
+            ready.map { $0["invoice_id"] } == [
+                .string("INV-cust-1-20250201-INR-vm-1"), .string("INV-cust-1-20250201-INR-sim-1"),
+            ])
+        #expect(ready.map { $0["total"] } == [.string("493.55"), .string("12.35")])
+        #expect(ready.map { $0["number"] } == [.string("INV-000001"), .string("INV-000002")])
+        #expect(
+            events.of("billing.run.completed").map { $0.data["invoice_ids"] } == [
+                .array([.string("INV-cust-1-20250201-INR-vm-1"), .string("INV-cust-1-20250201-INR-sim-1")])
+            ])
+    }
+
     @Test("A customer naming a tax code its tenant does not list is unknown_tax_code, and nothing is kept")
     func unknownTaxCode() async throws {
         let pipeline = try await setUp()

@@ -1,11 +1,11 @@
 /// A customer's invoice in one currency, dated the day it is issued. Final once issued:
 /// corrections come as lines on later invoices.
 public struct Invoice: Sendable, Hashable {
-    public let id: String
+    public private(set) var id: String
     public let customerId: String
     public let currency: Currency
     public let issueDate: CalendarDate
-    public let lines: [InvoiceLine]
+    public private(set) var lines: [InvoiceLine]
     /// The tenant's legal number, once final (``finalised(number:dueDate:taxes:)``).
     public private(set) var number: String?
     public private(set) var dueDate: CalendarDate?
@@ -79,6 +79,29 @@ public struct Invoice: Sendable, Hashable {
             }
         }
         return final
+    }
+
+    /// The invoice as a customer grouping `grouping` receives it: itself (`combined`), or one
+    /// invoice per service of its lines, in the order each service first appears, each line
+    /// (a penalty too) on the invoice of the service it is charged to, with the id
+    /// `<id>-<service>` (`per_service`). Issued invoices only: before ``finalised(number:dueDate:taxes:)``.
+    public func grouped(_ grouping: CustomerProfile.Grouping) -> [Invoice] {
+        guard grouping == .perService else { return [self] }
+        var services: [String] = []
+        var lines: [String: [InvoiceLine]] = [:]
+        for line in self.lines {
+            if lines[line.serviceId] == nil { services.append(line.serviceId) }
+            lines[line.serviceId, default: []].append(line)
+        }
+        return services.map { service in
+            var part = self
+            part.id = "\(id)-\(service)"
+            part.lines = lines[service] ?? []
+            part.lineTaxes = []
+            part.number = nil
+            part.dueDate = nil
+            return part
+        }
     }
 
     private func sum(_ value: (InvoiceLine) -> Money) -> Money {

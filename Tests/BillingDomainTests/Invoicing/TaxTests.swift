@@ -126,6 +126,21 @@ struct TaxTests {
         }
     }
 
+    @Test("Grouping per service: one invoice per service, in the order services first appear, lines kept in order")
+    func perService() throws {
+        func line(_ service: String, _ gross: String) -> InvoiceLine {
+            InvoiceLine(
+                kind: .recurring, serviceId: service, contractId: nil, period: period("2025-01-01", "2025-02-01"),
+                description: service, grossAmount: money(gross))
+        }
+        let invoice = try Self.invoice([line("vm-1", "1.00"), line("sim-1", "2.00"), line("vm-1", "3.00")])
+        #expect(invoice.grouped(.combined) == [invoice])
+        let parts = invoice.grouped(.perService)
+        #expect(parts.map(\.id) == ["INV-c-20250201-INR-vm-1", "INV-c-20250201-INR-sim-1"])
+        #expect(parts.map { $0.lines.map(\.grossAmount.decimalText) } == [["1.00", "3.00"], ["2.00"]])
+        #expect(parts.map(\.total.decimalText) == ["4.00", "2.00"])
+    }
+
     @Test("Legal numbers: the prefix and 1, 2, 3… zero-padded to at least six digits")
     func numbering() {
         var numbering = InvoiceNumbering()
