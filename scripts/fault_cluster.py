@@ -187,22 +187,40 @@ class Watcher:
 
     def __init__(self, cluster, name, tenant):
         self.tenant = tenant
+        self.cluster = cluster
+        self.name = name
         self.path = os.path.join(ROOT, cluster.dir, "events.jsonl")
-        ready = os.path.join(ROOT, cluster.dir, "watch.ready")
         self.out = open(self.path, "w")
-        # On a cluster, a quorum queue: it keeps the events on the nodes still up when one dies.
-        quorum = ["--quorum"] if cluster.brokers > 1 else []
-        self.process = subprocess.Popen(
-            [f"{cluster.bin}/covenant", "watch", "--amqp-url", cluster.url, "--json", "--queue",
-             f"fault-test-{name}", *quorum, "--ready-file", ready], cwd=ROOT, stdout=self.out,
-            stderr=subprocess.DEVNULL)
-        while not os.path.exists(ready):
-            time.sleep(0.1)
+        self.restarts = 0
+        self.start()
         self.offset = 0
         self.events = {}
         self.buffer = ""
 
+    def start(self):
+        """Watches through the durable queue (on a cluster, a quorum queue: it keeps the events on
+        the nodes still up when one dies). A watch gives up after --timeout without a broker; a
+        whole cluster's restart can take longer, so a watch that ended is started again, on the
+        same queue, and nothing is missed."""
+        ready = os.path.join(ROOT, self.cluster.dir, "watch.ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        quorum = ["--quorum"] if self.cluster.brokers > 1 else []
+        self.process = subprocess.Popen(
+            [f"{self.cluster.bin}/covenant", "watch", "--amqp-url", self.cluster.url, "--json", "--queue",
+             f"fault-test-{self.name}", *quorum, "--timeout", "300", "--ready-file", ready], cwd=ROOT,
+            stdout=self.out, stderr=subprocess.DEVNULL)
+        while not os.path.exists(ready):
+            if self.process.poll() is not None:  # the broker is not back yet: try again
+                time.sleep(1)
+                return self.start()
+            time.sleep(0.1)
+
     def poll(self):
+        if self.process.poll() is not None:
+            self.restarts += 1
+            log(f"the watch ended (exit {self.process.returncode}); watching again")
+            self.start()
         with open(self.path) as f:
             f.seek(self.offset)
             data = f.read()
