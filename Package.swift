@@ -55,6 +55,12 @@ let package = Package(
             dependencies: ["BillingDomain"],
             swiftSettings: strictSettings
         ),
+        // What an invoice's document shows: the data its templates lay out (pure).
+        .target(
+            name: "InvoiceDocuments",
+            dependencies: ["BillingDomain", "CovenantMessages"],
+            swiftSettings: strictSettings
+        ),
         // Worker stores: an inbox, an outbox and each worker's data, on SQLite (GRDB) or
         // PostgreSQL (postgres-nio), behind one protocol.
         .target(
@@ -190,6 +196,11 @@ let package = Package(
         .testTarget(
             name: "WorkerStoresTests",
             dependencies: ["WorkerStores", "BillingDomain", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "InvoiceDocumentsTests",
+            dependencies: ["InvoiceDocuments", "CovenantMessages", "BillingDomain"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -46,6 +46,18 @@ extension Contract {
 }
 
 /// How periods read on an invoice line (written with a ``TextWriter``).
+extension BillingPeriod {
+    /// The days billed, as a document shows them: `15–31 Jan 2025`, `10 Mar 2025 – 14 Jan 2026`.
+    public var shownDays: String { LineDescription.days(of: self) }
+}
+
+extension CalendarDate {
+    /// The date as a document shows it: `1 Feb 2025`.
+    public var shownText: String {
+        "\(day) \(LineDescription.monthNames[month - 1]) \(year)"
+    }
+}
+
 enum LineDescription {
     static let monthNames: [StaticString] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
