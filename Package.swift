@@ -55,6 +55,12 @@ let package = Package(
             dependencies: ["BillingDomain"],
             swiftSettings: strictSettings
         ),
+        // The documents worker: invoices typeset into PDFs (docs/decisions/0013).
+        .target(
+            name: "DocumentsWorker",
+            dependencies: ["InvoiceDocuments", "CovenantMessages", "BillingDomain"],
+            swiftSettings: strictSettings
+        ),
         // What an invoice's document shows: the data its templates lay out (pure).
         .target(
             name: "InvoiceDocuments",
@@ -196,6 +202,11 @@ let package = Package(
         .testTarget(
             name: "WorkerStoresTests",
             dependencies: ["WorkerStores", "BillingDomain", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "DocumentsWorkerTests",
+            dependencies: ["DocumentsWorker", "InvoiceDocuments", "CovenantMessages", "BillingDomain"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -23,7 +23,8 @@ struct InvoiceDocumentTests {
         TenantBillingSettings(
             profile: InvoiceProfile(
                 legalName: "Acme Cloud Pvt Ltd",
-                address: PostalAddress(line1: "4th Floor, Prestige Tech Park", city: "Bengaluru", postalCode: "560103",
+                address: PostalAddress(
+                    line1: "4th Floor, Prestige Tech Park", city: "Bengaluru", postalCode: "560103",
                     region: "Karnataka", country: "IN"),
                 taxId: "29AABCA1234F1Z5", accentColor: "#0B6E4F", footer: "Thank you for your business."),
             taxes: [
@@ -65,15 +66,17 @@ struct InvoiceDocumentTests {
     @Test("No taxes: an invoice, not a tax invoice; a customer without a profile is named by its id")
     func untaxed() throws {
         var text = Self.invoice
-        for tax in [#"{"code":"cgst","rate":"9","amount":"44.42"},{"code":"sgst","rate":"9","amount":"44.42"}"#,
-            #"{"code":"cgst","rate":"9","amount":"11111.11"},{"code":"sgst","rate":"9","amount":"11111.11"}"#]
-        {
+        for tax in [
+            #"{"code":"cgst","rate":"9","amount":"44.42"},{"code":"sgst","rate":"9","amount":"44.42"}"#,
+            #"{"code":"cgst","rate":"9","amount":"11111.11"},{"code":"sgst","rate":"9","amount":"11111.11"}"#,
+        ] {
             text = text.replacingOccurrences(of: tax, with: "")
         }
         let data = try #require(JSONValue.parse(Array(text.utf8)))
         let model = try InvoiceDocument.model(invoice: data, settings: TenantBillingSettings(), customer: nil)
         #expect(model["title"] == .string("Invoice") && model["tax_names"] == .array([]))
-        #expect(model["buyer"]?["name"] == .string("cust-1") && model["accent"] == .string(InvoiceDocument.defaultAccent))
+        #expect(
+            model["buyer"]?["name"] == .string("cust-1") && model["accent"] == .string(InvoiceDocument.defaultAccent))
     }
 
     @Test("Amounts: thousands grouped, a minus sign, the currency's digits")
