@@ -58,7 +58,10 @@ let package = Package(
         // The documents worker: invoices typeset into PDFs (docs/decisions/0013).
         .target(
             name: "DocumentsWorker",
-            dependencies: ["InvoiceDocuments", "CovenantMessages", "BillingDomain"],
+            dependencies: [
+                "InvoiceDocuments", "CovenantMessages", "BillingDomain", "WorkerRuntime", "WorkerStores",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         // What an invoice's document shows: the data its templates lay out (pure).
@@ -145,6 +148,9 @@ let package = Package(
             name: "covenant-notification", dependencies: ["NotificationWorker", "WorkerRuntime"],
             swiftSettings: strictSettings),
         .executableTarget(
+            name: "covenant-documents", dependencies: ["DocumentsWorker", "WorkerRuntime"],
+            swiftSettings: strictSettings),
+        .executableTarget(
             name: "covenant-commitments", dependencies: ["CommitmentsWorker", "WorkerRuntime"],
             swiftSettings: strictSettings),
         .executableTarget(
@@ -206,7 +212,10 @@ let package = Package(
         ),
         .testTarget(
             name: "DocumentsWorkerTests",
-            dependencies: ["DocumentsWorker", "InvoiceDocuments", "CovenantMessages", "BillingDomain"],
+            dependencies: [
+                "DocumentsWorker", "InvoiceDocuments", "CovenantMessages", "BillingDomain", "WorkerRuntime",
+                "WorkerStores", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

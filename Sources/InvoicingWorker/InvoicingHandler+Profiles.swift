@@ -11,7 +11,7 @@ extension InvoicingHandler {
         /// `customer.upsert`'s data, keyed `tenant/customer`.
         let customers: BatchDocuments<CustomerProfile>
         /// The invoicing settings of `tenant.updated`, keyed by tenant, with its revision.
-        let settings: BatchDocuments<RevisedSettings>
+        let settings: BatchDocuments<BillingSettingsCoding.Revised>
         /// Each tenant's invoice numbers taken, keyed by tenant.
         let numbering: BatchDocuments<InvoiceNumbering>
 
@@ -20,7 +20,7 @@ extension InvoicingHandler {
                 "customer", in: store, decode: { try CustomerUpsert.profile(stored: $0).get() },
                 encode: { _ in preconditionFailure("customers are written as their messages' data") })
             settings = BatchDocuments(
-                "tenant-billing", in: store, decode: RevisedSettings.init(json:),
+                "tenant-billing", in: store, decode: BillingSettingsCoding.Revised.init(json:),
                 encode: { _ in preconditionFailure("settings are written as their messages' data") })
             numbering = BatchDocuments(
                 "numbering", in: store,
@@ -30,20 +30,6 @@ extension InvoicingHandler {
                     }
                     return InvoiceNumbering(taken: taken)
                 }, encode: { .object(["invoices": .number(String($0.taken))]) })
-        }
-    }
-
-    /// A tenant's invoicing settings as of a revision of `tenant.updated`.
-    struct RevisedSettings {
-        var revision: Int64
-        var settings: TenantBillingSettings
-
-        init(json: JSONValue) throws(Rejection) {
-            guard case .number(let text)? = json["revision"], let revision = Int64(text) else {
-                throw Rejection(.invalidMessage, "tenant.revision is missing")
-            }
-            self.revision = revision
-            settings = try BillingSettingsCoding.settings(stored: json).get()
         }
     }
 
@@ -81,13 +67,13 @@ extension InvoicingHandler {
     /// `tenant.updated`: the tenant's invoicing settings, kept when newer than those kept.
     func applyTenantSettings(_ event: CloudEvent, _ profiles: Profiles) async throws -> HandlerOutcome {
         let tenant = event.tenantId
-        let incoming = try RevisedSettings(json: event.data)
+        let incoming = try BillingSettingsCoding.Revised(json: event.data)
         if let kept = try await profiles.settings.value(tenant), kept.revision >= incoming.revision {
             return .commit(UnitOfWork(messageId: nil))
         }
-        var kept: JSONObject = [:]
-        for key in BillingSettingsCoding.keys + ["revision"] { kept[key] = event.data[key] }
-        return .commit(try await store.replacing(kind: "tenant-billing", key: tenant, with: .object(kept)))
+        return .commit(
+            try await store.replacing(
+                kind: "tenant-billing", key: tenant, with: BillingSettingsCoding.Revised.kept(event.data)))
     }
 
     /// `customer.upsert`: the profile replaces the one kept, once every tax code it names is one

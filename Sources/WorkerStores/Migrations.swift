@@ -15,7 +15,7 @@ enum Migrations {
         case .rating: migrations.append(usageTotals)
         case .invoicing: migrations.append(invoices)
         case .notification: migrations.append(deliveries)
-        case .provisioning, .commitments: break
+        case .provisioning, .commitments, .documents: break
         }
         return migrations + [scopedInbox]
     }

@@ -5,4 +5,5 @@ public enum StoreRole: String, CaseIterable, Sendable {
     case invoicing
     case commitments
     case notification
+    case documents
 }
