@@ -28,13 +28,17 @@ struct StoreThroughput {
                 : try PostgresWorkerStore(
                     url: arguments[3], role: .rating, schemaPrefix: "bench\(UInt32.random(in: 0...UInt32.max))_",
                     logger: Logger(label: "bench"))
-            try await store.migrate()
-            let start = ContinuousClock.now
-            try await write(store, count: count, prefix: "m", batch: batch)
-            let elapsed = ContinuousClock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            print(Int(Double(count) / seconds))
-            try await store.close()
+            // PostgreSQL's client runs while the store is used, until the store closes.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await store.run() }
+                try await store.migrate()
+                let start = ContinuousClock.now
+                try await write(store, count: count, prefix: "m", batch: batch)
+                let elapsed = ContinuousClock.now - start
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                print(Int(Double(count) / seconds))
+                try await store.close()
+            }
         default:
             FileHandle.standardError.write(Data("usage: store-throughput write-usage|bench …\n".utf8))
             exit(2)
