@@ -121,11 +121,14 @@ struct PipelineBenchmark {
         try Topology.workerQueue(
             "covenant.rating", commands: RatingHandler.commands, events: RatingHandler.subscribedEvents
         ).declare(using: amqp)
+        // Events are routed `<tenant>.<type>`, on the exchange each travels (Topology.route).
+        let tenantRoute = Topology.route(event: "tenant.updated", tenantId: tenant)
+        let serviceRoute = Topology.route(event: ServiceEvent.activated, tenantId: tenant)
         let messages =
-            [OutgoingMessage(tenantUpdated, exchange: Topology.eventsExchange, routingKey: "tenant.updated")]
+            [OutgoingMessage(tenantUpdated, exchange: tenantRoute.exchange, routingKey: tenantRoute.routingKey)]
             + (0..<services).map { service in
                 OutgoingMessage(
-                    serviceActivated(service), exchange: Topology.eventsExchange, routingKey: ServiceEvent.activated)
+                    serviceActivated(service), exchange: serviceRoute.exchange, routingKey: serviceRoute.routingKey)
             }
         try await publishAll(amqp, messages)
     }
@@ -181,7 +184,8 @@ struct PipelineBenchmark {
     /// `count` events arrived; the rate from the first to the last. Bound to `usage.rated`, an
     /// event is a record (one message may carry many); otherwise a message.
     static func drain(_ amqp: AMQPConfiguration, queue: String, binding: String, count: Int) async -> Double {
-        let bindings = binding == "-" ? [] : [(exchange: Topology.eventsExchange, routingKey: binding)]
+        // An event type, bound for every tenant (`*.<type>`: events are routed `<tenant>.<type>`).
+        let bindings = binding == "-" ? [] : [(exchange: Topology.eventsExchange, routingKey: "*.\(binding)")]
         let topology = AMQPTopology(exchanges: Topology.exchanges, queues: [.init(name: queue, bindings: bindings)])
         let consumer = AMQPConsumer(configuration: amqp, queue: queue, topology: topology, prefetch: 1000)
         var received = 0
@@ -225,7 +229,7 @@ struct PipelineBenchmark {
             queues: [
                 .init(
                     name: queue, kind: .classic,
-                    bindings: [(exchange: Topology.eventsExchange, routingKey: "usage.rated")])
+                    bindings: [(exchange: Topology.eventsExchange, routingKey: "*.usage.rated")])
             ])
         let consumer = AMQPConsumer(configuration: amqp, queue: queue, topology: topology, prefetch: 1000)
         let publisher = AMQPPublisher(configuration: amqp, topology: topology)

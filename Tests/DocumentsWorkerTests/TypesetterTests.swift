@@ -93,10 +93,10 @@ struct TypesetterTests {
         let typesetter = Self.typesetter()
         defer { typesetter.stop() }
         _ = try await typesetter.typeset(try Self.document())
-        // Kill every typesetter this test process started: the next request finds its process gone.
+        // Kill this typesetter's process (its cache folder is its own): the next request finds it gone.
         let kill = Process()
         kill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
-        kill.arguments = ["-9", "-P", String(ProcessInfo.processInfo.processIdentifier), "-f", "scripts/typesetter"]
+        kill.arguments = ["-9", "-f", typesetter.configuration.cacheDirectory]
         try kill.run()
         kill.waitUntilExit()
         try await Task.sleep(for: .milliseconds(200))
