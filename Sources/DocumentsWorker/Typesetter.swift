@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Glibc
 import Synchronization
 
 /// A warm typesetter process (`scripts/typesetter`: Typst, kept warm in one process, fed the
@@ -98,8 +99,9 @@ public final class Typesetter: Sendable {
         } catch {
             return .failure(error)
         }
-        // Killed if it takes too long: the read below then ends.
-        let deadline = DispatchWorkItem { running.process.terminate() }
+        // Killed if it takes too long (SIGKILL: a SIGTERM the process inherited as ignored would
+        // not stop it): the read below then ends.
+        let deadline = DispatchWorkItem { kill(running.process.processIdentifier, SIGKILL) }
         DispatchQueue.global().asyncAfter(
             deadline: .now() + .seconds(Int(configuration.timeout.components.seconds)), execute: deadline)
         defer { deadline.cancel() }
@@ -113,7 +115,7 @@ public final class Typesetter: Sendable {
             if header[0] == 0 { return .success(body) }
             return .failure(.refused(String(decoding: body, as: UTF8.self)))
         } catch {
-            running.process.terminate()
+            kill(running.process.processIdentifier, SIGKILL)
             child.withLock { $0 = nil }
             return .failure(.unavailable("the process ended (\(error))"))
         }

@@ -88,6 +88,26 @@ struct TypesetterTests {
         #expect(pdf.starts(with: Array("%PDF-".utf8)) && typesetter.processesStarted == 1)
     }
 
+    @Test("A document that outlasts the timeout has its process killed; the next document gets a new one")
+    func timeout() async throws {
+        var configuration = Self.typesetter().configuration
+        configuration.timeout = .seconds(1)
+        let typesetter = Typesetter(configuration: configuration)
+        defer { typesetter.stop() }
+        // 20,000 lines take the template many seconds (2,000 took 2 s when measured).
+        var model = try #require(JSONValue.parse(try Self.document()))
+        guard case .array(let lines)? = model["lines"] else {
+            Issue.record("no lines")
+            return
+        }
+        model = model.adding(["lines": .array(Array(repeating: lines[0], count: 20_000))])
+        let started = ContinuousClock.now
+        await #expect(throws: Typesetter.Failure.self) { try await typesetter.typeset(model.serialized()) }
+        #expect(ContinuousClock.now - started < .seconds(10))
+        let pdf = try await typesetter.typeset(try Self.document())
+        #expect(pdf.starts(with: Array("%PDF-".utf8)) && typesetter.processesStarted == 2)
+    }
+
     @Test("A typesetter process that dies is started again for the next document")
     func restartAfterDeath() async throws {
         let typesetter = Self.typesetter()
