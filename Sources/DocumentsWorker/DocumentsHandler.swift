@@ -49,15 +49,8 @@ public struct DocumentsHandler: MessageHandler {
     static func key(_ tenant: String, _ id: String) -> String { "\(tenant)/\(id)" }
 
     func keepSettings(_ event: CloudEvent) async throws -> HandlerOutcome {
-        let incoming = try BillingSettingsCoding.Revised(json: event.data)
-        if let (kept, _) = try await store.jsonDocument(kind: "tenant-billing", key: event.tenantId),
-            let revision = try? BillingSettingsCoding.Revised(json: kept).revision, revision >= incoming.revision
-        {
-            return .commit(UnitOfWork(messageId: nil))
-        }
-        return .commit(
-            try await store.replacing(
-                kind: "tenant-billing", key: event.tenantId, with: BillingSettingsCoding.Revised.kept(event.data)))
+        .commit(
+            UnitOfWork(messageId: nil, documents: try await BatchDocuments.tenantSettings(in: store).keeping(event)))
     }
 
     func keepCustomer(_ event: CloudEvent) async throws -> HandlerOutcome {
@@ -84,16 +77,11 @@ public struct DocumentsHandler: MessageHandler {
         if try await store.document(kind: Self.pdfKind, key: key) != nil {
             return .commit(UnitOfWork(messageId: nil))  // rendered already: kept as it is
         }
-        var settings = TenantBillingSettings()
-        if let stored = try await store.jsonDocument(kind: "tenant-billing", key: tenant) {
-            settings = try BillingSettingsCoding.Revised(json: stored.0).settings
-        }
-        var customer: CustomerProfile?
-        let customerKey = Self.key(tenant, try invoice.string("customer_id"))
-        if let stored = try await store.jsonDocument(kind: "customer", key: customerKey) {
-            customer = try CustomerUpsert.profile(stored: stored.0).get()
-        }
-        let model = try InvoiceDocument.model(invoice: event.data, settings: settings, customer: customer)
+        let settings = try await BatchDocuments.tenantSettings(in: store).value(tenant)?.settings
+        let customer = try await BatchDocuments.customerProfiles(in: store).value(
+            Self.key(tenant, try invoice.string("customer_id")))
+        let model = try InvoiceDocument.model(
+            invoice: event.data, settings: settings ?? TenantBillingSettings(), customer: customer)
         let pdf: [UInt8]
         switch await typeset(model.serialized()) {
         case .success(let bytes): pdf = bytes
@@ -101,7 +89,7 @@ public struct DocumentsHandler: MessageHandler {
             throw Rejection(.invalidMessage, "invoice \(invoiceId) cannot be typeset: \(message)")
         case .failure(let unavailable): throw unavailable
         }
-        let digest = SHA256.hash(data: pdf).map { String(format: "%02x", $0) }.joined()
+        let digest = SHA256.hash(data: pdf).hexDigits
         let ready: JSONValue = .object([
             "invoice_id": .string(invoiceId), "number": .string(try invoice.string("number")),
             "documents": .array([

@@ -16,12 +16,8 @@ extension InvoicingHandler {
         let numbering: BatchDocuments<InvoiceNumbering>
 
         init(_ store: any InvoicingStore) {
-            customers = BatchDocuments(
-                "customer", in: store, decode: { try CustomerUpsert.profile(stored: $0).get() },
-                encode: { _ in preconditionFailure("customers are written as their messages' data") })
-            settings = BatchDocuments(
-                "tenant-billing", in: store, decode: BillingSettingsCoding.Revised.init(json:),
-                encode: { _ in preconditionFailure("settings are written as their messages' data") })
+            customers = .customerProfiles(in: store)
+            settings = .tenantSettings(in: store)
             numbering = BatchDocuments(
                 "numbering", in: store,
                 decode: { json in
@@ -35,8 +31,8 @@ extension InvoicingHandler {
 
     /// `invoices` made final in issue order, as the tenant's settings and each customer's
     /// profile stand now: split by service for a customer grouping `per_service`, numbered from
-    /// the tenant's sequence, due after the payment terms, taxed; and the numbering's write, which makes two finishes at once conflict instead of
-    /// sharing a number.
+    /// the tenant's sequence, due after the payment terms, taxed; and the numbering's write,
+    /// which makes two finishes at once conflict instead of sharing a number.
     func finalise(
         _ invoices: [Invoice], tenant: String, profiles: Profiles
     ) async throws -> (
@@ -66,22 +62,17 @@ extension InvoicingHandler {
 
     /// `tenant.updated`: the tenant's invoicing settings, kept when newer than those kept.
     func applyTenantSettings(_ event: CloudEvent, _ profiles: Profiles) async throws -> HandlerOutcome {
-        let tenant = event.tenantId
-        let incoming = try BillingSettingsCoding.Revised(json: event.data)
-        if let kept = try await profiles.settings.value(tenant), kept.revision >= incoming.revision {
-            return .commit(UnitOfWork(messageId: nil))
-        }
-        return .commit(
-            try await store.replacing(
-                kind: "tenant-billing", key: tenant, with: BillingSettingsCoding.Revised.kept(event.data)))
+        .commit(UnitOfWork(messageId: nil, documents: try await profiles.settings.keeping(event)))
     }
 
     /// `customer.upsert`: the profile replaces the one kept, once every tax code it names is one
     /// of the tenant's; `customer.updated` says so.
     func upsertCustomer(_ event: CloudEvent, _ profiles: Profiles) async throws -> HandlerOutcome {
-        guard case .success(.customerUpsert(let upsert)) = Command.decode(event) else {
-            if case .failure(let rejection) = Command.decode(event) { return .reject(rejection) }
-            return .reject(Rejection(.unknownType, "invoicing does not handle \(event.type)"))
+        let upsert: CustomerUpsert
+        switch Command.decode(event) {
+        case .success(.customerUpsert(let decoded)): upsert = decoded
+        case .failure(let rejection): return .reject(rejection)
+        case .success: return .reject(Rejection(.unknownType, "invoicing does not handle \(event.type)"))
         }
         guard let settings = try await profiles.settings.value(event.tenantId) else {
             // The tenant's `tenant.updated` may still be on its way from provisioning: about 12 s.

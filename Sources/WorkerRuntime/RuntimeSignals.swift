@@ -65,6 +65,6 @@ extension String {
 }
 
 extension Sequence<UInt8> {
-    /// The bytes as lowercase hex digits, two per byte (digests in ids).
-    var hexDigits: String { map { String(format: "%02x", $0) }.joined() }
+    /// The bytes as lowercase hex digits, two per byte (digests in ids and events).
+    public var hexDigits: String { map { String(format: "%02x", $0) }.joined() }
 }
