@@ -45,34 +45,3 @@ public struct CustomerUpsert: Sendable, Hashable {
         Result { () throws(Rejection) in try profile(Fields(data, path: "customer")) }
     }
 }
-
-extension BillingSettingsCoding {
-    /// The settings a `tenant.updated` carries (or a tenant's stored document).
-    public static func settings(stored data: JSONValue) -> Result<TenantBillingSettings, Rejection> {
-        Result { () throws(Rejection) in try settings(Fields(data, path: "tenant")) }
-    }
-}
-
-extension BillingSettingsCoding {
-    /// A tenant's invoicing settings as of a revision of `tenant.updated`: what each worker that
-    /// follows them keeps, applying only a newer revision than it has.
-    public struct Revised: Sendable {
-        public var revision: Int64
-        public var settings: TenantBillingSettings
-
-        public init(json: JSONValue) throws(Rejection) {
-            guard case .number(let text)? = json["revision"], let revision = Int64(text) else {
-                throw Rejection(.invalidMessage, "tenant.revision is missing")
-            }
-            self.revision = revision
-            settings = try BillingSettingsCoding.settings(stored: json).get()
-        }
-
-        /// What is kept of a `tenant.updated`: its invoicing settings and its revision.
-        public static func kept(_ data: JSONValue) -> JSONValue {
-            var kept: JSONObject = [:]
-            for key in keys + ["revision"] { kept[key] = data[key] }
-            return .object(kept)
-        }
-    }
-}
