@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // rabbitmq-c 0.11 (Debian: librabbitmq-dev). `amqp_login` is variadic, so the shim
@@ -55,7 +56,7 @@ let package = Package(
             dependencies: ["BillingDomain"],
             swiftSettings: strictSettings
         ),
-        // The documents worker: invoices typeset into PDFs (docs/decisions/0013).
+        // The documents worker: invoices as HTML and typeset into PDFs (docs/decisions/0013).
         .target(
             name: "DocumentsWorker",
             dependencies: [
@@ -64,10 +65,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // What an invoice's document shows: the data its templates lay out (pure).
+        // What an invoice's document shows: the data its templates lay out, and its HTML (pure).
         .target(
             name: "InvoiceDocuments",
-            dependencies: ["BillingDomain", "CovenantMessages"],
+            dependencies: [
+                "BillingDomain", "CovenantMessages", .product(name: "Mustache", package: "swift-mustache"),
+            ],
             swiftSettings: strictSettings
         ),
         // Worker stores: an inbox, an outbox and each worker's data, on SQLite (GRDB) or
@@ -159,7 +162,7 @@ let package = Package(
         .executableTarget(
             name: "covenant",
             dependencies: [
-                "AMQPClient", "CovenantMessages", "WorkerRuntime", "WorkerStores",
+                "AMQPClient", "CovenantMessages", "WorkerRuntime", "WorkerStores", "DocumentsWorker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -178,7 +181,7 @@ let package = Package(
             name: "PipelineBenchmark",
             dependencies: [
                 "AMQPClient", "BillingDomain", "CovenantMessages", "RatingWorker", "WorkerRuntime", "WorkerStores",
-                .product(name: "Logging", package: "swift-log"),
+                "DocumentsWorker", "InvoiceDocuments", .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/PipelineBenchmark",
             swiftSettings: strictSettings

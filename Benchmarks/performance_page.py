@@ -168,6 +168,25 @@ rational arithmetic throughout: {lines} lines on {invoices} invoices. The median
 
 Rounds (lines per second): {" / ".join(row[0] for row in files["domain"])}
 
+## Documents
+
+Command: `DOCUMENTS_COUNT={sizes["DOCUMENTS_COUNT"]} Benchmarks/run` (`PipelineBenchmark invoices` and
+`PipelineBenchmark typeset`). {sizes["DOCUMENTS_COUNT"]} `invoice.ready` of eight lines each, in
+the example tenant's brand (config/examples/tenant.json: its SVG logo, address, CGST and SGST),
+queued before the documents worker starts (release, SQLite, one warm Typst process per core);
+`documents_per_s` is the rate of `invoice.document_ready` from the first to the last, each
+after the invoice's HTML and PDF were rendered and committed. `typesetter_alone_per_s`: the
+same documents' data straight into {cores} warm typesetters at once, as the worker feeds
+them, with nothing else. Peak resident memory (VmHWM) of the worker and of its largest
+typesetter process. The median of {rounds} rounds.
+
+| figure | value |
+| --- | --- |
+{_table(figures, lambda n: n.startswith(("documents_", "typesetter_")))}
+
+Rounds (worker / typesetter alone, documents per second):
+{_rows(files["documents"])}
+
 ## Billing day
 
 Command: `BILLING_CUSTOMERS="{sizes["BILLING_CUSTOMERS"]}" POSTGRES_BILLING_CUSTOMERS="{sizes["POSTGRES_BILLING_CUSTOMERS"]}" Benchmarks/run`

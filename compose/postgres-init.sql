@@ -22,6 +22,7 @@
 \set commitments_password `cat :'secrets'/postgres-commitments`
 \set invoicing_password `cat :'secrets'/postgres-invoicing`
 \set notification_password `cat :'secrets'/postgres-notification`
+\set documents_password `cat :'secrets'/postgres-documents`
 
 BEGIN;
 
@@ -30,7 +31,8 @@ SELECT set_config('covenant.unreadable', concat_ws(', ',
     CASE :'rating_password' WHEN '' THEN :'secrets' || '/postgres-rating' END,
     CASE :'commitments_password' WHEN '' THEN :'secrets' || '/postgres-commitments' END,
     CASE :'invoicing_password' WHEN '' THEN :'secrets' || '/postgres-invoicing' END,
-    CASE :'notification_password' WHEN '' THEN :'secrets' || '/postgres-notification' END), true) AS unreadable
+    CASE :'notification_password' WHEN '' THEN :'secrets' || '/postgres-notification' END,
+    CASE :'documents_password' WHEN '' THEN :'secrets' || '/postgres-documents' END), true) AS unreadable
 \gset
 
 DO $$
@@ -46,7 +48,7 @@ BEGIN
     -- nobody writes to `public` (PostgreSQL 15 and later already refuse that, older ones do not).
     EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', current_database());
     REVOKE CREATE ON SCHEMA public FROM PUBLIC;
-    FOREACH worker IN ARRAY ARRAY['provisioning', 'rating', 'commitments', 'invoicing', 'notification'] LOOP
+    FOREACH worker IN ARRAY ARRAY['provisioning', 'rating', 'commitments', 'invoicing', 'notification', 'documents'] LOOP
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'covenant_' || worker) THEN
             EXECUTE format('CREATE ROLE %I', 'covenant_' || worker);
         END IF;
@@ -80,5 +82,6 @@ ALTER ROLE covenant_rating PASSWORD :'rating_password';
 ALTER ROLE covenant_commitments PASSWORD :'commitments_password';
 ALTER ROLE covenant_invoicing PASSWORD :'invoicing_password';
 ALTER ROLE covenant_notification PASSWORD :'notification_password';
+ALTER ROLE covenant_documents PASSWORD :'documents_password';
 
 COMMIT;

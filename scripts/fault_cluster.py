@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-WORKERS = ["provisioning", "rating", "commitments", "invoicing", "notification"]
+WORKERS = ["provisioning", "rating", "commitments", "invoicing", "notification", "documents"]
 
 
 def log(text):

@@ -18,6 +18,7 @@ import WorkerRuntime
 ///                                                    rate from the first to the last, per second
 ///     pipeline-benchmark latency URL SERVICES RATE SECONDS   usage.record at RATE per second;
 ///                                                    prints p50 and p99 to usage.rated, in ms
+///     pipeline-benchmark invoices URL COUNT, typeset COUNT PROCESSES: see Documents.swift
 ///     pipeline-benchmark in-process DIR SERVICES COUNT   rating's work without the broker (a
 ///                                                    SQLite store in DIR, or PostgreSQL when DIR
 ///                                                    is a postgres:// URL), µs per event by phase
@@ -28,6 +29,9 @@ struct PipelineBenchmark {
     static func main() async throws {
         let arguments = Array(CommandLine.arguments.dropFirst())
         guard arguments.count >= 2 else { usage() }
+        if arguments[0] == "typeset", arguments.count == 3 {
+            return print(Int(try await Documents.typeset(count: int(arguments[1]), processes: int(arguments[2]))))
+        }
         if arguments[0] == "in-process", arguments.count == 4 {
             return try await InProcess.run(
                 directory: arguments[1], services: int(arguments[2]), count: int(arguments[3]))
@@ -44,6 +48,8 @@ struct PipelineBenchmark {
             await relay(amqp, from: arguments[2], to: arguments[3])
         case ("drain", 5):
             print(Int(await drain(amqp, queue: arguments[2], binding: arguments[3], count: int(arguments[4]))))
+        case ("invoices", 3):
+            try await Documents.publish(amqp, count: int(arguments[2]))
         case ("latency", 5):
             let (p50, p99) = try await latency(
                 amqp, services: int(arguments[2]), rate: int(arguments[3]), seconds: int(arguments[4]))

@@ -5,7 +5,9 @@ public import BillingDomain
 /// an exclusive `end`.
 public enum EventPayloads {
     /// `invoice.ready`: the lines, each with its taxes; the legal number and due date once the
-    /// invoice is final; the totals (`total` = Σ amounts + `tax_total`) and `amount_due`.
+    /// invoice is final; the totals (`total` = Σ amounts + `tax_total`) and `amount_due`; the
+    /// customer billed (`customer`, when it has a profile) and the revision of the tenant's
+    /// settings it became final under (`tenant_revision`), which its documents show.
     public static func invoiceReady(_ invoice: Invoice) -> JSONValue {
         var lines: [JSONValue] = []
         for (index, item) in invoice.lines.enumerated() {
@@ -21,6 +23,27 @@ public enum EventPayloads {
         ]
         if let number = invoice.number { fields["number"] = .string(number) }
         if let dueDate = invoice.dueDate { fields["due_date"] = .string(dueDate.description) }
+        if let customer = invoice.billedTo { fields["customer"] = billed(customer) }
+        if let revision = invoice.settingsRevision { fields["tenant_revision"] = .number(String(revision)) }
+        return .object(fields)
+    }
+
+    /// The customer as an invoice names it: `{name, address?, tax_id?}`.
+    static func billed(_ customer: BilledCustomer) -> JSONValue {
+        var fields: JSONObject = ["name": .string(customer.name)]
+        if let address = customer.address { fields["address"] = self.address(address) }
+        if let taxId = customer.taxId { fields["tax_id"] = .string(taxId) }
+        return .object(fields)
+    }
+
+    /// An address as `customer.upsert` and `tenant.configure` write it.
+    public static func address(_ address: PostalAddress) -> JSONValue {
+        var fields: JSONObject = [
+            "line1": .string(address.line1), "city": .string(address.city), "country": .string(address.country),
+        ]
+        if let line2 = address.line2 { fields["line2"] = .string(line2) }
+        if let postalCode = address.postalCode { fields["postal_code"] = .string(postalCode) }
+        if let region = address.region { fields["region"] = .string(region) }
         return .object(fields)
     }
 

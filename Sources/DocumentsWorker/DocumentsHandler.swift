@@ -1,113 +1,190 @@
 import BillingDomain
 public import CovenantMessages
 import Crypto
-import InvoiceDocuments
+public import InvoiceDocuments
 public import Logging
 public import WorkerRuntime
 public import WorkerStores
 
-/// Documents: every final invoice typeset once, in its tenant's brand, and kept byte for byte;
-/// `invoice.document_ready` names it with its SHA-256. Keeps what a document shows of the
-/// tenant (`tenant.updated`'s invoicing settings, by revision) and of each customer
-/// (`customer.updated`). Invoices never wait for their documents: this worker follows them.
+/// Documents: every final invoice as HTML and typeset into a PDF, once, in its tenant's brand,
+/// and kept byte for byte; `invoice.document_ready` names both with their SHA-256. A document
+/// shows the tenant as its settings stood at the revision the invoice became final under (each
+/// revision of `tenant.updated` is kept) and the customer as the invoice names it. Invoices
+/// never wait for their documents: this worker follows them.
 public struct DocumentsHandler: MessageHandler {
     let store: any DocumentStore
     let events: EventFactory
-    let typesetter: Typesetter
+    let typesetters: TypesetterPool
+    let html: InvoiceHTML
     let now: @Sendable () -> String
     let logger: Logger
 
     public init(
-        store: any DocumentStore, events: EventFactory, typesetter: Typesetter, now: @escaping @Sendable () -> String,
-        logger: Logger = Logger(label: "covenant.documents")
+        store: any DocumentStore, events: EventFactory, typesetters: TypesetterPool, html: InvoiceHTML,
+        now: @escaping @Sendable () -> String, logger: Logger = Logger(label: "covenant.documents")
     ) {
         self.store = store
         self.events = events
-        self.typesetter = typesetter
+        self.typesetters = typesetters
+        self.html = html
         self.now = now
         self.logger = logger
     }
 
     public static let commands: [String] = []
-    public static let subscribedEvents = ["tenant.updated", CustomerUpsert.updated, "invoice.ready"]
+    public static let subscribedEvents = ["tenant.updated", "invoice.ready"]
     public static let documentReady = "invoice.document_ready"
-    /// A document's kind in the store, by media type.
+    /// The kinds of an invoice's documents in the store, keyed `tenant/invoice`.
     public static let pdfKind = "invoice-pdf"
+    public static let htmlKind = "invoice-html"
+    /// Each revision of a tenant's invoicing settings, keyed `tenant/revision`.
+    static let settingsKind = "tenant-billing-revision"
+
+    /// A run of `invoice.ready` is typeset at once, over every typesetter of the pool.
+    public var batchableTypes: Set<String> { ["invoice.ready"] }
+    /// The most invoices typeset and committed together: a fraction of a second's work, a few
+    /// MiB of documents.
+    public static let batchSize = 64
 
     public func handle(_ event: CloudEvent) async throws -> HandlerOutcome {
-        do {
-            switch event.type {
-            case "tenant.updated": return try await keepSettings(event)
-            case CustomerUpsert.updated: return try await keepCustomer(event)
-            default: return try await document(event)
+        try await handle(batch: [event])[0]
+    }
+
+    public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
+        var outcomes: [HandlerOutcome?] = []
+        var work: [(index: Int, document: Pending)] = []
+        var claimed: Set<String> = []
+        for event in events {
+            do {
+                switch event.type {
+                case "tenant.updated":
+                    outcomes.append(.commit(UnitOfWork(messageId: nil, documents: try await keep(event))))
+                case "invoice.ready":
+                    switch try await pending(event) {
+                    case .ready(let document) where claimed.insert(document.key).inserted:
+                        outcomes.append(nil)
+                        work.append((outcomes.count - 1, document))
+                    case .ready, .rendered:  // kept already, or earlier in this run
+                        outcomes.append(.commit(UnitOfWork(messageId: nil)))
+                    case .waiting(let outcome): outcomes.append(outcome)
+                    }
+                default: outcomes.append(.reject(Rejection(.unknownType, "documents does not handle \(event.type)")))
+                }
+            } catch let rejection as Rejection {
+                outcomes.append(.reject(rejection))
             }
-        } catch let rejection as Rejection {
-            return .reject(rejection)
         }
+        for (index, outcome) in try await render(work) { outcomes[index] = outcome }
+        return outcomes.map { $0 ?? .reject(Rejection(.internalError, "a document was not rendered")) }
     }
 
     static func key(_ tenant: String, _ id: String) -> String { "\(tenant)/\(id)" }
 
-    func keepSettings(_ event: CloudEvent) async throws -> HandlerOutcome {
-        .commit(
-            UnitOfWork(messageId: nil, documents: try await BatchDocuments.tenantSettings(in: store).keeping(event)))
+    /// `tenant.updated`: its invoicing settings under its revision, once.
+    func keep(_ event: CloudEvent) async throws -> [DocumentWrite] {
+        let revised = try BillingSettingsCoding.Revised(json: event.data)
+        let key = Self.key(event.tenantId, String(revised.revision))
+        if try await store.document(kind: Self.settingsKind, key: key) != nil { return [] }
+        return [
+            DocumentWrite(
+                kind: Self.settingsKind, key: key, json: BillingSettingsCoding.Revised.kept(event.data),
+                expectedVersion: 0)
+        ]
     }
 
-    func keepCustomer(_ event: CloudEvent) async throws -> HandlerOutcome {
-        let customer = try Fields(event.data, path: "data").string("customer_id")
-        _ = try CustomerUpsert.profile(stored: event.data).get()
-        return .commit(
-            try await store.replacing(kind: "customer", key: Self.key(event.tenantId, customer), with: event.data))
+    /// An invoice whose documents are to be rendered: its data as the templates read it.
+    struct Pending: Sendable {
+        let event: CloudEvent
+        let invoiceId: String
+        let number: String
+        let key: String
+        let model: JSONValue
     }
 
-    private func typeset(_ data: [UInt8]) async -> Result<[UInt8], Typesetter.Failure> {
-        do throws(Typesetter.Failure) {
-            return .success(try await typesetter.typeset(data))
-        } catch {
-            return .failure(error)
-        }
+    enum Preparation {
+        case ready(Pending)
+        case rendered
+        case waiting(HandlerOutcome)
     }
 
-    /// `invoice.ready`: the invoice's PDF, once.
-    func document(_ event: CloudEvent) async throws -> HandlerOutcome {
+    /// What `invoice.ready` needs: nothing when its documents are kept; a wait while the
+    /// revision of the tenant's settings it names has not arrived; else its documents' data.
+    func pending(_ event: CloudEvent) async throws -> Preparation {
         let tenant = event.tenantId
         let invoice = try Fields(event.data, path: "data")
         let invoiceId = try invoice.string("invoice_id")
         let key = Self.key(tenant, invoiceId)
-        if try await store.document(kind: Self.pdfKind, key: key) != nil {
-            return .commit(UnitOfWork(messageId: nil))  // rendered already: kept as it is
+        if try await store.document(kind: Self.pdfKind, key: key) != nil { return .rendered }
+        var settings = TenantBillingSettings()
+        if let field = event.data["tenant_revision"] {
+            guard case .number(let text) = field, let revision = Int64(text) else {
+                throw Rejection(.invalidMessage, "data.tenant_revision is not a revision")
+            }
+            let kept = try await store.document(kind: Self.settingsKind, key: Self.key(tenant, String(revision)))
+            guard let kept else {
+                // tenant.updated of that revision is on its way: invoicing had it before this.
+                return .waiting(
+                    .rejectUnlessItArrives(
+                        Rejection(.unknownTenant, "tenant \(tenant): the settings of revision \(revision) never came"),
+                        attempts: 24, after: .seconds(5)))
+            }
+            guard let json = JSONValue.parse(kept.body) else { throw StoreError.corrupt(Self.settingsKind, kept.key) }
+            settings = try StoreError.readingStored(Self.settingsKind, kept.key) {
+                try BillingSettingsCoding.Revised(json: json).settings
+            }
         }
-        let settings = try await BatchDocuments.tenantSettings(in: store).value(tenant)?.settings
-        let customer = try await BatchDocuments.customerProfiles(in: store).value(
-            Self.key(tenant, try invoice.string("customer_id")))
-        let model = try InvoiceDocument.model(
-            invoice: event.data, settings: settings ?? TenantBillingSettings(), customer: customer)
+        let model = try InvoiceDocument.model(invoice: event.data, settings: settings)
+        return .ready(
+            Pending(event: event, invoiceId: invoiceId, number: try invoice.string("number"), key: key, model: model))
+    }
+
+    /// The documents of `work`, typeset at once over the pool: each a commit of both documents
+    /// and `invoice.document_ready`, or a rejection of what the typesetter refuses. A typesetter
+    /// that is unavailable is a fault: the run is tried again.
+    func render(_ work: [(index: Int, document: Pending)]) async throws -> [(Int, HandlerOutcome)] {
+        try await withThrowingTaskGroup(of: (Int, HandlerOutcome).self) { group in
+            for (index, document) in work {
+                group.addTask { (index, try await self.render(document)) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
+    func render(_ document: Pending) async throws -> HandlerOutcome {
+        let page = html.render(document.model)
         let pdf: [UInt8]
-        switch await typeset(model.serialized()) {
-        case .success(let bytes): pdf = bytes
-        case .failure(.refused(let message)):
-            throw Rejection(.invalidMessage, "invoice \(invoiceId) cannot be typeset: \(message)")
-        case .failure(let unavailable): throw unavailable
+        do throws(Typesetter.Failure) {
+            pdf = try await typesetters.typeset(document.model.serialized())
+        } catch .refused(let message) {
+            return .reject(Rejection(.invalidMessage, "invoice \(document.invoiceId) cannot be typeset: \(message)"))
         }
-        let digest = SHA256.hash(data: pdf).hexDigits
+        let path = "/v1/invoices/\(document.invoiceId)/document"
         let ready: JSONValue = .object([
-            "invoice_id": .string(invoiceId), "number": .string(try invoice.string("number")),
+            "invoice_id": .string(document.invoiceId), "number": .string(document.number),
             "documents": .array([
-                .object([
-                    "media_type": .string("application/pdf"), "sha256": .string(digest),
-                    "bytes": .number(String(pdf.count)), "path": .string("/v1/invoices/\(invoiceId)/document.pdf"),
-                ])
+                Self.described(pdf, mediaType: "application/pdf", path: path + ".pdf"),
+                Self.described(page, mediaType: "text/html", path: path + ".html"),
             ]),
         ])
         return .commit(
             UnitOfWork(
                 messageId: nil,
-                // A fresh document: a second rendering (another replica) conflicts and finds this one.
-                documents: [DocumentWrite(kind: Self.pdfKind, key: key, body: pdf, expectedVersion: 0)],
+                // Fresh documents: a second rendering (another replica) conflicts and finds these.
+                documents: [
+                    DocumentWrite(kind: Self.pdfKind, key: document.key, body: pdf, expectedVersion: 0),
+                    DocumentWrite(kind: Self.htmlKind, key: document.key, body: page, expectedVersion: 0),
+                ],
                 outbox: [
                     events.event(
-                        Self.documentReady, tenantId: tenant, causationId: event.id, data: ready, time: now(),
-                        key: invoiceId)
+                        Self.documentReady, tenantId: document.event.tenantId, causationId: document.event.id,
+                        data: ready, time: now(), key: document.invoiceId)
                 ]))
+    }
+
+    static func described(_ bytes: [UInt8], mediaType: String, path: String) -> JSONValue {
+        .object([
+            "media_type": .string(mediaType), "sha256": .string(SHA256.hash(data: bytes).hexDigits),
+            "bytes": .number(String(bytes.count)), "path": .string(path),
+        ])
     }
 }

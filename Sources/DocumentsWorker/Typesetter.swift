@@ -68,7 +68,7 @@ public final class Typesetter: Sendable {
     }
 
     deinit {
-        child.withLock { $0?.process.terminate() }
+        child.withLock { child in child.map { kill($0.process.processIdentifier, SIGKILL) } }
     }
 
     public var processesStarted: Int { starts.load(ordering: .relaxed) }
@@ -81,12 +81,17 @@ public final class Typesetter: Sendable {
         return try result.get()
     }
 
-    /// Stops the process (it ends at the end of its input).
+    /// Stops the process: SIGKILL (it keeps nothing worth a goodbye). Waiting for it to end
+    /// at the end of its input could wait for ever: a typesetter started beside it may hold a
+    /// copy of its input's write end, and the input never ends while that one runs.
     public func stop() {
         queue.sync {
             child.withLock { child in
-                try? child?.input.close()
-                child?.process.waitUntilExit()
+                if let running = child {
+                    kill(running.process.processIdentifier, SIGKILL)
+                    try? running.input.close()
+                    running.process.waitUntilExit()
+                }
                 child = nil
             }
         }

@@ -3,16 +3,17 @@ public import CovenantMessages
 
 /// What an invoice's document shows, as the data the template (`templates/invoice.typ`) and the
 /// HTML read: every text already written out (amounts with their digits, dates, periods, the
-/// tax columns), so the template only lays it out. Built from `invoice.ready`'s data, the
-/// tenant's invoicing settings and the customer's profile as they stood at issue. Nothing in it
-/// names Covenant: the document is the tenant's.
+/// tax columns), so the templates (Typst for the PDF, Mustache for the HTML) only lay it out.
+/// Built from `invoice.ready`'s data (which names the customer as billed) and the tenant's
+/// invoicing settings of the revision it became final under. Nothing in it names Covenant:
+/// the document is the tenant's.
 public enum InvoiceDocument {
     /// The accent colour of a tenant that chose none.
     public static let defaultAccent = "#334155"
 
     /// The document's data; an invoice that does not read as `invoice.ready` is `invalid_message`.
     public static func model(
-        invoice data: JSONValue, settings: TenantBillingSettings, customer: CustomerProfile?
+        invoice data: JSONValue, settings: TenantBillingSettings
     ) throws(Rejection) -> JSONValue {
         let invoice = try Fields(data, path: "invoice")
         let currency = try invoice.currency("currency")
@@ -62,13 +63,13 @@ public enum InvoiceDocument {
         let due = try invoice.date("due_date")
         let profile = settings.profile
         let customerId = try invoice.string("customer_id")
-        let buyerName = customer?.name ?? customerId
+        let customer = try invoice.optionalObject("customer").map(billed)
         return .object([
             "title": .string(columns.isEmpty ? "Invoice" : "Tax invoice"),
             "accent": .string(profile.accentColor ?? defaultAccent), "logo": .string(profile.logo ?? ""),
             "seller": party(
                 name: profile.legalName ?? "", address: profile.address, taxId: profile.taxId),
-            "buyer": party(name: buyerName, address: customer?.address, taxId: customer?.taxId),
+            "buyer": party(name: customer?.name ?? customerId, address: customer?.address, taxId: customer?.taxId),
             "number": .string(try invoice.string("number")), "issue_date": .string(issue.shownText),
             "due_date": .string(due.shownText), "currency": .string(currency.code),
             "tax_names": .array(names.map(JSONValue.string)), "lines": .array(rows), "totals": .array(totals),
@@ -122,7 +123,15 @@ public enum InvoiceDocument {
     }
 
     static func pair(_ label: String, _ value: String) -> JSONValue {
-        .array([.string(label), .string(value)])
+        .object(["label": .string(label), "value": .string(value)])
+    }
+
+    /// `invoice.ready`'s `customer`: the customer as billed.
+    static func billed(_ fields: Fields) throws(Rejection) -> BilledCustomer {
+        BilledCustomer(
+            name: try fields.string("name"),
+            address: try fields.optionalObject("address").map(BillingSettingsCoding.address),
+            taxId: try fields.optionalString("tax_id"))
     }
 
     static func negated(_ money: Money) -> Money {

@@ -31,7 +31,8 @@ extension InvoicingHandler {
 
     /// `invoices` made final in issue order, as the tenant's settings and each customer's
     /// profile stand now: split by service for a customer grouping `per_service`, numbered from
-    /// the tenant's sequence, due after the payment terms, taxed; and the numbering's write,
+    /// the tenant's sequence, due after the payment terms, taxed, billed to the customer as its
+    /// profile stands, under the settings' revision; and the numbering's write,
     /// which makes two finishes at once conflict instead of sharing a number.
     func finalise(
         _ invoices: [Invoice], tenant: String, profiles: Profiles
@@ -39,7 +40,8 @@ extension InvoicingHandler {
         [Invoice], [DocumentWrite]
     ) {
         guard !invoices.isEmpty else { return ([], []) }
-        let settings = try await profiles.settings.value(tenant)?.settings ?? TenantBillingSettings()
+        let revised = try await profiles.settings.value(tenant)
+        let settings = revised?.settings ?? TenantBillingSettings()
         var numbering = try await profiles.numbering.value(tenant) ?? InvoiceNumbering()
         var final: [Invoice] = []
         for invoice in invoices {
@@ -51,7 +53,8 @@ extension InvoicingHandler {
                     final.append(
                         try part.finalised(
                             number: numbering.next(prefix: settings.profile.numberPrefix), dueDate: dueDate,
-                            taxes: taxes))
+                            taxes: taxes
+                        ).billed(to: profile, settingsRevision: revised?.revision))
                 } catch {
                     throw Rejection(.invalidMessage, "the taxes of invoice \(part.id): \(error)")
                 }

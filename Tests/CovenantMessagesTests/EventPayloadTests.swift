@@ -43,6 +43,26 @@ struct EventPayloadTests {
         #expect(EventPayloads.invoiceReady(invoice) == JSONValue.parse(Array(Self.specExample.utf8)))
     }
 
+    @Test("A billed invoice names its customer as its profile stood, and the settings' revision; no profile, no name")
+    func billed() throws {
+        let inr = Currency(code: "INR")!
+        let invoice = try Invoice(
+            id: "INV-1", customerId: "cust-1", currency: inr, issueDate: CalendarDate(year: 2025, month: 2, day: 1)!,
+            lines: [])
+        let profile = CustomerProfile(
+            name: "Globex", email: "a@globex.example",
+            address: PostalAddress(line1: "1 MG Road", city: "Bengaluru", postalCode: "560001", country: "IN"),
+            taxId: "29AAGCG4321K1Z8")
+        let data = EventPayloads.invoiceReady(invoice.billed(to: profile, settingsRevision: 7))
+        #expect(data["tenant_revision"] == .number("7"))
+        #expect(
+            data["customer"]?["name"] == .string("Globex") && data["customer"]?["tax_id"] == .string("29AAGCG4321K1Z8"))
+        #expect(data["customer"]?["email"] == nil && data["customer"]?["address"]?["postal_code"] == .string("560001"))
+        #expect(data["customer"]?["address"]?["line2"] == nil)
+        let unnamed = EventPayloads.invoiceReady(invoice.billed(to: CustomerProfile(), settingsRevision: nil))
+        #expect(unnamed["customer"] == nil && unnamed["tenant_revision"] == nil)
+    }
+
     @Test("Shortfall lines carry committed, actual and shortfall; quantities read as decimals")
     func figures() {
         #expect(EventPayloads.figure(Rational(1700, 31)) == "54.838710")

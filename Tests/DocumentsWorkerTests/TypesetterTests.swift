@@ -31,13 +31,13 @@ struct TypesetterTests {
         """
 
     static func document(customerName: String = "Globex") throws -> [UInt8] {
-        let data = try #require(JSONValue.parse(Array(invoice.utf8)))
+        let data = try #require(JSONValue.parse(Array(invoice.utf8))).adding([
+            "customer": .object(["name": .string(customerName)])
+        ])
         let settings = TenantBillingSettings(
             profile: InvoiceProfile(legalName: "Acme Cloud Pvt Ltd", footer: "Thank you."),
             taxes: [TaxRate(code: "cgst", name: "CGST", rate: Rational(9), isDefault: true)!])
-        return try InvoiceDocument.model(
-            invoice: data, settings: settings, customer: CustomerProfile(name: customerName)
-        ).serialized()
+        return try InvoiceDocument.model(invoice: data, settings: settings).serialized()
     }
 
     /// The text of a PDF, as `pdftotext` reads it.

@@ -66,6 +66,36 @@ struct InvoiceTermsTests {
         #expect(later == ["AC-000003", "AC-000004"])
     }
 
+    @Test(
+        "An invoice names the customer as billed and the tenant's settings revision it became final under; later changes reach later invoices only"
+    )
+    func billedAsIssued() async throws {
+        let pipeline = try await setUp()
+        try await pipeline.send(
+            "customer.upsert",
+            #"{"customer_id":"cust-2","name":"Globex","tax_id":"29AAGCG4321K1Z8","address":{"line1":"1 MG Road","city":"Bengaluru","country":"IN"}}"#
+        )
+        func invoices(_ asOf: String) async throws -> [JSONValue: JSONValue] {
+            let ready = try await pipeline.send("billing.run", #"{"as_of":"\#(asOf)"}"#).of("invoice.ready")
+            return Dictionary(uniqueKeysWithValues: ready.map { ($0.data["customer_id"] ?? .null, $0.data) })
+        }
+        let february = try await invoices("2025-02-01")
+        let billed = try #require(february[.string("cust-2")]?["customer"])
+        #expect(billed["name"] == .string("Globex") && billed["tax_id"] == .string("29AAGCG4321K1Z8"))
+        #expect(billed["address"]?["city"] == .string("Bengaluru") && billed["address"]?["country"] == .string("IN"))
+        #expect(february[.string("cust-1")]?["customer"] == nil)  // never upserted: named by its id
+        guard case .number(let revision)? = february[.string("cust-2")]?["tenant_revision"], let first = Int(revision)
+        else {
+            Issue.record("no tenant_revision")
+            return
+        }
+        try await pipeline.send("customer.upsert", #"{"customer_id":"cust-2","name":"Globex Renamed"}"#)
+        try await pipeline.send("tenant.upsert", Self.tenant.replacingOccurrences(of: "Acme Cloud", with: "Acme Two"))
+        let march = try await invoices("2025-03-01")
+        #expect(march[.string("cust-2")]?["customer"]?["name"] == .string("Globex Renamed"))
+        #expect(march[.string("cust-2")]?["tenant_revision"] == .number(String(first + 1)))
+    }
+
     @Test("A tenant without taxes sees the amounts it saw before, with a number and a due date")
     func untaxed() async throws {
         let pipeline = try await InvoicingPipelineTests().setUp()

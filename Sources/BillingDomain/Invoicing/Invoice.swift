@@ -11,6 +11,12 @@ public struct Invoice: Sendable, Hashable {
     public private(set) var dueDate: CalendarDate?
     /// Each line's taxes, in the order of ``lines``: empty when the invoice bears no tax.
     public private(set) var lineTaxes: [[LineTax]] = []
+    /// Whom it is billed to, as the customer's profile stood when it became final
+    /// (``billed(to:settingsRevision:)``); nil for a customer without a profile.
+    public private(set) var billedTo: BilledCustomer?
+    /// The revision of the tenant's invoicing settings it became final under (its documents
+    /// show the tenant as it stood then); nil when the tenant had none.
+    public private(set) var settingsRevision: Int64?
 
     /// An invoice of lines all in `currency`; a line of another currency is an error.
     public init(
@@ -79,6 +85,15 @@ public struct Invoice: Sendable, Hashable {
             }
         }
         return final
+    }
+
+    /// The invoice with what its documents show of the parties as they stood when it became
+    /// final: the customer's name, address and tax id, and the revision of the tenant's settings.
+    public func billed(to profile: CustomerProfile, settingsRevision: Int64?) -> Invoice {
+        var billed = self
+        billed.billedTo = BilledCustomer(profile)
+        billed.settingsRevision = settingsRevision
+        return billed
     }
 
     /// The invoice as a customer grouping `grouping` receives it: itself (`combined`), or one
