@@ -291,3 +291,38 @@ def settle(cluster, timeout=600):
             return
         time.sleep(0.3)
     raise RuntimeError("the cluster did not settle")
+
+
+def write_report(figures, faults, moves, args):
+    """Replaces this storage's and broker's section of docs/reliability.md; the others stay."""
+    title = ("PostgreSQL" if args.postgres else "SQLite") + \
+        (f", a cluster of {args.brokers} RabbitMQ nodes" if args.brokers > 1 else "")
+    command = "scripts/fault-test" + (f" --brokers {args.brokers}" if args.brokers > 1 else "") + \
+        (" --postgres" if args.postgres else "")
+    if args.baseline_events:
+        command += " --baseline-events …/baseline/events.jsonl"
+    section = [
+        f"## {title}",
+        "",
+        f"Last long-form run (`{command}`, {time.strftime('%Y-%m-%d')}):",
+        "",
+        "```",
+        *[f"{name}: {value}" for name, value in figures],
+        "```",
+        "",
+        "Faults injected, in order: " + ", ".join(faults) + ".",
+        "",
+    ]
+    if moves:
+        section += ["A worker's log as a node died:", "", "```", moves[0], "```", ""]
+    path = os.path.join(ROOT, "docs/reliability.md")
+    text = open(path).read() if os.path.exists(path) else "# Reliability\n"
+    lines = text.rstrip("\n").split("\n")
+    if f"## {title}" in lines:
+        begin = lines.index(f"## {title}")
+        after = next((i for i in range(begin + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        lines[begin:after] = section
+    else:
+        lines += [""] + section
+    with open(path, "w") as f:
+        f.write("\n".join(lines).rstrip("\n") + "\n")

@@ -4,6 +4,7 @@ import CovenantMessages
 import Foundation
 import Synchronization
 import WorkerRuntime
+import WorkerStores
 
 /// The operators' command line: topology, commands, billing runs, dead letters, queue depths.
 ///
@@ -42,8 +43,8 @@ struct Connection: ParsableArguments {
     }
 }
 
-/// The worker queues of the interface.
-let workerQueues = ["provisioning", "rating", "commitments", "invoicing", "notification"].map { "covenant.\($0)" }
+/// The worker queues: one per role (`covenant.<role>`).
+let workerQueues = StoreRole.allCases.map { "covenant.\($0.rawValue)" }
 
 struct TopologyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
