@@ -28,6 +28,37 @@ public enum EventPayloads {
         return .object(fields)
     }
 
+    /// One rendered document of `invoice.document_ready`.
+    public struct RenderedDocument: Sendable, Hashable {
+        public var mediaType: String
+        /// Lowercase hex of the SHA-256 of the bytes kept.
+        public var sha256: String
+        public var bytes: Int
+        /// Where the HTTP API serves it (`/v1/invoices/{id}/document.pdf`).
+        public var path: String
+
+        public init(mediaType: String, sha256: String, bytes: Int, path: String) {
+            self.mediaType = mediaType
+            self.sha256 = sha256
+            self.bytes = bytes
+            self.path = path
+        }
+    }
+
+    /// `invoice.document_ready`: the invoice, its number, and each of its documents.
+    public static func documentReady(invoiceId: String, number: String, documents: [RenderedDocument]) -> JSONValue {
+        .object([
+            "invoice_id": .string(invoiceId), "number": .string(number),
+            "documents": .array(
+                documents.map { document in
+                    .object([
+                        "media_type": .string(document.mediaType), "sha256": .string(document.sha256),
+                        "bytes": .number(String(document.bytes)), "path": .string(document.path),
+                    ])
+                }),
+        ])
+    }
+
     /// The customer as an invoice names it: `{name, address?, tax_id?}`.
     static func billed(_ customer: BilledCustomer) -> JSONValue {
         var fields: JSONObject = ["name": .string(customer.name)]

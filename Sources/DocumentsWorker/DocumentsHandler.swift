@@ -159,13 +159,12 @@ public struct DocumentsHandler: MessageHandler {
             return .reject(Rejection(.invalidMessage, "invoice \(document.invoiceId) cannot be typeset: \(message)"))
         }
         let path = "/v1/invoices/\(document.invoiceId)/document"
-        let ready: JSONValue = .object([
-            "invoice_id": .string(document.invoiceId), "number": .string(document.number),
-            "documents": .array([
+        let ready = EventPayloads.documentReady(
+            invoiceId: document.invoiceId, number: document.number,
+            documents: [
                 Self.described(pdf, mediaType: "application/pdf", path: path + ".pdf"),
                 Self.described(page, mediaType: "text/html", path: path + ".html"),
-            ]),
-        ])
+            ])
         return .commit(
             UnitOfWork(
                 messageId: nil,
@@ -181,10 +180,8 @@ public struct DocumentsHandler: MessageHandler {
                 ]))
     }
 
-    static func described(_ bytes: [UInt8], mediaType: String, path: String) -> JSONValue {
-        .object([
-            "media_type": .string(mediaType), "sha256": .string(SHA256.hash(data: bytes).hexDigits),
-            "bytes": .number(String(bytes.count)), "path": .string(path),
-        ])
+    static func described(_ bytes: [UInt8], mediaType: String, path: String) -> EventPayloads.RenderedDocument {
+        EventPayloads.RenderedDocument(
+            mediaType: mediaType, sha256: SHA256.hash(data: bytes).hexDigits, bytes: bytes.count, path: path)
     }
 }

@@ -68,7 +68,7 @@ public final class Typesetter: Sendable {
     }
 
     deinit {
-        child.withLock { child in child.map { kill($0.process.processIdentifier, SIGKILL) } }
+        if let running = child.withLock({ $0 }) { kill(running.process.processIdentifier, SIGKILL) }
     }
 
     public var processesStarted: Int { starts.load(ordering: .relaxed) }

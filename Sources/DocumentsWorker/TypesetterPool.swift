@@ -17,6 +17,15 @@ public final class TypesetterPool: Sendable {
         return try await members[index].typeset(data)
     }
 
+    /// The PDF, or why there is none, as a value.
+    public func typesetResult(_ data: [UInt8]) async -> Result<[UInt8], Typesetter.Failure> {
+        do throws(Typesetter.Failure) {
+            return .success(try await typeset(data))
+        } catch {
+            return .failure(error)
+        }
+    }
+
     /// Processes started so far, over all members (a restart shows here).
     public var processesStarted: Int { members.reduce(0) { $0 + $1.processesStarted } }
 

@@ -1,11 +1,12 @@
 import CovenantMessages
+import DocumentsWorker
 
 /// Events as people read them in a terminal; invoices in full, their documents in one line.
 enum EventText {
     static func render(_ event: CloudEvent) -> String {
         switch event.type {
         case "invoice.ready": "invoice.ready " + invoice(event.data)
-        case "invoice.document_ready": "invoice.document_ready " + documents(event.data)
+        case DocumentsHandler.documentReady: "\(DocumentsHandler.documentReady) " + documents(event.data)
         default: "\(event.type) [\(event.tenantId)] \(String(decoding: event.data.serialized(), as: UTF8.self))"
         }
     }
