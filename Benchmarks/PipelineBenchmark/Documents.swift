@@ -89,10 +89,11 @@ enum Documents {
         let documents = try (1...count).map { n in
             try InvoiceDocument.model(invoice: try invoice(n, settings: settings), settings: settings).serialized()
         }
+        let venv = ProcessInfo.processInfo.environment["COVENANT_TYPESETTER_VENV"] ?? "/opt/covenant/typesetter"
         let pool = TypesetterPool(
             count: processes,
             configuration: Typesetter.Configuration(
-                python: "\(ProcessInfo.processInfo.environment["COVENANT_TYPESETTER_VENV"] ?? "/opt/covenant/typesetter")/bin/python",
+                python: "\(venv)/bin/python",
                 script: "scripts/typesetter", template: "templates/invoice.typ",
                 cacheDirectory: NSTemporaryDirectory() + "covenant-typeset-bench-\(UUID().uuidString)"))
         do {
