@@ -82,13 +82,21 @@ enum Documents {
         try await PipelineBenchmark.publishAll(amqp, messages)
     }
 
-    /// The documents' data through `processes` warm typesetters at once, as the worker feeds
-    /// them, after one document each to warm them; documents per second.
-    static func typeset(count: Int, processes: Int) async throws -> Double {
+    /// The data of `count` documents, as the worker hands it to the typesetter.
+    static func documents(count: Int) throws -> [[UInt8]] {
         let settings = try BillingSettingsCoding.settings(stored: try tenantSettings()).get()
-        let documents = try (1...count).map { n in
+        return try (1...count).map { n in
             try InvoiceDocument.model(invoice: try invoice(n, settings: settings), settings: settings).serialized()
         }
+    }
+
+    /// The documents' data through `processes` warm typesetters at once, as the worker feeds
+    /// them, after one document each to warm them; documents per second. Not optimised:
+    /// swift-frontend 6.3.1 crashes (signal 11, splitting this coroutine) compiling it with -O;
+    /// its work is in the typesetters, which are.
+    @_optimize(none)
+    static func typeset(count: Int, processes: Int) async throws -> Double {
+        let documents = try documents(count: count)
         let venv = ProcessInfo.processInfo.environment["COVENANT_TYPESETTER_VENV"] ?? "/opt/covenant/typesetter"
         let pool = TypesetterPool(
             count: processes,
