@@ -17,11 +17,15 @@ def peak_rss_mb(pid):
 
 
 def children(pid):
+    """The processes `pid` started, from any of its threads (each thread lists its own)."""
+    found = []
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as file:
-            return [int(child) for child in file.read().split()]
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as file:
+                found += [int(child) for child in file.read().split()]
     except OSError:
-        return []
+        pass
+    return found
 
 
 def rounds(bench, rounds):
