@@ -20,6 +20,15 @@ def median(values):
     return ordered[(len(ordered) + 1) // 2 - 1]
 
 
+def peak_rss_kb(pid):
+    """A process's peak resident memory so far (VmHWM), in KiB; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as file:
+            return next((int(line.split()[1]) for line in file if line.startswith("VmHWM:")), 0)
+    except OSError:
+        return 0
+
+
 def number(value):
     """A figure as the tools print it: an integer without a point."""
     return str(int(value)) if float(value).is_integer() else str(value)

@@ -5,16 +5,7 @@ import signal
 import subprocess
 import time
 
-from bench_support import ROOT, log, median, number
-
-def peak_rss_mb(pid):
-    """A process's peak resident memory so far (VmHWM), in MB; 0 once it is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as file:
-            return next(int(line.split()[1]) for line in file if line.startswith("VmHWM:")) / 1024
-    except (OSError, StopIteration):
-        return 0
-
+from bench_support import ROOT, log, median, number, peak_rss_kb
 
 def children(pid):
     """The processes `pid` started, from any of its threads (each thread lists its own)."""
@@ -48,7 +39,7 @@ def rounds(bench, rounds):
         peaks = {}
         while drain.poll() is None:
             for pid in [worker.pid] + children(worker.pid):
-                peaks[pid] = max(peaks.get(pid, 0), peak_rss_mb(pid))
+                peaks[pid] = max(peaks.get(pid, 0), peak_rss_kb(pid) / 1024)
             time.sleep(0.5)
         worker.send_signal(signal.SIGTERM)
         worker.wait()

@@ -55,7 +55,7 @@ enum Documents {
                 country: "IN"), taxId: "29AAGCC\(1000 + n % 9000)K1Z8")
         let (taxes, due) = customer.terms(under: settings, issuedOn: issued.issueDate)
         let final = try issued.finalised(
-            number: "ACS-\(String(repeating: "0", count: max(0, 6 - String(n).count)))\(n)", dueDate: due, taxes: taxes
+            number: InvoiceNumbering.number(prefix: "ACS-", sequence: n), dueDate: due, taxes: taxes
         ).billed(to: customer, settingsRevision: 1)
         return EventPayloads.invoiceReady(final)
     }

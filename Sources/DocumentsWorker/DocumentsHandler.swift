@@ -51,6 +51,14 @@ public struct DocumentsHandler: MessageHandler {
     }
 
     public func handle(batch events: [CloudEvent]) async throws -> [HandlerOutcome] {
+        // What the run's invoices need, read once for the run: which are rendered already (one
+        // query), and each revision of settings they name (once each).
+        let keys = events.compactMap { event -> String? in
+            guard event.type == "invoice.ready", case .string(let id)? = event.data["invoice_id"] else { return nil }
+            return Self.key(event.tenantId, id)
+        }
+        let rendered = keys.isEmpty ? [:] : try await store.documents(kind: Self.pdfKind, keys: keys)
+        let revisions = BatchDocuments.tenantSettings(in: store, kind: Self.settingsKind)
         var outcomes: [HandlerOutcome?] = []
         var work: [(index: Int, document: Pending)] = []
         var claimed: Set<String> = []
@@ -60,7 +68,7 @@ public struct DocumentsHandler: MessageHandler {
                 case "tenant.updated":
                     outcomes.append(.commit(UnitOfWork(messageId: nil, documents: try await keep(event))))
                 case "invoice.ready":
-                    switch try await pending(event) {
+                    switch try await pending(event, rendered: rendered, revisions: revisions) {
                     case .ready(let document) where claimed.insert(document.key).inserted:
                         outcomes.append(nil)
                         work.append((outcomes.count - 1, document))
@@ -109,29 +117,28 @@ public struct DocumentsHandler: MessageHandler {
 
     /// What `invoice.ready` needs: nothing when its documents are kept; a wait while the
     /// revision of the tenant's settings it names has not arrived; else its documents' data.
-    func pending(_ event: CloudEvent) async throws -> Preparation {
+    func pending(
+        _ event: CloudEvent, rendered: [String: StoredDocument],
+        revisions: BatchDocuments<BillingSettingsCoding.Revised>
+    ) async throws -> Preparation {
         let tenant = event.tenantId
         let invoice = try Fields(event.data, path: "data")
         let invoiceId = try invoice.string("invoice_id")
         let key = Self.key(tenant, invoiceId)
-        if try await store.document(kind: Self.pdfKind, key: key) != nil { return .rendered }
+        if rendered[key] != nil { return .rendered }
         var settings = TenantBillingSettings()
         if let field = event.data["tenant_revision"] {
             guard case .number(let text) = field, let revision = Int64(text) else {
                 throw Rejection(.invalidMessage, "data.tenant_revision is not a revision")
             }
-            let kept = try await store.document(kind: Self.settingsKind, key: Self.key(tenant, String(revision)))
-            guard let kept else {
+            guard let kept = try await revisions.value(Self.key(tenant, String(revision))) else {
                 // tenant.updated of that revision is on its way: invoicing had it before this.
                 return .waiting(
                     .rejectUnlessItArrives(
                         Rejection(.unknownTenant, "tenant \(tenant): the settings of revision \(revision) never came"),
                         attempts: 24, after: .seconds(5)))
             }
-            guard let json = JSONValue.parse(kept.body) else { throw StoreError.corrupt(Self.settingsKind, kept.key) }
-            settings = try StoreError.readingStored(Self.settingsKind, kept.key) {
-                try BillingSettingsCoding.Revised(json: json).settings
-            }
+            settings = kept.settings
         }
         let model = try InvoiceDocument.model(invoice: event.data, settings: settings)
         return .ready(

@@ -2,14 +2,18 @@ public import BillingDomain
 public import CovenantMessages
 public import WorkerStores
 
-/// What the workers that follow a tenant's invoicing settings and its customers' profiles
-/// (invoicing, documents) keep of them, read the same way by each: a stored document that
-/// cannot be read is a fault of the store (``StoreError``), never a rejection of the message.
+/// What the workers that follow a tenant's invoicing settings (invoicing, by tenant; documents,
+/// by tenant and revision) and its customers' profiles (invoicing) keep of them, read the same
+/// way by each: a stored document that cannot be read is a fault of the store (``StoreError``),
+/// never a rejection of the message.
 extension BatchDocuments where Value == BillingSettingsCoding.Revised {
-    /// Tenants' invoicing settings as of their latest `tenant.updated`, keyed by tenant.
-    public static func tenantSettings(in store: any DocumentStore) -> BatchDocuments<BillingSettingsCoding.Revised> {
+    /// Tenants' invoicing settings as `tenant.updated` carried them: of `kind` (by default
+    /// `tenant-billing`, keyed by tenant, the latest revision).
+    public static func tenantSettings(
+        in store: any DocumentStore, kind: String = "tenant-billing"
+    ) -> BatchDocuments<BillingSettingsCoding.Revised> {
         BatchDocuments(
-            "tenant-billing", in: store, decode: BillingSettingsCoding.Revised.init(json:),
+            kind, in: store, decode: BillingSettingsCoding.Revised.init(json:),
             encode: { _ in preconditionFailure("settings are written as their messages' data") })
     }
 
@@ -20,7 +24,7 @@ extension BatchDocuments where Value == BillingSettingsCoding.Revised {
         if let kept = try await value(event.tenantId), kept.revision >= incoming.revision { return [] }
         return [
             DocumentWrite(
-                kind: "tenant-billing", key: event.tenantId, json: BillingSettingsCoding.Revised.kept(event.data),
+                kind: kind, key: event.tenantId, json: BillingSettingsCoding.Revised.kept(event.data),
                 expectedVersion: version(event.tenantId))
         ]
     }

@@ -31,7 +31,7 @@ extension DocumentWrite {
 /// took them, as its unit's last step: a message rejected halfway changes nothing here.
 public final class BatchDocuments<Value> {
     private let store: any DocumentStore
-    private let kind: String
+    public let kind: String
     private let decode: (JSONValue) throws -> Value
     private let encode: (Value) -> JSONValue
     private var entries: [String: (value: Value?, version: Int64)] = [:]
